@@ -1,0 +1,125 @@
+/**
+ * The value model: how Python values look in JavaScript after `loads`, and what `dumps` accepts.
+ *
+ * | Python            | JavaScript                                                        |
+ * |-------------------|-------------------------------------------------------------------|
+ * | None              | `null`                                                            |
+ * | bool              | `boolean`                                                         |
+ * | int               | `number` when a safe integer, else `bigint`                       |
+ * | float             | `number` when not integral (0.5, inf, nan); `PyFloat` when integral (1.0, -0.0, 1e308) |
+ * | str               | `string`                                                          |
+ * | bytes             | `Uint8Array`                                                      |
+ * | bytearray         | `PyByteArray` (a `Uint8Array` subclass)                           |
+ * | list              | `Array`                                                           |
+ * | tuple             | `PyTuple` (an `Array` subclass; check with `isTuple`)             |
+ * | dict              | `Map` (any keys, insertion order)                                 |
+ * | OrderedDict       | `PyOrderedDict` (a `Map` subclass with instance `attributes`)     |
+ * | set / frozenset   | `Set` / `PyFrozenSet`                                             |
+ * | complex           | `PyComplex`                                                       |
+ * | slice             | `PySlice`                                                         |
+ * | a global (class, function) not registered, under policy "opaque" | `PyGlobal`         |
+ * | an instance of such a class | `PyObject` (records how it was built, pickles back the same) |
+ *
+ * A `number` that is an integer is written as a Python int; write `new PyFloat(1)` for `1.0`.
+ */
+
+/** A Python float whose value is integral (`1.0`, `-0.0`), kept apart from ints. `valueOf` gives the number. */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value;
+  }
+  toString(): string {
+    return Object.is(this.value, -0)
+      ? "-0.0"
+      : Number.isInteger(this.value)
+        ? `${this.value}.0`
+        : String(this.value);
+  }
+  toJSON(): number {
+    return this.value;
+  }
+}
+
+/** A Python tuple. It is an Array; `isTuple` tells it from a list. */
+export class PyTuple<T = unknown> extends Array<T> {
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+}
+
+/** Make a tuple holding `items` (the array is copied). */
+export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
+  const src = Array.isArray(items) ? (items as T[]) : Array.from(items as Iterable<T>);
+  const t = new PyTuple<T>();
+  for (let i = 0; i < src.length; i++) t.push(src[i] as T);
+  return t;
+}
+
+export function isTuple(v: unknown): v is PyTuple {
+  return v instanceof PyTuple;
+}
+
+/** A Python bytearray. */
+export class PyByteArray extends Uint8Array {}
+
+/** A Python frozenset. */
+export class PyFrozenSet<T = unknown> extends Set<T> {}
+
+/** `collections.OrderedDict`; `attributes` holds instance attributes set by BUILD (torch's `_metadata`). */
+export class PyOrderedDict<K = unknown, V = unknown> extends Map<K, V> {
+  attributes: Map<string, unknown> | null = null;
+}
+
+/** A Python complex number. */
+export class PyComplex {
+  constructor(
+    readonly re: number,
+    readonly im: number,
+  ) {}
+}
+
+/** A Python slice object. */
+export class PySlice {
+  constructor(
+    readonly start: unknown,
+    readonly stop: unknown,
+    readonly step: unknown,
+  ) {}
+}
+
+/** A reference to a Python global (`module.name`) that was not resolved to anything richer. */
+export class PyGlobal {
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+  get qualifiedName(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/** How an opaque object was created in the pickle. */
+export type PyObjectOrigin = "reduce" | "newobj" | "newobj_ex" | "inst" | "obj";
+
+/**
+ * An instance of a class nobody registered (policy "opaque"): an inert record of how the pickle
+ * built it, enough to pickle it back to the same bytes. Nothing is ever executed.
+ */
+export class PyObject {
+  /** BUILD state (`__setstate__` argument or `__dict__` update), `undefined` if none. */
+  state: unknown = undefined;
+  /** Items added by APPEND/APPENDS. */
+  listItems: unknown[] | null = null;
+  /** Items added by SETITEM/SETITEMS, in order. */
+  dictItems: Array<[unknown, unknown]> | null = null;
+  constructor(
+    /** The class (NEWOBJ/INST/OBJ) or the callable (REDUCE). */
+    readonly cls: PyGlobal,
+    /** Positional arguments of the call. */
+    readonly args: PyTuple,
+    readonly origin: PyObjectOrigin = "reduce",
+    /** Keyword arguments (NEWOBJ_EX only). */
+    readonly kwargs: Map<string, unknown> | null = null,
+  ) {}
+}

@@ -1,0 +1,67 @@
+/**
+ * The one seam every reader reads through: a random-access source of bytes.
+ * A file of any size (beyond 4 GiB included) is addressed with plain numbers (< 2^53).
+ */
+export interface ByteSource {
+  /** Total size in bytes. */
+  readonly byteLength: number;
+  /** Read `length` bytes at `offset`. Must return exactly that many bytes or throw. */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Synchronous read, where the source supports it (in-memory buffers, Node file descriptors). */
+  readSync?(offset: number, length: number): Uint8Array;
+  /**
+   * An identity check for lazy readers: a value that changes when the underlying data changes
+   * (for files: size + mtime). Optional.
+   */
+  fingerprint?(): string | Promise<string>;
+  /** Release resources (file handles). Optional. */
+  close?(): void | Promise<void>;
+}
+
+/** A ByteSource over bytes already in memory (zero-copy: `read` returns subarrays). */
+export class BufferSource implements ByteSource {
+  readonly bytes: Uint8Array;
+  constructor(data: Uint8Array | ArrayBuffer) {
+    this.bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  }
+  get byteLength(): number {
+    return this.bytes.byteLength;
+  }
+  readSync(offset: number, length: number): Uint8Array {
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.bytes.byteLength
+    ) {
+      throw new RangeError(
+        `read of ${length} bytes at offset ${offset} is outside the ${this.bytes.byteLength}-byte buffer`,
+      );
+    }
+    return this.bytes.subarray(offset, offset + length);
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    try {
+      return Promise.resolve(this.readSync(offset, length));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}
+
+/** A ByteSource over a Blob / File (browsers, Node 20). */
+export class BlobSource implements ByteSource {
+  constructor(private readonly blob: Blob) {}
+  get byteLength(): number {
+    return this.blob.size;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (offset < 0 || length < 0 || offset + length > this.blob.size) {
+      throw new RangeError(
+        `read of ${length} bytes at offset ${offset} is outside the ${this.blob.size}-byte blob`,
+      );
+    }
+    return new Uint8Array(await this.blob.slice(offset, offset + length).arrayBuffer());
+  }
+}
