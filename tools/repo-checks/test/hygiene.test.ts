@@ -42,7 +42,8 @@ function sourceFiles(dir: string): string[] {
   return files;
 }
 
-const importRe = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s+["']([^"']+)["']/gm;
+const importRe =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s+["']([^"']+)["']/gm;
 
 /** Bare package names imported by the files (type-only imports count: they appear in .d.ts files). */
 function importedPackages(files: string[]): Map<string, string[]> {
@@ -52,7 +53,12 @@ function importedPackages(files: string[]): Map<string, string[]> {
     for (const m of text.matchAll(importRe)) {
       const spec = m[1] ?? m[2] ?? m[3];
       if (!spec || spec.startsWith(".") || spec.startsWith("/")) continue;
-      const bare = spec.startsWith("node:") ? spec : spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+      const bare = spec.startsWith("node:")
+        ? spec
+        : spec
+            .split("/")
+            .slice(0, spec.startsWith("@") ? 2 : 1)
+            .join("/");
       const list = found.get(bare) ?? [];
       list.push(relative(root, file));
       found.set(bare, list);
@@ -86,7 +92,9 @@ describe("workspace hygiene", () => {
     describe(manifest.name, () => {
       it("declares exactly the runtime dependencies its sources import", () => {
         const imported = importedPackages(sourceFiles(join(dir, "src")));
-        const used = [...imported.keys()].filter((s) => !s.startsWith("node:") && !nodeBuiltins.has(s)).sort();
+        const used = [...imported.keys()]
+          .filter((s) => !s.startsWith("node:") && !nodeBuiltins.has(s))
+          .sort();
         const declared = Object.keys(manifest.dependencies ?? {}).sort();
         expect(used, `imports of ${manifest.name} (declared: ${declared.join(", ")})`).toEqual(declared);
       });
@@ -97,7 +105,8 @@ describe("workspace hygiene", () => {
         for (const file of sourceFiles(join(dir, "src"))) {
           if (/\/node\.ts$|\/node\//.test(file)) continue;
           for (const spec of importedPackages([file]).keys()) {
-            if (spec.startsWith("node:") || nodeBuiltins.has(spec)) offenders.push(`${relative(root, file)} imports ${spec}`);
+            if (spec.startsWith("node:") || nodeBuiltins.has(spec))
+              offenders.push(`${relative(root, file)} imports ${spec}`);
           }
         }
         expect(offenders).toEqual([]);
