@@ -1,1 +1,1 @@
-export {};
+export * from "./zip/index.js";

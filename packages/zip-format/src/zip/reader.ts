@@ -1,0 +1,785 @@
+import type { ByteSource } from "@pt/storage";
+import { Inflate } from "fflate";
+import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
+import {
+  ZipError,
+  ZipFormatError,
+  ZipIntegrityError,
+  ZipLimitError,
+  ZipNotFoundError,
+  ZipUnsupportedError,
+} from "./errors.js";
+import { SIG_CENTRAL, SIG_LOCAL, SIG_ZIP64_EOCD, SIG_ZIP64_LOCATOR } from "./layout.js";
+
+/** Options of {@link ZipReader}. Every limit has a safe default. */
+export interface ZipReaderOptions {
+  /** Check each record's CRC-32 when it is read (default `true`). A stored CRC of 0 means "not computed" and is accepted. */
+  readonly checkCrc?: boolean;
+  /** CRC-32 implementation (default: the pure-TypeScript one). */
+  readonly crc32?: Crc32Function;
+  /** Largest inflated size of one deflated record, in bytes (default 1 GiB). */
+  readonly maxInflatedSize?: number;
+  /** Largest uncompressed/compressed ratio of a deflated record (default 1100; deflate's own maximum is ≈1032). */
+  readonly maxCompressionRatio?: number;
+  /** Largest number of entries (default 1,000,000). */
+  readonly maxEntries?: number;
+  /** Largest central directory, in bytes (default 256 MiB). */
+  readonly maxCentralDirectorySize?: number;
+  /** Read every local header at open, so every entry's `dataOffset` is known (default `false`: read lazily). */
+  readonly readLocalHeaders?: boolean;
+}
+
+/** One central-directory entry. */
+export class ZipEntry {
+  /** @internal */
+  _dataOffset: number | undefined = undefined;
+  /** @internal end of the region this entry may occupy (next local header, or the central directory). */
+  _limit = 0;
+  constructor(
+    /** Position in the central directory. */
+    readonly index: number,
+    /** Entry name as stored. */
+    readonly fullName: string,
+    /** Name under the archive prefix (`data/0`), or the full name for entries outside it. */
+    readonly name: string,
+    /** @internal raw name bytes */
+    readonly nameBytes: Uint8Array,
+    /** Compression method: 0 stored, 8 deflated. */
+    readonly method: number,
+    /** General-purpose bit flags. */
+    readonly flags: number,
+    readonly versionMadeBy: number,
+    readonly versionNeeded: number,
+    /** CRC-32 from the central directory (0 may mean "not computed"). */
+    readonly crc32: number,
+    readonly compressedSize: number,
+    readonly uncompressedSize: number,
+    /** Offset of the local header. */
+    readonly localHeaderOffset: number,
+    readonly externalAttributes: number,
+  ) {}
+  /** Offset of the first data byte, once the local header has been read (see `readLocalHeaders`). */
+  get dataOffset(): number | undefined {
+    return this._dataOffset;
+  }
+  /** Whether the entry is a directory (name ends with `/`). */
+  get isDirectory(): boolean {
+    return this.fullName.endsWith("/");
+  }
+}
+
+/** A contiguous byte range of the file. */
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
+type Read = { readonly offset: number; readonly length: number };
+type Op<T> = Generator<Read, T, Uint8Array>;
+
+const U16 = 0xffff;
+const U32 = 0xffffffff;
+const utf8 = new TextDecoder("utf-8");
+const DEFAULTS = {
+  maxInflatedSize: 1 << 30,
+  maxCompressionRatio: 1100,
+  maxEntries: 1_000_000,
+  maxCentralDirectorySize: 256 * 1024 * 1024,
+};
+
+function u16(b: Uint8Array, i: number): number {
+  return (b[i] as number) | ((b[i + 1] as number) << 8);
+}
+function u32(b: Uint8Array, i: number): number {
+  return (
+    ((b[i] as number) |
+      ((b[i + 1] as number) << 8) |
+      ((b[i + 2] as number) << 16) |
+      ((b[i + 3] as number) << 24)) >>>
+    0
+  );
+}
+function u64(b: Uint8Array, i: number, what: string, at: number): number {
+  const lo = u32(b, i);
+  const hi = u32(b, i + 4);
+  if (hi >= 0x200000)
+    throw new ZipFormatError("ZIP64_INVALID", `${what} ${hi}·2^32+${lo} at offset ${at} exceeds 2^53`, {
+      offset: at,
+    });
+  return hi * 0x100000000 + lo;
+}
+function latin1(b: Uint8Array): string {
+  let s = "";
+  for (const c of b) s += String.fromCharCode(c);
+  return s;
+}
+
+interface Parsed {
+  entries: ZipEntry[];
+  prefix: string;
+  centralOffset: number;
+  centralSize: number;
+  zip64: boolean;
+  comment: Uint8Array;
+}
+
+/** Parse the end records and the central directory: reads only the file's tail and the central directory. */
+function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">>): Op<Parsed> {
+  if (size < 22)
+    throw new ZipFormatError(
+      "EOCD_NOT_FOUND",
+      `no end of central directory record: file is ${size} bytes (< 22)`,
+      { offset: 0 },
+    );
+  const tailLen = Math.min(size, 22 + 0xffff + 20);
+  const tailStart = size - tailLen;
+  const tail = yield { offset: tailStart, length: tailLen };
+  // Every candidate end record whose comment reaches exactly to the end of the file.
+  const found: number[] = [];
+  for (let i = tailLen - 22; i >= 0; i--) {
+    if (
+      tail[i] === 0x50 &&
+      tail[i + 1] === 0x4b &&
+      tail[i + 2] === 0x05 &&
+      tail[i + 3] === 0x06 &&
+      i + 22 + u16(tail, i + 20) === tailLen
+    ) {
+      found.push(i);
+    }
+  }
+  if (found.length === 0)
+    throw new ZipFormatError(
+      "EOCD_NOT_FOUND",
+      `no end of central directory record in the last ${tailLen} bytes of a ${size}-byte file`,
+      { offset: tailStart },
+    );
+  if (found.length > 1) {
+    throw new ZipFormatError(
+      "EOCD_AMBIGUOUS",
+      `${found.length} end records end at the end of the file (at offsets ${found.map((f) => f + tailStart).join(", ")}): an archive hidden in the comment is refused`,
+      { offset: (found[1] as number) + tailStart },
+    );
+  }
+  const e = found[0] as number;
+  const eocdOffset = e + tailStart;
+  const disk = u16(tail, e + 4);
+  const cdDisk = u16(tail, e + 6);
+  let diskEntries: number = u16(tail, e + 8);
+  let entries: number = u16(tail, e + 10);
+  let cdSize = u32(tail, e + 12);
+  let cdOffset = u32(tail, e + 16);
+  const comment = tail.slice(e + 22, tailLen);
+  let endStart = eocdOffset;
+  let zip64 = false;
+  if (e >= 20 && u32(tail, e - 20) === SIG_ZIP64_LOCATOR) {
+    zip64 = true;
+    const locAt = eocdOffset - 20;
+    const z64Disk = u32(tail, e - 16);
+    const z64Offset = u64(tail, e - 12, "zip64 end record offset", locAt + 8);
+    const totalDisks = u32(tail, e - 4);
+    if (z64Disk !== 0 || totalDisks > 1)
+      throw new ZipUnsupportedError(
+        "MULTI_DISK",
+        `multi-disk archive (zip64 locator: disk ${z64Disk}, ${totalDisks} disks)`,
+        { offset: locAt },
+      );
+    if (z64Offset + 56 > locAt)
+      throw new ZipFormatError(
+        "ZIP64_INVALID",
+        `zip64 end record at ${z64Offset} does not fit before its locator at ${locAt}`,
+        { offset: locAt },
+      );
+    const z = yield { offset: z64Offset, length: locAt - z64Offset };
+    if (u32(z, 0) !== SIG_ZIP64_EOCD)
+      throw new ZipFormatError("ZIP64_INVALID", `no zip64 end record signature at offset ${z64Offset}`, {
+        offset: z64Offset,
+      });
+    const recSize = u64(z, 4, "zip64 end record size", z64Offset + 4);
+    if (recSize < 44 || z64Offset + 12 + recSize !== locAt) {
+      throw new ZipFormatError(
+        "ZIP64_INVALID",
+        `zip64 end record at ${z64Offset} declares ${recSize} bytes but its locator is at ${locAt}`,
+        { offset: z64Offset },
+      );
+    }
+    const zDisk = u32(z, 16);
+    const zCdDisk = u32(z, 20);
+    const zDiskEntries = u64(z, 24, "zip64 entries on disk", z64Offset + 24);
+    const zEntries = u64(z, 32, "zip64 entry count", z64Offset + 32);
+    const zCdSize = u64(z, 40, "zip64 central directory size", z64Offset + 40);
+    const zCdOffset = u64(z, 48, "zip64 central directory offset", z64Offset + 48);
+    if (zDisk !== 0 || zCdDisk !== 0)
+      throw new ZipUnsupportedError(
+        "MULTI_DISK",
+        `multi-disk archive (zip64 end record: disk ${zDisk}, central directory disk ${zCdDisk})`,
+        { offset: z64Offset },
+      );
+    const agree = (v32: number, max: number, v64: number): boolean => v32 === max || v32 === v64;
+    if (
+      !agree(entries, U16, zEntries) ||
+      !agree(diskEntries, U16, zDiskEntries) ||
+      !agree(cdSize, U32, zCdSize) ||
+      !agree(cdOffset, U32, zCdOffset)
+    ) {
+      throw new ZipFormatError(
+        "EOCD_INCONSISTENT",
+        `end record (${entries} entries, central directory ${cdSize} bytes at ${cdOffset}) disagrees with the zip64 end record (${zEntries} entries, ${zCdSize} bytes at ${zCdOffset})`,
+        { offset: eocdOffset },
+      );
+    }
+    entries = zEntries;
+    diskEntries = zDiskEntries;
+    cdSize = zCdSize;
+    cdOffset = zCdOffset;
+    endStart = z64Offset;
+  } else if (disk !== 0 || cdDisk !== 0) {
+    throw new ZipUnsupportedError(
+      "MULTI_DISK",
+      `multi-disk archive (disk ${disk}, central directory disk ${cdDisk})`,
+      { offset: eocdOffset },
+    );
+  }
+  if (diskEntries !== entries)
+    throw new ZipUnsupportedError(
+      "MULTI_DISK",
+      `multi-disk archive (${diskEntries} of ${entries} entries on this disk)`,
+      { offset: eocdOffset },
+    );
+  if (cdOffset + cdSize !== endStart) {
+    throw new ZipFormatError(
+      "CENTRAL_DIRECTORY_OUT_OF_BOUNDS",
+      `central directory of ${cdSize} bytes at offset ${cdOffset} does not end where the end records start (${endStart})`,
+      { offset: cdOffset },
+    );
+  }
+  if (entries > o.maxEntries)
+    throw new ZipLimitError("LIMIT_EXCEEDED", `${entries} entries exceed maxEntries ${o.maxEntries}`, {
+      offset: eocdOffset,
+    });
+  if (cdSize > o.maxCentralDirectorySize)
+    throw new ZipLimitError(
+      "LIMIT_EXCEEDED",
+      `central directory of ${cdSize} bytes exceeds maxCentralDirectorySize ${o.maxCentralDirectorySize}`,
+      { offset: cdOffset },
+    );
+  if (entries * 46 > cdSize)
+    throw new ZipFormatError(
+      "CENTRAL_DIRECTORY_INVALID",
+      `${entries} entries cannot fit in a ${cdSize}-byte central directory`,
+      { offset: cdOffset },
+    );
+  if (entries === 0)
+    throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
+
+  const cd = yield { offset: cdOffset, length: cdSize };
+  const list: ZipEntry[] = [];
+  const byName = new Set<string>();
+  let prefix = "";
+  let p = 0;
+  for (let i = 0; i < entries; i++) {
+    const at = cdOffset + p;
+    if (p + 46 > cdSize || u32(cd, p) !== SIG_CENTRAL)
+      throw new ZipFormatError(
+        "CENTRAL_DIRECTORY_INVALID",
+        `central directory entry ${i} at offset ${at}: no signature`,
+        { offset: at },
+      );
+    const madeBy = u16(cd, p + 4);
+    const needed = u16(cd, p + 6);
+    const flags = u16(cd, p + 8);
+    const method = u16(cd, p + 10);
+    const crc = u32(cd, p + 16);
+    let csize = u32(cd, p + 20);
+    let usize = u32(cd, p + 24);
+    const nameLen = u16(cd, p + 28);
+    const extraLen = u16(cd, p + 30);
+    const commentLen = u16(cd, p + 32);
+    const diskStart = u16(cd, p + 34);
+    const extAttr = u32(cd, p + 38);
+    let lho = u32(cd, p + 42);
+    const varEnd = p + 46 + nameLen + extraLen + commentLen;
+    if (varEnd > cdSize)
+      throw new ZipFormatError(
+        "CENTRAL_DIRECTORY_INVALID",
+        `central directory entry ${i} at offset ${at} runs past the central directory end (${cdOffset + cdSize})`,
+        { offset: at },
+      );
+    const nameBytes = cd.slice(p + 46, p + 46 + nameLen);
+    const fullName = flags & 0x800 ? utf8.decode(nameBytes) : latin1(nameBytes);
+    if (i === 0) {
+      // torch's rule: the prefix is the first entry's text before its first "/"
+      const slash = fullName.indexOf("/");
+      if (slash < 0) {
+        throw new ZipFormatError(
+          "NO_PREFIX",
+          `first entry ${JSON.stringify(fullName)} is not in a folder: no archive prefix`,
+          {
+            record: fullName,
+            offset: at,
+          },
+        );
+      }
+      prefix = fullName.slice(0, slash);
+    }
+    let diskNo = diskStart;
+    if (csize === U32 || usize === U32 || lho === U32 || diskStart === U16) {
+      let q = p + 46 + nameLen;
+      const xe = q + extraLen;
+      let done = false;
+      while (q + 4 <= xe) {
+        const id = u16(cd, q);
+        const len = u16(cd, q + 2);
+        if (q + 4 + len > xe) break;
+        if (id === 1) {
+          let r = q + 4;
+          const need =
+            (usize === U32 ? 8 : 0) +
+            (csize === U32 ? 8 : 0) +
+            (lho === U32 ? 8 : 0) +
+            (diskStart === U16 ? 4 : 0);
+          if (len < need)
+            throw new ZipFormatError(
+              "ZIP64_INVALID",
+              `entry ${fullName}: zip64 extra field of ${len} bytes, ${need} needed`,
+              { record: fullName, offset: at },
+            );
+          if (usize === U32) {
+            usize = u64(cd, r, `entry ${fullName} zip64 size`, cdOffset + r);
+            r += 8;
+          }
+          if (csize === U32) {
+            csize = u64(cd, r, `entry ${fullName} zip64 compressed size`, cdOffset + r);
+            r += 8;
+          }
+          if (lho === U32) {
+            lho = u64(cd, r, `entry ${fullName} zip64 offset`, cdOffset + r);
+            r += 8;
+          }
+          if (diskStart === U16) diskNo = u32(cd, r);
+          done = true;
+          break;
+        }
+        q += 4 + len;
+      }
+      if (!done && !(diskStart === U16 && csize !== U32 && usize !== U32 && lho !== U32)) {
+        throw new ZipFormatError(
+          "ZIP64_INVALID",
+          `entry ${fullName}: 32-bit fields are 0xFFFFFFFF but no zip64 extra field follows`,
+          { record: fullName, offset: at },
+        );
+      }
+    }
+    if (diskNo !== 0)
+      throw new ZipUnsupportedError("MULTI_DISK", `entry ${fullName} starts on disk ${diskNo}`, {
+        record: fullName,
+        offset: at,
+      });
+    if (flags & 0x41)
+      throw new ZipUnsupportedError(
+        "ENCRYPTED",
+        `entry ${fullName} is encrypted (flags 0x${flags.toString(16)})`,
+        { record: fullName, offset: at },
+      );
+    if (method !== 0 && method !== 8)
+      throw new ZipUnsupportedError(
+        "UNSUPPORTED_METHOD",
+        `entry ${fullName} uses compression method ${method} (only 0 stored and 8 deflated are supported)`,
+        { record: fullName, offset: at },
+      );
+    if (method === 0 && csize !== usize)
+      throw new ZipFormatError(
+        "CENTRAL_DIRECTORY_INVALID",
+        `stored entry ${fullName} has compressed size ${csize} != size ${usize}`,
+        { record: fullName, offset: at },
+      );
+    if (lho + 30 + nameLen + csize > cdOffset) {
+      throw new ZipFormatError(
+        "ENTRY_OUT_OF_BOUNDS",
+        `entry ${fullName}: local header at ${lho} + ${30 + nameLen} + ${csize} data bytes runs past the central directory at ${cdOffset}`,
+        { record: fullName, offset: lho },
+      );
+    }
+    if (byName.has(fullName))
+      throw new ZipFormatError(
+        "DUPLICATE_NAME",
+        `entry name ${fullName} appears twice in the central directory`,
+        { record: fullName, offset: at },
+      );
+    byName.add(fullName);
+    list.push(
+      new ZipEntry(
+        i,
+        fullName,
+        fullName.startsWith(`${prefix}/`) ? fullName.slice(prefix.length + 1) : fullName,
+        nameBytes,
+        method,
+        flags,
+        madeBy,
+        needed,
+        crc,
+        csize,
+        usize,
+        lho,
+        extAttr,
+      ),
+    );
+    p = varEnd;
+  }
+  if (p !== cdSize)
+    throw new ZipFormatError(
+      "CENTRAL_DIRECTORY_INVALID",
+      `central directory has ${cdSize - p} trailing bytes after ${entries} entries`,
+      { offset: cdOffset + p },
+    );
+  // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
+  const sorted = [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let k = 0; k < sorted.length; k++) {
+    const a = sorted[k] as ZipEntry;
+    const next = sorted[k + 1];
+    a._limit = next ? next.localHeaderOffset : cdOffset;
+    const minEnd = a.localHeaderOffset + 30 + a.nameBytes.length + a.compressedSize;
+    if (next && minEnd > next.localHeaderOffset) {
+      throw new ZipFormatError(
+        "OVERLAPPING_ENTRIES",
+        `entries ${a.fullName} (local header at ${a.localHeaderOffset}, ${a.compressedSize} bytes) and ${next.fullName} (at ${next.localHeaderOffset}) overlap`,
+        { record: next.fullName, offset: next.localHeaderOffset },
+      );
+    }
+  }
+  return { entries: list, prefix, centralOffset: cdOffset, centralSize: cdSize, zip64, comment };
+}
+
+/** Read and check an entry's local header; sets its data offset. */
+function* resolveLocal(en: ZipEntry): Op<number> {
+  if (en._dataOffset !== undefined) return en._dataOffset;
+  const n = en.nameBytes.length;
+  const h = yield { offset: en.localHeaderOffset, length: 30 + n };
+  const where = { record: en.fullName, offset: en.localHeaderOffset };
+  if (u32(h, 0) !== SIG_LOCAL)
+    throw new ZipFormatError(
+      "LOCAL_HEADER_MISMATCH",
+      `entry ${en.fullName}: no local header signature at offset ${en.localHeaderOffset}`,
+      where,
+    );
+  const method = u16(h, 8);
+  const flags = u16(h, 6);
+  const nameLen = u16(h, 26);
+  const extraLen = u16(h, 28);
+  if (nameLen !== n || !h.subarray(30, 30 + n).every((b, i) => b === en.nameBytes[i])) {
+    throw new ZipFormatError(
+      "LOCAL_HEADER_MISMATCH",
+      `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
+      where,
+    );
+  }
+  if (method !== en.method)
+    throw new ZipFormatError(
+      "LOCAL_HEADER_MISMATCH",
+      `entry ${en.fullName}: local header method ${method} != central directory method ${en.method}`,
+      where,
+    );
+  if (flags & 0x41)
+    throw new ZipUnsupportedError(
+      "ENCRYPTED",
+      `entry ${en.fullName}: local header marks it encrypted (flags 0x${flags.toString(16)})`,
+      where,
+    );
+  const dataOffset = en.localHeaderOffset + 30 + n + extraLen;
+  if (dataOffset + en.compressedSize > en._limit) {
+    throw new ZipFormatError(
+      "OVERLAPPING_ENTRIES",
+      `entry ${en.fullName}: data at ${dataOffset} + ${en.compressedSize} bytes runs past ${en._limit} (the next entry or the central directory)`,
+      { record: en.fullName, offset: dataOffset },
+    );
+  }
+  en._dataOffset = dataOffset;
+  return dataOffset;
+}
+
+function runSync<T>(op: Op<T>, src: ByteSource): T {
+  const readSync = src.readSync?.bind(src);
+  if (!readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  let r = op.next();
+  while (!r.done) {
+    const { offset, length } = r.value;
+    r = op.next(checkedRead(() => readSync(offset, length), offset, length, src.byteLength));
+  }
+  return r.value;
+}
+
+async function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
+  let r = op.next();
+  while (!r.done) {
+    const { offset, length } = r.value;
+    let bytes: Uint8Array;
+    if (offset < 0 || length < 0 || offset + length > src.byteLength) {
+      bytes = checkedRead(() => new Uint8Array(0), offset, length, src.byteLength);
+    } else {
+      try {
+        bytes = await src.read(offset, length);
+      } catch (e) {
+        throw new ZipFormatError(
+          "ENTRY_OUT_OF_BOUNDS",
+          `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
+          { offset, cause: e },
+        );
+      }
+    }
+    if (bytes.length !== length)
+      throw new ZipFormatError(
+        "ENTRY_OUT_OF_BOUNDS",
+        `read of ${length} bytes at offset ${offset} returned ${bytes.length}`,
+        { offset },
+      );
+    r = op.next(bytes);
+  }
+  return r.value;
+}
+
+function checkedRead(fn: () => Uint8Array, offset: number, length: number, size: number): Uint8Array {
+  if (offset < 0 || length < 0 || offset + length > size) {
+    throw new ZipFormatError(
+      "ENTRY_OUT_OF_BOUNDS",
+      `read of ${length} bytes at offset ${offset} is outside the ${size}-byte file`,
+      { offset },
+    );
+  }
+  let b: Uint8Array;
+  try {
+    b = fn();
+  } catch (e) {
+    throw new ZipFormatError(
+      "ENTRY_OUT_OF_BOUNDS",
+      `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
+      { offset, cause: e },
+    );
+  }
+  if (b.length !== length)
+    throw new ZipFormatError(
+      "ENTRY_OUT_OF_BOUNDS",
+      `read of ${length} bytes at offset ${offset} returned ${b.length}`,
+      { offset },
+    );
+  return b;
+}
+
+/**
+ * Reads a zip archive through a {@link ByteSource}: end records (zip64 included), central directory,
+ * records under the archive prefix. Opening reads only the file's tail and the central directory;
+ * local headers are read when a record is first read (or at open with `readLocalHeaders`).
+ */
+export class ZipReader {
+  /** The archive prefix: text before the first `/` of the first central-directory entry. */
+  readonly prefix: string;
+  /** Every entry, in central-directory order. */
+  readonly entries: readonly ZipEntry[];
+  /** Entries under `<prefix>/`, keyed by the name under the prefix (case-sensitive), in central-directory order. */
+  readonly records: ReadonlyMap<string, ZipEntry>;
+  /** Offset and size of the central directory. */
+  readonly centralDirectory: ByteRange;
+  /** Whether the archive has zip64 end records. */
+  readonly zip64: boolean;
+  /** The archive comment (raw bytes). */
+  readonly comment: Uint8Array;
+  private readonly opts: Required<Omit<ZipReaderOptions, "crc32">>;
+  private readonly crcFn: Crc32Function;
+
+  private constructor(
+    readonly source: ByteSource,
+    parsed: Parsed,
+    opts: Required<Omit<ZipReaderOptions, "crc32">>,
+    crcFn: Crc32Function,
+  ) {
+    this.prefix = parsed.prefix;
+    this.entries = parsed.entries;
+    const m = new Map<string, ZipEntry>();
+    for (const e of parsed.entries)
+      if (e.fullName.startsWith(`${parsed.prefix}/`) && !e.isDirectory) m.set(e.name, e);
+    this.records = m;
+    this.centralDirectory = { offset: parsed.centralOffset, length: parsed.centralSize };
+    this.zip64 = parsed.zip64;
+    this.comment = parsed.comment;
+    this.opts = opts;
+    this.crcFn = crcFn;
+  }
+
+  private static options(o: ZipReaderOptions): Required<Omit<ZipReaderOptions, "crc32">> {
+    return {
+      checkCrc: o.checkCrc ?? true,
+      maxInflatedSize: o.maxInflatedSize ?? DEFAULTS.maxInflatedSize,
+      maxCompressionRatio: o.maxCompressionRatio ?? DEFAULTS.maxCompressionRatio,
+      maxEntries: o.maxEntries ?? DEFAULTS.maxEntries,
+      maxCentralDirectorySize: o.maxCentralDirectorySize ?? DEFAULTS.maxCentralDirectorySize,
+      readLocalHeaders: o.readLocalHeaders ?? false,
+    };
+  }
+
+  /** Open an archive. */
+  static async open(source: ByteSource, options: ZipReaderOptions = {}): Promise<ZipReader> {
+    const o = ZipReader.options(options);
+    const parsed = await runAsync(parseArchive(source.byteLength, o), source);
+    const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
+    if (o.readLocalHeaders) for (const e of r.entries) await runAsync(resolveLocal(e), source);
+    return r;
+  }
+
+  /** Open an archive synchronously (the source must implement `readSync`). */
+  static openSync(source: ByteSource, options: ZipReaderOptions = {}): ZipReader {
+    const o = ZipReader.options(options);
+    const parsed = runSync(parseArchive(source.byteLength, o), source);
+    const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
+    if (o.readLocalHeaders) for (const e of r.entries) runSync(resolveLocal(e), source);
+    return r;
+  }
+
+  /** Whether a record `name` (under the prefix) exists. Case-sensitive. */
+  has(name: string): boolean {
+    return this.records.has(name);
+  }
+
+  /** The entry of record `name` (under the prefix). Throws {@link ZipNotFoundError}. */
+  entry(name: string): ZipEntry {
+    const e = this.records.get(name);
+    if (!e)
+      throw new ZipNotFoundError(
+        "RECORD_NOT_FOUND",
+        `no record ${JSON.stringify(name)} under prefix ${this.prefix}/`,
+        { record: name },
+      );
+    return e;
+  }
+
+  /** Byte range of a stored record's data in the file, for lazy or zero-copy access. */
+  async dataRange(name: string): Promise<ByteRange> {
+    const e = this.storedEntry(name);
+    const offset = await runAsync(resolveLocal(e), this.source);
+    return { offset, length: e.compressedSize };
+  }
+
+  /** Synchronous {@link dataRange}. */
+  dataRangeSync(name: string): ByteRange {
+    const e = this.storedEntry(name);
+    const offset = runSync(resolveLocal(e), this.source);
+    return { offset, length: e.compressedSize };
+  }
+
+  private storedEntry(name: string): ZipEntry {
+    const e = this.entry(name);
+    if (e.method !== 0)
+      throw new ZipUnsupportedError(
+        "NOT_STORED",
+        `record ${name} is compressed (method ${e.method}): it has no byte range`,
+        { record: name, offset: e.localHeaderOffset },
+      );
+    return e;
+  }
+
+  /**
+   * The bytes of record `name`. Stored records come straight from the source (a zero-copy view when
+   * the source is in memory); deflated ones are inflated within the limits. CRC-checked by default.
+   */
+  async read(name: string): Promise<Uint8Array> {
+    const e = this.entry(name);
+    const offset = await runAsync(resolveLocal(e), this.source);
+    this.checkInflateLimits(e);
+    const raw = await runAsync(readOp(offset, e.compressedSize), this.source);
+    return this.finish(e, raw);
+  }
+
+  /** Synchronous {@link read}. */
+  readSync(name: string): Uint8Array {
+    const e = this.entry(name);
+    const offset = runSync(resolveLocal(e), this.source);
+    this.checkInflateLimits(e);
+    const raw = runSync(readOp(offset, e.compressedSize), this.source);
+    return this.finish(e, raw);
+  }
+
+  private checkInflateLimits(e: ZipEntry): void {
+    if (e.method !== 8) return;
+    const where = { record: e.name, offset: e.localHeaderOffset };
+    if (e.uncompressedSize > this.opts.maxInflatedSize) {
+      throw new ZipLimitError(
+        "INFLATE_LIMIT",
+        `record ${e.name} inflates to ${e.uncompressedSize} bytes, over maxInflatedSize ${this.opts.maxInflatedSize}`,
+        where,
+      );
+    }
+    if (
+      e.uncompressedSize > Math.max(e.compressedSize, 1) * this.opts.maxCompressionRatio &&
+      e.uncompressedSize > 4096
+    ) {
+      throw new ZipLimitError(
+        "INFLATE_LIMIT",
+        `record ${e.name}: ${e.compressedSize} bytes inflating to ${e.uncompressedSize} exceed the ratio limit ${this.opts.maxCompressionRatio}`,
+        where,
+      );
+    }
+  }
+
+  private finish(e: ZipEntry, raw: Uint8Array): Uint8Array {
+    const data = e.method === 8 ? inflateBounded(raw, e) : raw;
+    if (this.opts.checkCrc && e.crc32 !== 0) {
+      const c = this.crcFn(data);
+      if (c !== e.crc32) {
+        throw new ZipIntegrityError(
+          "CRC_MISMATCH",
+          `record ${e.name}: CRC-32 0x${c.toString(16).padStart(8, "0")} != 0x${e.crc32.toString(16).padStart(8, "0")} stored`,
+          { record: e.name, offset: e._dataOffset ?? e.localHeaderOffset },
+        );
+      }
+    }
+    return data;
+  }
+}
+
+function* readOp(offset: number, length: number): Op<Uint8Array> {
+  return yield { offset, length };
+}
+
+/** Inflate, never producing more than the declared size (input fed in small slices). */
+function inflateBounded(raw: Uint8Array, e: ZipEntry): Uint8Array {
+  const want = e.uncompressedSize;
+  const out = new Uint8Array(want);
+  let got = 0;
+  let over = false;
+  let ended = false;
+  const inf = new Inflate((chunk, final) => {
+    if (got + chunk.length > want) {
+      over = true;
+    } else {
+      out.set(chunk, got);
+    }
+    got += chunk.length;
+    if (final) ended = true;
+  });
+  const STEP = 16384;
+  const where = { record: e.name, offset: e._dataOffset ?? e.localHeaderOffset };
+  try {
+    for (let p = 0; p < raw.length && !over && !ended; p += STEP) {
+      const end = Math.min(raw.length, p + STEP);
+      inf.push(raw.subarray(p, end), end === raw.length);
+    }
+    if (raw.length === 0) inf.push(raw, true);
+  } catch (err) {
+    if (err instanceof ZipError) throw err;
+    throw new ZipIntegrityError(
+      "INFLATE_FAILED",
+      `record ${e.name}: invalid deflate data (${(err as Error).message})`,
+      { ...where, cause: err },
+    );
+  }
+  if (over)
+    throw new ZipIntegrityError(
+      "SIZE_MISMATCH",
+      `record ${e.name} inflates to more than its declared ${want} bytes`,
+      where,
+    );
+  if (!ended || got !== want)
+    throw new ZipIntegrityError(
+      "SIZE_MISMATCH",
+      `record ${e.name} inflated to ${got} bytes, ${want} declared`,
+      where,
+    );
+  return out;
+}
