@@ -1,2 +1,24 @@
+/**
+ * `@pt/pickle`: a complete, safe Python pickle codec (protocols 0-5) that never executes anything.
+ *
+ * - `loads` / `Unpickler`: read pickles; globals resolve only through the pure-data allowlist and
+ *   your `GlobalRegistry` (policy `"reject"` by default, `"opaque"` for inert placeholders).
+ * - `dumps` / `Pickler`: write pickles, byte-identical to CPython's C pickler at protocol 2.
+ * - `disassemble` / `genops`: `pickletools.dis`-compatible text and an opcode iterator.
+ */
+
+export { defaultGlobals, isDangerousGlobal } from "./allowlist.js";
+export { type DisassembleOptions, disassemble, genops, type OpArg, type PickleOp } from "./disassemble.js";
+export * from "./errors.js";
 export * from "./hooks.js";
+export { type ArgKind, DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, OPCODES, type OpcodeInfo } from "./opcodes.js";
+export { type DumpOptions, dumps, Pickler, type PicklerOptions } from "./pickler.js";
+export {
+  DEFAULT_LIMITS,
+  type LoadOptions,
+  loads,
+  loadsWithOffset,
+  Unpickler,
+  type UnpicklerOptions,
+} from "./unpickler.js";
 export * from "./values.js";

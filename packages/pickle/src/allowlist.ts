@@ -1,0 +1,277 @@
+/**
+ * The built-in allowlist: pure-data Python constructs that `loads` resolves with no options, and
+ * the names that are dangerous and never resolved whatever the options.
+ */
+
+import { InvalidValueError } from "./errors.js";
+import { CALL, GLOBAL_NAME, GlobalRegistry, type HookContext, NEW } from "./hooks.js";
+import { encodeUtf8 } from "./text.js";
+import {
+  PyByteArray,
+  PyComplex,
+  PyFloat,
+  PyFrozenSet,
+  PyOrderedDict,
+  PySlice,
+  type PyTuple,
+  tuple,
+} from "./values.js";
+
+type Fn = (args: PyTuple, ctx: HookContext) => unknown;
+
+function builtin(module: string, name: string, fn: Fn): object {
+  return {
+    [CALL]: fn,
+    [NEW]: (args: PyTuple, _kw: unknown, ctx: HookContext) => fn(args, ctx),
+    [GLOBAL_NAME]: { module, name },
+  };
+}
+
+function bad(what: string, ctx: HookContext): never {
+  throw new InvalidValueError(what, { offset: ctx.offset, opcode: ctx.opcode });
+}
+
+function iter(v: unknown, what: string, ctx: HookContext): Iterable<unknown> {
+  if (v instanceof Map) return v.keys();
+  if (Array.isArray(v) || v instanceof Set) return v;
+  if (typeof v === "string") return v;
+  if (v instanceof Uint8Array) return Array.from(v);
+  return bad(`${what} argument is not iterable`, ctx);
+}
+
+function num(v: unknown, what: string, ctx: HookContext): number {
+  if (typeof v === "number") return v;
+  if (v instanceof PyFloat) return v.value;
+  if (typeof v === "bigint") return Number(v);
+  if (typeof v === "boolean") return v ? 1 : 0;
+  return bad(`${what} needs a number`, ctx);
+}
+
+/** Encode `s` with a Python codec name, as `_codecs.encode`/`bytearray(str, enc)` do (latin-1, ascii, utf-8 only). */
+function encodeStr(s: unknown, enc: unknown, ctx: HookContext): Uint8Array {
+  if (typeof s !== "string") return bad("encode needs a str", ctx);
+  const e = typeof enc === "string" ? enc.toLowerCase().replace(/[-_ ]/g, "") : "utf8";
+  if (e === "latin1" || e === "iso88591" || e === "l1" || e === "ascii" || e === "usascii") {
+    const limit = e.startsWith("ascii") || e === "usascii" ? 0x80 : 0x100;
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= limit) bad(`cannot encode character U+${c.toString(16)} with ${String(enc)}`, ctx);
+      out[i] = c;
+    }
+    return out;
+  }
+  if (e === "utf8") return encodeUtf8(s);
+  return bad(`unsupported encoding ${String(enc)}`, ctx);
+}
+
+function makeSet(args: PyTuple, ctx: HookContext): Set<unknown> {
+  return new Set(args.length ? iter(args[0], "set", ctx) : []);
+}
+function makeFrozenSet(args: PyTuple, ctx: HookContext): PyFrozenSet {
+  return new PyFrozenSet(args.length ? iter(args[0], "frozenset", ctx) : []);
+}
+function makeByteArray(args: PyTuple, ctx: HookContext): PyByteArray {
+  if (args.length === 0) return new PyByteArray(0);
+  const a = args[0];
+  if (typeof a === "string") return new PyByteArray(encodeStr(a, args[1], ctx));
+  if (a instanceof Uint8Array) return new PyByteArray(a);
+  if (typeof a === "number" && Number.isSafeInteger(a) && a >= 0 && a <= 1 << 20) return new PyByteArray(a);
+  if (Array.isArray(a)) return new PyByteArray(a.map((x) => num(x, "bytearray", ctx) & 0xff));
+  return bad("bytearray argument not supported", ctx);
+}
+function makeBytes(args: PyTuple, ctx: HookContext): Uint8Array {
+  if (args.length === 0) return new Uint8Array(0);
+  const a = args[0];
+  if (typeof a === "string") return encodeStr(a, args[1], ctx);
+  if (a instanceof Uint8Array) return new Uint8Array(a);
+  if (Array.isArray(a)) return Uint8Array.from(a.map((x) => num(x, "bytes", ctx) & 0xff));
+  return bad("bytes argument not supported", ctx);
+}
+function makeComplex(args: PyTuple, ctx: HookContext): PyComplex {
+  const a = args[0];
+  if (a instanceof PyComplex && args.length === 1) return new PyComplex(a.re, a.im);
+  return new PyComplex(
+    args.length > 0 ? num(a, "complex", ctx) : 0,
+    args.length > 1 ? num(args[1], "complex", ctx) : 0,
+  );
+}
+function makeSlice(args: PyTuple, ctx: HookContext): PySlice {
+  if (args.length === 1) return new PySlice(null, args[0], null);
+  if (args.length === 2) return new PySlice(args[0], args[1], null);
+  if (args.length === 3) return new PySlice(args[0], args[1], args[2]);
+  return bad(`slice expected 1 to 3 arguments, got ${args.length}`, ctx);
+}
+function makeOrderedDict(args: PyTuple, ctx: HookContext): PyOrderedDict {
+  const d = new PyOrderedDict();
+  if (args.length === 0) return d;
+  const a = args[0];
+  if (a instanceof Map) {
+    for (const [k, v] of a) d.set(k, v);
+    return d;
+  }
+  for (const item of iter(a, "OrderedDict", ctx)) {
+    if (!Array.isArray(item) || item.length !== 2) bad("OrderedDict items must be pairs", ctx);
+    d.set(item[0], item[1]);
+  }
+  return d;
+}
+function codecsEncode(args: PyTuple, ctx: HookContext): Uint8Array {
+  return encodeStr(args[0], args.length > 1 ? args[1] : "utf-8", ctx);
+}
+
+const builtinFns: Array<[string, Fn]> = [
+  ["set", makeSet],
+  ["frozenset", makeFrozenSet],
+  ["bytearray", makeByteArray],
+  ["bytes", makeBytes],
+  ["complex", makeComplex],
+  ["slice", makeSlice],
+];
+
+function reconstructor(registry: () => GlobalRegistry): Fn {
+  // copyreg._reconstructor(cls, base, state): allowed only when cls is base and base is allowlisted.
+  return (args, ctx) => {
+    const [cls, base, state] = args;
+    const values = new Set(Array.from(registry().entries(), ([, , v]) => v));
+    if (
+      args.length !== 3 ||
+      cls !== base ||
+      !values.has(cls) ||
+      typeof cls !== "object" ||
+      cls === null ||
+      !(CALL in cls)
+    )
+      return bad("copyreg._reconstructor only rebuilds allowlisted types from themselves", ctx);
+    return (cls as { [CALL]: Fn })[CALL](tuple([state]), ctx);
+  };
+}
+
+/** A new registry holding the built-in pure-data allowlist (both `builtins` and `__builtin__` names). */
+export function defaultGlobals(): GlobalRegistry {
+  const r = new GlobalRegistry();
+  for (const [name, fn] of builtinFns) {
+    r.register("builtins", name, builtin("builtins", name, fn));
+    r.register("__builtin__", name, builtin("__builtin__", name, fn));
+  }
+  r.register("collections", "OrderedDict", builtin("collections", "OrderedDict", makeOrderedDict));
+  r.register("_codecs", "encode", builtin("_codecs", "encode", codecsEncode));
+  const rec = reconstructor(() => r);
+  r.register("copyreg", "_reconstructor", builtin("copyreg", "_reconstructor", rec));
+  r.register("copy_reg", "_reconstructor", builtin("copy_reg", "_reconstructor", rec));
+  return r;
+}
+
+const DANGEROUS_MODULES = new Set([
+  "os",
+  "posix",
+  "nt",
+  "posixpath",
+  "ntpath",
+  "subprocess",
+  "sys",
+  "shutil",
+  "socket",
+  "pty",
+  "importlib",
+  "runpy",
+  "ctypes",
+  "pickle",
+  "_pickle",
+  "marshal",
+  "code",
+  "codeop",
+  "webbrowser",
+  "commands",
+  "popen2",
+  "multiprocessing",
+  "signal",
+  "_posixsubprocess",
+  "builtins.__dict__",
+]);
+const DANGEROUS_BUILTINS = new Set([
+  "eval",
+  "exec",
+  "execfile",
+  "compile",
+  "getattr",
+  "setattr",
+  "delattr",
+  "__import__",
+  "open",
+  "input",
+  "raw_input",
+  "globals",
+  "locals",
+  "vars",
+  "breakpoint",
+  "apply",
+  "file",
+  "reload",
+  "memoryview",
+  "type",
+  "object",
+  "super",
+  "classmethod",
+  "staticmethod",
+  "property",
+  "help",
+  "exit",
+  "quit",
+]);
+
+/**
+ * True for globals that are never resolved whatever the options (`os.*`, `posix.*`, `nt.*`,
+ * `subprocess.*`, `sys.*`, `builtins.eval/exec/getattr/__import__/...` and similar).
+ */
+export function isDangerousGlobal(module: string, name: string): boolean {
+  const top = module.split(".")[0] ?? module;
+  if (DANGEROUS_MODULES.has(top) || DANGEROUS_MODULES.has(module)) return true;
+  if (module === "builtins" || module === "__builtin__") return DANGEROUS_BUILTINS.has(name);
+  if (module === "operator" && /^(attrgetter|methodcaller)$/.test(name)) return true;
+  if (module === "torch" && name === "load") return true;
+  return false;
+}
+
+/** Python 2 → Python 3 module names (pickle's `fix_imports`), used when a registry lookup misses. */
+export const PY2_MODULES: ReadonlyMap<string, string> = new Map([
+  ["__builtin__", "builtins"],
+  ["copy_reg", "copyreg"],
+  ["Queue", "queue"],
+  ["UserDict", "collections"],
+  ["UserList", "collections"],
+  ["_abcoll", "collections.abc"],
+  ["cPickle", "pickle"],
+]);
+/** Python 3 → Python 2 module names used by the pickler for protocols < 3. */
+export const PY3_TO_PY2_MODULES: ReadonlyMap<string, string> = new Map([
+  ["builtins", "__builtin__"],
+  ["copyreg", "copy_reg"],
+  ["queue", "Queue"],
+  ["_pickle", "pickle"],
+]);
+
+/** Python 2 `(module, name)` → Python 3, for the few builtins that moved (pickle's `NAME_MAPPING`). */
+export const PY2_NAMES: ReadonlyMap<string, readonly [string, string]> = new Map([
+  ["__builtin__\nxrange", ["builtins", "range"]],
+  ["__builtin__\nreduce", ["functools", "reduce"]],
+  ["__builtin__\nintern", ["sys", "intern"]],
+  ["__builtin__\nunichr", ["builtins", "chr"]],
+  ["__builtin__\nunicode", ["builtins", "str"]],
+  ["__builtin__\nlong", ["builtins", "int"]],
+  ["__builtin__\nbasestring", ["builtins", "str"]],
+  ["itertools\nizip", ["builtins", "zip"]],
+  ["itertools\nimap", ["builtins", "map"]],
+  ["itertools\nifilter", ["builtins", "filter"]],
+]);
+/** Python 3 `(module, name)` → Python 2, used by the pickler below protocol 3 before the module mapping. */
+export const PY3_TO_PY2_NAMES: ReadonlyMap<string, readonly [string, string]> = new Map([
+  ["builtins\nrange", ["__builtin__", "xrange"]],
+  ["functools\nreduce", ["__builtin__", "reduce"]],
+  ["builtins\nchr", ["__builtin__", "unichr"]],
+  ["builtins\nstr", ["__builtin__", "unicode"]],
+  ["builtins\nint", ["__builtin__", "long"]],
+  ["builtins\nzip", ["itertools", "izip"]],
+  ["builtins\nmap", ["itertools", "imap"]],
+  ["builtins\nfilter", ["itertools", "ifilter"]],
+]);

@@ -1,0 +1,148 @@
+/**
+ * Typed errors of the pickle codec. Every error is a `PickleError` with a string `code`, the byte
+ * `offset` and the `opcode` name (as pickletools names it) where that applies.
+ */
+
+/** The kinds of failure, one subclass each. */
+export type PickleErrorCode =
+  | "UnsafeGlobal"
+  | "Truncated"
+  | "InvalidOpcode"
+  | "Limit"
+  | "Stack"
+  | "Memo"
+  | "InvalidValue"
+  | "Unsupported"
+  | "Hook"
+  | "Unpicklable";
+
+/** Structured fields carried by every pickle error. */
+export interface PickleErrorFields {
+  /** Byte offset of the opcode (or value) concerned, when known. */
+  readonly offset?: number | undefined;
+  /** Opcode name as `pickletools` prints it, when known. */
+  readonly opcode?: string | undefined;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error thrown by `@pt/pickle`. Messages start with `pickle:`. */
+export class PickleError extends Error {
+  readonly code: PickleErrorCode;
+  readonly offset: number | undefined;
+  readonly opcode: string | undefined;
+  constructor(code: PickleErrorCode, message: string, fields: PickleErrorFields = {}) {
+    const where =
+      fields.offset !== undefined
+        ? ` (${fields.opcode !== undefined ? `${fields.opcode} ` : ""}at offset ${fields.offset})`
+        : fields.opcode !== undefined
+          ? ` (${fields.opcode})`
+          : "";
+    super(`pickle: ${message}${where}`, fields.cause !== undefined ? { cause: fields.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+    this.offset = fields.offset;
+    this.opcode = fields.opcode;
+  }
+}
+
+/** A global outside the allowlist/registry (policy "reject"), or a dangerous one (always). */
+export class UnsafeGlobalError extends PickleError {
+  constructor(
+    readonly module: string,
+    readonly qualname: string,
+    /** True for names that are never allowed whatever the options (`os.system`, `builtins.eval`, ...). */
+    readonly dangerous: boolean,
+    fields: PickleErrorFields,
+  ) {
+    super(
+      "UnsafeGlobal",
+      `${dangerous ? "dangerous" : "unsafe"} global ${module}.${qualname} refused${
+        dangerous ? " (never loaded whatever the options)" : " (not in the allowlist or registry)"
+      }`,
+      fields,
+    );
+  }
+}
+
+/** The input ended inside an opcode or before STOP. */
+export class TruncatedError extends PickleError {
+  constructor(
+    message: string,
+    readonly needed: number,
+    readonly available: number,
+    fields: PickleErrorFields,
+  ) {
+    super("Truncated", message, fields);
+  }
+}
+
+/** A byte that is not an opcode, or an opcode that cannot be used here. */
+export class InvalidOpcodeError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields) {
+    super("InvalidOpcode", message, fields);
+  }
+}
+
+/** A configured limit (`maxDepth`, `maxMemoEntries`, lengths, allocation) was exceeded. */
+export class LimitError extends PickleError {
+  constructor(
+    /** The option name, e.g. `"maxMemoEntries"`. */
+    readonly limit: string,
+    readonly value: number,
+    readonly max: number,
+    fields: PickleErrorFields,
+  ) {
+    super("Limit", `${limit} exceeded: ${value} > ${max}`, fields);
+  }
+}
+
+/** Stack or MARK misuse (pop from an empty stack, missing MARK, wrong operand types). */
+export class StackError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields) {
+    super("Stack", message, fields);
+  }
+}
+
+/** A memo key read before being stored. */
+export class MemoError extends PickleError {
+  constructor(
+    message: string,
+    readonly key: number,
+    fields: PickleErrorFields,
+  ) {
+    super("Memo", message, fields);
+  }
+}
+
+/** An argument that does not parse (bad UTF-8, bad int literal, bad quotes...). */
+export class InvalidValueError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields) {
+    super("InvalidValue", message, fields);
+  }
+}
+
+/** A valid opcode that needs something not configured (persistentLoad, extension registry, buffers). */
+export class UnsupportedError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields) {
+    super("Unsupported", message, fields);
+  }
+}
+
+/** A user hook (registry value, persistentLoad, ...) threw; the original error is `cause`. */
+export class HookError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields) {
+    super("Hook", message, fields);
+  }
+}
+
+/** `dumps` met a value it cannot write. */
+export class UnpicklableError extends PickleError {
+  constructor(message: string, fields: PickleErrorFields = {}) {
+    super("Unpicklable", message, fields);
+  }
+}
+
+/** Type guard: `e` is a `PickleError`, optionally of the given `code`. */
+export function isPickleError(e: unknown, code?: PickleErrorCode): e is PickleError {
+  return e instanceof PickleError && (code === undefined || e.code === code);
+}

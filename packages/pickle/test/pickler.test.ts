@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import {
+  dumps,
+  GLOBAL_NAME,
+  isPickleError,
+  loads,
+  Pickler,
+  PyFloat,
+  PyGlobal,
+  PyObject,
+  REDUCE,
+  type Reduction,
+  tuple,
+} from "../src/index.js";
+
+const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
+// Expected bytes below were printed by CPython 3.11's pickle.dumps for the equivalent Python objects.
+
+class C {
+  constructor(readonly a: number) {}
+  [REDUCE](): Reduction {
+    return { func: new PyGlobal("__main__", "C"), args: [], kind: "newobj", state: new Map([["a", this.a]]) };
+  }
+}
+
+describe("Pickler: hooks", () => {
+  it("a value with [REDUCE] is written like CPython's save_reduce (NEWOBJ + BUILD, memoized)", () => {
+    const c = new C(1);
+    expect(latin1(dumps([c, c]))).toBe(
+      "\x80\x02]q\x00(c__main__\nC\nq\x01)\x81q\x02}q\x03X\x01\x00\x00\x00aq\x04K\x01sbh\x02e.",
+    );
+    expect(latin1(dumps(c, { protocol: 4 }))).toBe(
+      "\x80\x04\x95\x1f\x00\x00\x00\x00\x00\x00\x00\x8c\x08__main__\x94\x8c\x01C\x94\x93\x94)\x81\x94}\x94\x8c\x01a\x94K\x01sb.",
+    );
+  });
+  it("reducers by constructor, and values with GLOBAL_NAME", () => {
+    class P {
+      constructor(readonly x: number) {}
+    }
+    const reducers = new Map([[P, (p: P): Reduction => ({ func: new PyGlobal("geo", "P"), args: [p.x] })]]);
+    const out = dumps(new P(3), { reducers });
+    expect(latin1(out)).toBe("\x80\x02cgeo\nP\nq\x00K\x03\x85q\x01Rq\x02.");
+    const cls = { [GLOBAL_NAME]: { module: "__main__", name: "C" } };
+    expect(latin1(dumps(cls))).toBe("\x80\x02c__main__\nC\nq\x00.");
+    const back = loads(out, { policy: "opaque" }) as PyObject;
+    expect(back.cls.qualifiedName).toBe("geo.P");
+    expect(latin1(dumps(back))).toBe(latin1(out));
+  });
+  it("set at protocol 0 is a reduce with MARK/TUPLE and text memo", () => {
+    expect(latin1(dumps(new Set([1, 2]), { protocol: 0 }))).toBe(
+      "c__builtin__\nset\np0\n((lp1\nI1\naI2\natp2\nRp3\n.",
+    );
+  });
+  it("ints pick BININT1/BININT2/BININT/LONG1/LONG4 like CPython", () => {
+    const cases: Array<[number | bigint, string]> = [
+      [0, "K\x00"],
+      [255, "K\xff"],
+      [256, "M\x00\x01"],
+      [65535, "M\xff\xff"],
+      [65536, "J\x00\x00\x01\x00"],
+      [-1, "J\xff\xff\xff\xff"],
+      [2 ** 31 - 1, "J\xff\xff\xff\x7f"],
+      [2 ** 31, "\x8a\x05\x00\x00\x00\x80\x00"],
+      [-(2 ** 31) - 1, "\x8a\x05\xff\xff\xff\x7f\xff"],
+      [-(2n ** 63n), "\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80"],
+      [2n ** 63n, "\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x80\x00"],
+    ];
+    for (const [v, ops] of cases) expect(latin1(dumps(v))).toBe(`\x80\x02${ops}.`);
+    const big = 2n ** 2100n;
+    const out = dumps(big);
+    expect(out[2]).toBe(0x8b);
+    expect(loads(out)).toBe(big);
+  });
+  it("floats: integral numbers are ints unless wrapped in PyFloat", () => {
+    expect(latin1(dumps(1))).toBe("\x80\x02K\x01.");
+    expect(latin1(dumps(new PyFloat(1)))).toBe("\x80\x02G?\xf0\x00\x00\x00\x00\x00\x00.");
+    expect(latin1(dumps(new PyFloat(-0), { protocol: 0 }))).toBe("F-0.0\n.");
+    expect(latin1(dumps(1e-5, { protocol: 0 }))).toBe("F1e-05\n.");
+  });
+  it("a Pickler instance can be reused; each dump has a fresh memo", () => {
+    const p = new Pickler({ protocol: 2 });
+    const a = p.dump(["x", "x"]);
+    expect(p.dump(["x", "x"])).toEqual(a);
+  });
+  it("unpicklable values are typed errors", () => {
+    for (const v of [undefined, () => 1, Symbol("s"), new Date(0), { plain: 1 }]) {
+      let err: unknown;
+      try {
+        dumps(v);
+      } catch (e) {
+        err = e;
+      }
+      expect(isPickleError(err, "Unpicklable")).toBe(true);
+    }
+    expect(() => dumps(1, { protocol: 6 })).toThrow(/unsupported protocol 6/);
+  });
+  it("opaque objects from INST/OBJ/NEWOBJ_EX pickle back to the same opcodes", () => {
+    const ex = new PyObject(new PyGlobal("m", "K"), tuple([1]), "newobj_ex", new Map([["k", 2]]));
+    const out = dumps(ex, { protocol: 4 });
+    const back = loads(out, { policy: "opaque" }) as PyObject;
+    expect(back.origin).toBe("newobj_ex");
+    expect(back.kwargs).toEqual(new Map([["k", 2]]));
+    expect(dumps(back, { protocol: 4 })).toEqual(out);
+    for (const origin of ["inst", "obj"] as const) {
+      const o = new PyObject(new PyGlobal("m", "K"), tuple([1, "a"]), origin);
+      o.state = new Map([["z", 1]]);
+      const bytes = dumps(o, { protocol: 1 });
+      const r = loads(bytes, { policy: "opaque" }) as PyObject;
+      expect(r.origin).toBe(origin);
+      expect(dumps(r, { protocol: 1 })).toEqual(bytes);
+    }
+  });
+});
