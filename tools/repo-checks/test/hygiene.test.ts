@@ -75,6 +75,7 @@ describe("workspace hygiene", () => {
     const names = packages.map((p) => p.manifest.name).sort();
     expect(names).toEqual(
       [
+        "@pt/bench",
         "@pt/cli",
         "@pt/conformance",
         "@pt/legacy-format",

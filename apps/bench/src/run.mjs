@@ -1,0 +1,363 @@
+#!/usr/bin/env node
+// The benchmark runner of issue 9: ours against torch, alternating fresh processes.
+
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { machineInfo } from "./machine.mjs";
+import { formatProfile, summarizeProfile } from "./profile.mjs";
+import { compareResults, parseChildOutput } from "./protocol.mjs";
+import { buildRow, formatBytes, formatDetailTable, formatSummaryTable } from "./report.mjs";
+import { pairOrder } from "./stats.mjs";
+import { renderSvg } from "./svg.mjs";
+import { selectWorkloads } from "./targets.mjs";
+
+const APP = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const REPO = resolve(APP, "../..");
+const CHILD = join(APP, "src", "child.mjs");
+const TORCH_CHILD = join(APP, "torch_child.py");
+const GENERATE = join(APP, "generate.py");
+
+const USAGE = `usage: node apps/bench/src/run.mjs [options]   (pnpm bench runs it with no options)
+
+  --only W1,W3     workloads to run (default all; env PT_BENCH_ONLY)
+  --scale S        shrink every workload by S, e.g. 0.05 (default 1; env PT_BENCH_SCALE)
+  --pairs N        alternated ours/torch pairs per operation, at least 1 (default 5; env PT_BENCH_PAIRS)
+  --warmup N       discarded runs of each side before the pairs (default 1)
+  --self-test      torch against torch: checks the machinery (ratios should be ~1)
+  --dir D          scratch folder of the workloads (default $TMPDIR/pt-bench/s<scale>; env PT_BENCH_DIR)
+  --python P       Python with torch (default /usr/bin/python3; env PT_BENCH_PYTHON)
+  --results D      where the JSON and SVG go (default apps/bench/results)
+  --name N         their base name (default latest; self-test and partial runs: self-test, partial)
+  --timeout S      seconds allowed to one child process (default 900)
+  --profile        after the pairs, one more run of ours per operation under V8's CPU profiler (the
+                   operation only): the .cpuprofile goes to <results>/profiles/ (open it in Chrome
+                   DevTools), its top self times to stdout and the JSON
+`;
+
+/** @param {string} name @param {string | undefined} text @param {number} min */
+function positive(name, text, min) {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < min)
+    throw new RangeError(`bench: ${name} must be a number ≥ ${min}, got ${text}`);
+  return v;
+}
+
+function options() {
+  // pnpm/turbo may forward a lone "--" before the options: drop it.
+  const { values } = parseArgs({
+    args: process.argv.slice(2).filter((a) => a !== "--"),
+    options: {
+      only: { type: "string" },
+      scale: { type: "string" },
+      pairs: { type: "string" },
+      warmup: { type: "string" },
+      "self-test": { type: "boolean", default: false },
+      dir: { type: "string" },
+      python: { type: "string" },
+      results: { type: "string" },
+      name: { type: "string" },
+      timeout: { type: "string" },
+      profile: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  const env = process.env;
+  const scale = positive("--scale", values.scale ?? env.PT_BENCH_SCALE ?? "1", 1e-6);
+  if (scale > 4) throw new RangeError(`bench: --scale must be ≤ 4, got ${scale}`);
+  const only = values.only ?? env.PT_BENCH_ONLY;
+  const selfTest = values["self-test"] === true;
+  const partial = scale !== 1 || (only !== undefined && only.trim() !== "");
+  return {
+    help: values.help === true,
+    workloads: selectWorkloads(only),
+    only: only ?? null,
+    scale,
+    pairs: Math.floor(positive("--pairs", values.pairs ?? env.PT_BENCH_PAIRS ?? "5", 1)),
+    warmup: Math.floor(positive("--warmup", values.warmup ?? "1", 0)),
+    selfTest,
+    dir: resolve(values.dir ?? env.PT_BENCH_DIR ?? join(tmpdir(), "pt-bench", `s${scale}`)),
+    python: values.python ?? env.PT_BENCH_PYTHON ?? "/usr/bin/python3",
+    results: resolve(values.results ?? join(APP, "results")),
+    name: values.name ?? (selfTest ? "self-test" : partial ? "partial" : "latest"),
+    profile: values.profile === true,
+    timeoutMs: positive("--timeout", values.timeout ?? "900", 1) * 1000,
+  };
+}
+
+/**
+ * Runs one child process and reads its report.
+ * @param {string} command
+ * @param {string[]} args
+ * @param {number} timeoutMs
+ */
+function runChild(command, args, timeoutMs) {
+  return new Promise((resolveRun) => {
+    const child = spawn(command, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding("utf8").on("data", (d) => {
+      stderr = (stderr + d).slice(-20_000);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      resolveRun({
+        ok: /** @type {const} */ (false),
+        status: "error",
+        error: `cannot start ${command}: ${e.message}`,
+      });
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolveRun(parseChildOutput(stdout, stderr, code, signal));
+    });
+  });
+}
+
+/**
+ * Makes sure the scratch folder holds the selected workloads at this scale (generating the
+ * missing or stale ones with generate.py) and returns the manifest.
+ * @param {ReturnType<typeof options>} o
+ */
+function ensureWorkloads(o) {
+  const manifestPath = join(o.dir, "manifest.json");
+  const read = () =>
+    existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, "utf8")) : { workloads: {} };
+  let manifest = read();
+  const ids = new Set(o.workloads.map((w) => (w.id === "W6" ? "W2" : w.id)));
+  const stale = [...ids].filter((id) => {
+    const e = manifest.workloads?.[id];
+    if (e === undefined || e.scale !== o.scale) return true;
+    const path = join(o.dir, e.file);
+    return !existsSync(path) || statSync(path).size !== e.size;
+  });
+  if (stale.length > 0) {
+    process.stderr.write(`bench: generating ${stale.join(", ")} at scale ${o.scale} into ${o.dir}\n`);
+    const r = spawnSync(
+      o.python,
+      [GENERATE, "--out", o.dir, "--scale", String(o.scale), "--only", stale.join(",")],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    if (r.status !== 0)
+      throw new Error(`bench: generate.py failed (exit code ${r.status}, ${r.error ?? ""})`);
+    manifest = read();
+  }
+  return manifest;
+}
+
+function libraryInfo() {
+  /** @type {{ name: string; version: string | null; commit: string | null }} */
+  const info = { name: "@pt/serialization", version: null, commit: null };
+  try {
+    info.version = JSON.parse(
+      readFileSync(join(REPO, "packages/serialization/package.json"), "utf8"),
+    ).version;
+  } catch {}
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: REPO,
+      encoding: "utf8",
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "packages"], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
+    info.commit = dirty.trim() === "" ? head : `${head}+dirty`;
+  } catch {}
+  return info;
+}
+
+/** @param {number} s */
+function short(s) {
+  return s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`;
+}
+
+async function main() {
+  const o = options();
+  if (o.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  mkdirSync(o.dir, { recursive: true });
+  const manifest = ensureWorkloads(o);
+  const machine = { ...machineInfo(), torch: manifest.torch ?? null, python: manifest.python ?? null };
+  const library = libraryInfo();
+  process.stderr.write(
+    `bench: ${o.selfTest ? "SELF-TEST torch vs torch" : "ours vs torch"}, ${o.pairs} pairs, scale ${o.scale}, ${machine.cpu} ×${machine.cores}\n`,
+  );
+
+  /**
+   * @param {"ours" | "torch"} side
+   * @param {import("./targets.mjs").Workload} w
+   * @param {import("./targets.mjs").Op} op
+   * @param {string[]} [childFlags] extra flags for our side's child (src/child.mjs)
+   */
+  const run = (side, w, op, childFlags = []) => {
+    const out = join(o.dir, `out-${side}.pt`);
+    const common = ["--op", op, "--file", join(o.dir, w.file)];
+    if (op === "save") common.push("--out", out, "--format", w.format);
+    const result =
+      side === "ours" && !o.selfTest
+        ? runChild(process.execPath, ["--expose-gc", CHILD, ...common, ...childFlags], o.timeoutMs)
+        : runChild(o.python, [TORCH_CHILD, ...common], o.timeoutMs);
+    return result.finally(() => rmSync(out, { force: true }));
+  };
+
+  /**
+   * One more run of ours under the V8 sampling profiler; its top self times.
+   * @param {import("./targets.mjs").Workload} w
+   * @param {import("./targets.mjs").Op} op
+   */
+  const profileOurs = async (w, op) => {
+    const dir = join(o.results, "profiles");
+    const name = `${o.name}-${w.id}-${op}.cpuprofile`;
+    mkdirSync(dir, { recursive: true });
+    rmSync(join(dir, name), { force: true });
+    const r = await run("ours", w, op, ["--cpu-profile", join(dir, name)]);
+    if (!r.ok || !readdirSync(dir).includes(name)) {
+      process.stderr.write(`  ${w.id} ${op}: profiling run failed${r.ok ? "" : `: ${r.error}`}\n`);
+      return null;
+    }
+    const top = summarizeProfile(JSON.parse(readFileSync(join(dir, name), "utf8")));
+    profileText.push(
+      `### ${w.id} ${op}: our top self times (${relative(REPO, join(dir, name))})\n\n\`\`\`\n${formatProfile(top)}\n\`\`\`\n`,
+    );
+    return top;
+  };
+
+  /** @type {import("./report.mjs").Row[]} */
+  const rows = [];
+  /** @type {Array<{ workload: string; op: string; top: import("./profile.mjs").ProfileEntry[] }>} */
+  const profiles = [];
+  /** @type {string[]} */
+  const profileText = [];
+  const methods = new Set();
+  for (const w of o.workloads) {
+    const entry = manifest.workloads[w.id === "W6" ? "W2" : w.id];
+    for (const op of w.ops) {
+      /** @type {import("./report.mjs").RowStatus} */
+      let status = "ok";
+      /** @type {string | null} */
+      let note = null;
+      const oursRuns = [];
+      const torchRuns = [];
+      let torchFailed = false;
+      const fail = (
+        /** @type {"ours" | "torch"} */ side,
+        /** @type {{ status: string; error: string }} */ r,
+      ) => {
+        if (side === "torch") torchFailed = true;
+        status = side === "torch" ? "error" : /** @type {typeof status} */ (r.status);
+        note = `${side === "ours" && o.selfTest ? "ours (torch)" : side}: ${r.error}`;
+        process.stderr.write(`  ${w.id} ${op} ${side}: ${r.status}: ${r.error}\n`);
+      };
+      const oursActive = () => status === "ok" || status === "mismatch";
+      for (let k = 0; k < o.warmup && !torchFailed; k++) {
+        for (const side of /** @type {const} */ (["ours", "torch"])) {
+          if (side === "ours" && !oursActive()) continue;
+          const r = await run(side, w, op);
+          if (!r.ok) fail(side, r);
+        }
+      }
+      // Pairs go on without our side when it is missing or failed: torch's absolute figures
+      // still fill the report.
+      for (let i = 0; i < o.pairs && !torchFailed; i++) {
+        /** @type {Record<string, import("./protocol.mjs").ChildResult>} */
+        const pair = {};
+        for (const side of pairOrder(i)) {
+          if (side === "ours" && !oursActive()) continue;
+          const r = await run(side, w, op);
+          if (!r.ok) {
+            fail(side, r);
+            if (side === "torch") break;
+            continue;
+          }
+          pair[side] = r;
+          methods.add(r.peakMethod);
+        }
+        if (pair.torch === undefined) break;
+        torchRuns.push(pair.torch);
+        if (pair.ours !== undefined && oursActive()) {
+          oursRuns.push(pair.ours);
+          const diff = compareResults(pair.ours, pair.torch);
+          if (diff !== null && status === "ok") {
+            status = "mismatch";
+            note = `ours and torch disagree: ${diff}`;
+          }
+        }
+        const ours = pair.ours ? short(pair.ours.seconds) : "—";
+        const ratio = pair.ours ? ` ratio ${(pair.ours.seconds / pair.torch.seconds).toFixed(3)}` : "";
+        process.stderr.write(
+          `  ${w.id} ${op} pair ${i + 1}/${o.pairs}: ours ${ours}, torch ${short(pair.torch.seconds)}${ratio}\n`,
+        );
+      }
+      const row = buildRow({ workload: w, op, fileSize: entry.size, oursRuns, torchRuns, status, note });
+      if (op === "save")
+        row.outSize = { ours: oursRuns[0]?.outSize ?? null, torch: torchRuns[0]?.outSize ?? null };
+      rows.push(row);
+      if (o.profile && !o.selfTest && oursActive()) {
+        const entries = await profileOurs(w, op);
+        if (entries !== null) profiles.push({ workload: w.id, op, top: entries });
+      }
+    }
+  }
+
+  const date = new Date().toISOString();
+  const report = {
+    schema: 1,
+    date,
+    selfTest: o.selfTest,
+    scale: o.scale,
+    pairs: o.pairs,
+    warmup: o.warmup,
+    only: o.only,
+    machine,
+    library,
+    peakMethod: [...methods].sort().join(", ") || null,
+    scratch: o.dir,
+    rows,
+    profiles,
+  };
+  const what = o.selfTest ? "SELF-TEST: torch vs torch" : `${library.name} ${library.version ?? ""} vs torch`;
+  const title = `issue 9 benchmarks — ${what}${o.scale !== 1 ? ` (scale ${o.scale})` : ""}`;
+  const subtitle = [
+    `${date.slice(0, 16).replace("T", " ")} UTC · ${o.pairs} pairs · commit ${library.commit ?? "?"}`,
+    `${machine.cpu} · ${machine.cores} CPUs · ${formatBytes(machine.memory)} RAM · Linux ${machine.kernel}`,
+    `node ${machine.node} · torch ${machine.torch ?? "?"} · Python ${machine.python ?? "?"}`,
+  ];
+  mkdirSync(o.results, { recursive: true });
+  const jsonPath = join(o.results, `${o.name}.json`);
+  const svgPath = join(o.results, `${o.name}.svg`);
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(svgPath, renderSvg(rows, { title, subtitle }));
+
+  process.stdout.write(
+    [
+      `## ${title}`,
+      "",
+      ...subtitle.map((s) => `${s}  `),
+      "",
+      formatSummaryTable(rows),
+      "",
+      formatDetailTable(rows),
+      "",
+      ...profileText,
+      `peak RSS method: ${report.peakMethod ?? "none measured"}; written ${relative(REPO, jsonPath)}, ${relative(REPO, svgPath)}`,
+      "",
+    ].join("\n"),
+  );
+}
+
+main().catch((e) => {
+  process.stderr.write(
+    `${e instanceof Error ? e.message : String(e)}\n(node apps/bench/src/run.mjs --help for the options)\n`,
+  );
+  process.exitCode = 1;
+});
