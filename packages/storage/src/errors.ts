@@ -57,8 +57,8 @@ export class StorageNotLoadedError extends StorageError {
 /** A byte count that does not fit the element size, or a buffer of the wrong length. */
 export class StorageSizeError extends StorageError {
   override name = "StorageSizeError";
-  constructor(message: string, details: Readonly<Record<string, unknown>> = {}) {
-    super("SizeMismatch", message, details);
+  constructor(message: string, details: Readonly<Record<string, unknown>> = {}, cause?: unknown) {
+    super("SizeMismatch", message, details, cause === undefined ? undefined : { cause });
   }
 }
 

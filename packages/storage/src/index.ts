@@ -1,1 +1,5 @@
 export * from "./byte-source.js";
+export * from "./convert.js";
+export * from "./dtype.js";
+export * from "./errors.js";
+export * from "./storage.js";

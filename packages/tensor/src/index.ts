@@ -1,1 +1,16 @@
-export {};
+export * from "./create.js";
+export * from "./errors.js";
+export {
+  computeStride,
+  contiguousStrides,
+  inferDenseStrides,
+  inferSize,
+  isContiguousGeometry,
+  isNonOverlappingAndDense,
+  numelOf,
+} from "./geometry.js";
+export * from "./interop.js";
+export * from "./quantized.js";
+export * from "./sparse.js";
+export * from "./tensor.js";
+export * from "./torch-pickle.js";

@@ -1,0 +1,417 @@
+import type { ByteSource } from "./byte-source.js";
+import { type ArrayKind, type DType, dtypes, laneSize, type TypedArray } from "./dtype.js";
+import {
+  StorageError,
+  StorageNotLoadedError,
+  StorageRangeError,
+  StorageReadError,
+  StorageSizeError,
+} from "./errors.js";
+
+/** Byte order of the bytes a storage was created over. */
+export type ByteOrder = "little" | "big";
+
+/** Options common to every way of making a storage. */
+export interface StorageOptions {
+  /** torch device string (`cpu`, `cuda:0`, `meta`…). Default `cpu`. */
+  readonly device?: string;
+  /**
+   * Byte order of the given bytes. Default `little`. Big-endian bytes are converted to
+   * little-endian on first access, into a copy (the caller's buffer is never modified).
+   */
+  readonly byteOrder?: ByteOrder;
+  /**
+   * Marks a `torch.UntypedStorage` (dtype uint8, counted in bytes). Tensors of any dtype can view
+   * an untyped storage (`_rebuild_tensor_v3`). Default: false.
+   */
+  readonly untyped?: boolean;
+}
+
+const ctors: Record<ArrayKind, { new (b: ArrayBuffer, o: number, n: number): TypedArray }> = {
+  Float64Array,
+  Float32Array,
+  Int32Array,
+  Int16Array,
+  Int8Array,
+  Uint8Array,
+  Uint16Array,
+  Uint32Array,
+  BigInt64Array,
+  BigUint64Array,
+};
+
+/**
+ * Swap the bytes of every `elementSize`-byte element of `bytes` (1, 2, 4, 8; 16 is not a
+ * valid unit: complex128 swaps as two 8-byte lanes, pass the lane size). In place unless
+ * `copy` is true. Returns the swapped bytes.
+ */
+export function swapBytes(bytes: Uint8Array, elementSize: number, copy = false): Uint8Array {
+  if (![1, 2, 4, 8].includes(elementSize)) {
+    throw new StorageSizeError(`cannot swap bytes in units of ${elementSize}; use 1, 2, 4 or 8`, {
+      elementSize,
+    });
+  }
+  if (bytes.length % elementSize !== 0) {
+    throw new StorageSizeError(`${bytes.length} bytes is not a multiple of the element size ${elementSize}`, {
+      nbytes: bytes.length,
+      elementSize,
+    });
+  }
+  const out = copy ? new Uint8Array(bytes) : bytes;
+  if (elementSize === 1) return out;
+  for (let i = 0; i < out.length; i += elementSize) {
+    for (let a = i, b = i + elementSize - 1; a < b; a++, b--) {
+      const t = out[a]!;
+      out[a] = out[b]!;
+      out[b] = t;
+    }
+  }
+  return out;
+}
+
+let nextId = 1;
+
+/**
+ * A torch storage: a flat run of bytes holding elements of one dtype, on a device.
+ *
+ * A Storage is an identity: tensors that share a storage hold the same JS object, and writes
+ * through one are visible through the others.
+ *
+ * Memory: a storage made over a caller's `ArrayBuffer`/`Uint8Array` views those bytes without
+ * copying. `typed()` returns a typed-array view without copying when the byte offset is a
+ * multiple of the lane size; when it is not, the bytes are copied once into an aligned buffer
+ * and the storage **switches to the copy** (so `bytes`, `typed()` and every tensor stay
+ * consistent; the caller's buffer is no longer aliased). Big-endian bytes are likewise copied
+ * and swapped to little-endian on first access.
+ *
+ * Lazy storages (`Storage.lazy`) read their byte range from a `ByteSource` on first access:
+ * `await storage.load()`, or synchronously when the source has `readSync`.
+ */
+export class Storage {
+  /** Element type. `uint8` for untyped storages. */
+  readonly dtype: DType;
+  /** torch device string. */
+  readonly device: string;
+  /** Size in bytes. */
+  readonly nbytes: number;
+  /** True for `torch.UntypedStorage`. */
+  readonly untyped: boolean;
+  /** Byte order of the source bytes (data is little-endian once loaded). */
+  readonly sourceByteOrder: ByteOrder;
+  /** A small integer unique to this object (useful as a map key for savers). */
+  readonly id: number = nextId++;
+
+  private _bytes: Uint8Array | null;
+  /** For sub-storage views: the storage whose bytes this one shares, and the byte offset in it. */
+  private parent: Storage | null = null;
+  private parentOffset = 0;
+  private readonly source: ByteSource | null;
+  private readonly sourceOffset: number;
+  private swapped: boolean;
+  private views = new Map<ArrayKind, TypedArray>();
+  private pending: Promise<void> | null = null;
+
+  private constructor(
+    dtype: DType,
+    nbytes: number,
+    bytes: Uint8Array | null,
+    source: ByteSource | null,
+    sourceOffset: number,
+    options: StorageOptions,
+  ) {
+    const untyped = options.untyped ?? false;
+    if (untyped && dtype !== dtypes.uint8) {
+      throw new StorageError("InvalidArgument", `an untyped storage has dtype uint8, not ${dtype.name}`, {
+        dtype: dtype.name,
+      });
+    }
+    if (!Number.isSafeInteger(nbytes) || nbytes < 0 || nbytes % dtype.itemSize !== 0) {
+      throw new StorageSizeError(
+        `${nbytes} bytes is not a whole number of ${dtype.name} elements (${dtype.itemSize} bytes each)`,
+        { nbytes, itemSize: dtype.itemSize },
+      );
+    }
+    this.dtype = dtype;
+    this.nbytes = nbytes;
+    this._bytes = bytes;
+    this.source = source;
+    this.sourceOffset = sourceOffset;
+    this.device = options.device ?? "cpu";
+    this.untyped = untyped;
+    this.sourceByteOrder = options.byteOrder ?? "little";
+    this.swapped = this.sourceByteOrder === "little";
+  }
+
+  /** A storage over existing bytes, without copying. `bytes.byteLength` must be a multiple of the element size. */
+  static fromBytes(dtype: DType, bytes: Uint8Array | ArrayBuffer, options: StorageOptions = {}): Storage {
+    const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    return new Storage(dtype, u8.byteLength, u8, null, 0, options);
+  }
+
+  /** A new zero-filled storage of `numel` elements. */
+  static allocate(dtype: DType, numel: number, options: Omit<StorageOptions, "byteOrder"> = {}): Storage {
+    if (!Number.isSafeInteger(numel) || numel < 0) {
+      throw new StorageSizeError(`invalid element count ${numel}`, { numel });
+    }
+    const nbytes = numel * dtype.itemSize;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(nbytes);
+    } catch (e) {
+      throw new StorageSizeError(
+        `cannot allocate ${nbytes} bytes for ${numel} ${dtype.name} elements`,
+        { numel, nbytes },
+        e,
+      );
+    }
+    return new Storage(dtype, nbytes, bytes, null, 0, options);
+  }
+
+  /** A storage over a typed array's bytes, without copying (the array's element type is not checked against `dtype`). */
+  static fromTypedArray(
+    dtype: DType,
+    array: ArrayBufferView,
+    options: Omit<StorageOptions, "byteOrder"> = {},
+  ): Storage {
+    return Storage.fromBytes(
+      dtype,
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+      options,
+    );
+  }
+
+  /** A `torch.UntypedStorage` (dtype uint8, `numel` = bytes) over existing bytes. */
+  static untypedFromBytes(
+    bytes: Uint8Array | ArrayBuffer,
+    options: Omit<StorageOptions, "untyped"> = {},
+  ): Storage {
+    return Storage.fromBytes(dtypes.uint8, bytes, { ...options, untyped: true });
+  }
+
+  /**
+   * A lazy storage over `nbytes` bytes of `source` starting at `offset`. Nothing is read until the
+   * bytes are needed. The range is checked against `source.byteLength` now.
+   */
+  static lazy(
+    dtype: DType,
+    source: ByteSource,
+    offset: number,
+    nbytes: number,
+    options: StorageOptions = {},
+  ): Storage {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(nbytes) || nbytes < 0) {
+      throw new StorageRangeError(`invalid source range: ${nbytes} bytes at offset ${offset}`, {
+        offset,
+        nbytes,
+      });
+    }
+    if (offset + nbytes > source.byteLength) {
+      throw new StorageRangeError(
+        `storage of ${nbytes} bytes at offset ${offset} runs past the end of the ${source.byteLength}-byte source`,
+        { offset, nbytes, byteLength: source.byteLength },
+      );
+    }
+    return new Storage(dtype, nbytes, null, source, offset, options);
+  }
+
+  /**
+   * A storage sharing `nbytes` bytes of `parent` starting at `byteOffset` (legacy files'
+   * `view_metadata`: `root[offset:offset + size]`). Works on lazy parents: the bytes are the
+   * parent's, read when either is accessed; writes through either are visible in both.
+   */
+  static viewOf(
+    parent: Storage,
+    byteOffset: number,
+    nbytes: number,
+    dtype: DType = parent.dtype,
+    options: Omit<StorageOptions, "byteOrder"> = {},
+  ): Storage {
+    if (
+      !Number.isSafeInteger(byteOffset) ||
+      !Number.isSafeInteger(nbytes) ||
+      byteOffset < 0 ||
+      nbytes < 0 ||
+      byteOffset + nbytes > parent.nbytes
+    ) {
+      throw new StorageRangeError(
+        `view of ${nbytes} bytes at offset ${byteOffset} is outside the ${parent.nbytes}-byte storage`,
+        { offset: byteOffset, nbytes, parentBytes: parent.nbytes },
+      );
+    }
+    const root = parent.parent ?? parent;
+    const s = new Storage(dtype, nbytes, null, null, 0, { device: parent.device, ...options });
+    s.parent = root;
+    s.parentOffset = parent.parentOffset + byteOffset;
+    return s;
+  }
+
+  /** The storage this one is a view of (see `viewOf`), else null. */
+  get base(): Storage | null {
+    return this.parent;
+  }
+
+  /** Number of elements of `dtype` (bytes for an untyped storage). */
+  get numel(): number {
+    return this.nbytes / this.dtype.itemSize;
+  }
+
+  /** Whether the bytes are in memory (always true for non-lazy storages). */
+  get isLoaded(): boolean {
+    if (this.parent) return this.parent.isLoaded;
+    return this._bytes !== null;
+  }
+
+  /** Whether this storage is backed by a ByteSource (loaded or not). */
+  get isLazy(): boolean {
+    if (this.parent) return this.parent.isLazy;
+    return this.source !== null;
+  }
+
+  /** Read the bytes of a lazy storage (no-op when loaded). Concurrent calls share one read. */
+  load(): Promise<this> {
+    if (this.parent) return this.parent.load().then(() => this);
+    if (this._bytes) return Promise.resolve(this);
+    if (!this.pending) {
+      const src = this.source!;
+      this.pending = (async () => {
+        let b: Uint8Array;
+        try {
+          b = await src.read(this.sourceOffset, this.nbytes);
+        } catch (e) {
+          throw new StorageReadError(
+            `reading ${this.nbytes} bytes at offset ${this.sourceOffset} failed`,
+            { offset: this.sourceOffset, nbytes: this.nbytes },
+            e,
+          );
+        } finally {
+          this.pending = null;
+        }
+        this.accept(b);
+      })();
+    }
+    return this.pending.then(() => this);
+  }
+
+  /** Read the bytes synchronously (needs `source.readSync`); throws `StorageNotLoadedError` otherwise. */
+  loadSync(): this {
+    if (this.parent) {
+      this.parent.loadSync();
+      return this;
+    }
+    if (this._bytes) return this;
+    const src = this.source!;
+    if (!src.readSync) throw new StorageNotLoadedError(this.nbytes, this.sourceOffset);
+    let b: Uint8Array;
+    try {
+      b = src.readSync(this.sourceOffset, this.nbytes);
+    } catch (e) {
+      throw new StorageReadError(
+        `reading ${this.nbytes} bytes at offset ${this.sourceOffset} failed`,
+        { offset: this.sourceOffset, nbytes: this.nbytes },
+        e,
+      );
+    }
+    this.accept(b);
+    return this;
+  }
+
+  private accept(b: Uint8Array): void {
+    if (b.byteLength !== this.nbytes) {
+      throw new StorageReadError(`source returned ${b.byteLength} bytes, expected ${this.nbytes}`, {
+        offset: this.sourceOffset,
+        nbytes: this.nbytes,
+        got: b.byteLength,
+      });
+    }
+    if (!this._bytes) this._bytes = b;
+  }
+
+  /** Drop the bytes of a lazy storage so they are read again on next access. Typed views handed out earlier keep the old bytes. */
+  unload(): void {
+    if (this.source) {
+      this._bytes = null;
+      this.views.clear();
+      this.swapped = this.sourceByteOrder === "little";
+    }
+  }
+
+  /**
+   * The raw bytes (little-endian), loading lazily (synchronously) if needed. Writes are
+   * visible through every tensor on this storage.
+   */
+  get bytes(): Uint8Array {
+    if (this.parent) {
+      return this.parent.bytes.subarray(this.parentOffset, this.parentOffset + this.nbytes);
+    }
+    if (!this._bytes) this.loadSync();
+    if (!this.swapped) {
+      this._bytes = swapBytes(this._bytes!, laneSize(this.dtype), true);
+      this.swapped = true;
+    }
+    return this._bytes!;
+  }
+
+  /** The elements as this storage's typed array (see `DType.arrayKind`). */
+  typed(): TypedArray {
+    return this.typedAs(this.dtype);
+  }
+
+  /**
+   * The bytes viewed as `dtype`'s typed array, for tensors of another dtype over this storage
+   * (untyped storages). Zero-copy when aligned; otherwise the storage moves to an aligned copy.
+   */
+  typedAs(dtype: DType): TypedArray {
+    const kind = dtype.arrayKind;
+    let b = this.bytes;
+    const cached = this.views.get(kind);
+    if (cached && cached.buffer === b.buffer && cached.byteOffset === b.byteOffset) return cached;
+    const lane = laneSize(dtype);
+    if (b.byteLength % lane !== 0) {
+      throw new StorageSizeError(`${b.byteLength} bytes cannot be viewed as ${dtype.name}`, {
+        nbytes: b.byteLength,
+        dtype: dtype.name,
+      });
+    }
+    if (b.byteOffset % lane !== 0) {
+      if (this.parent) {
+        this.parent.realign();
+        b = this.bytes;
+      }
+      if (this.parent && b.byteOffset % lane !== 0) {
+        throw new StorageSizeError(
+          `a ${dtype.name} view at byte offset ${b.byteOffset} of its storage's bytes is not aligned; it cannot be viewed without breaking sharing`,
+          { byteOffset: b.byteOffset, dtype: dtype.name },
+        );
+      }
+      if (!this.parent) {
+        this.realign();
+        b = this._bytes!;
+      }
+    }
+    const view = new ctors[kind](b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / lane);
+    this.views.set(kind, view);
+    return view;
+  }
+
+  /** Move the bytes to a fresh buffer at byte offset 0 (keeps writes consistent afterwards). */
+  private realign(): void {
+    const b = this.bytes;
+    if (b.byteOffset === 0) return;
+    const copy = new Uint8Array(b.byteLength);
+    copy.set(b);
+    this._bytes = copy;
+    this.views.clear();
+  }
+
+  /** A new owned storage with a copy of the bytes (same dtype, device, untyped flag). */
+  clone(): Storage {
+    return Storage.fromBytes(this.dtype, new Uint8Array(this.bytes), {
+      device: this.device,
+      untyped: this.untyped,
+    });
+  }
+
+  toString(): string {
+    return `Storage(${this.untyped ? "untyped" : this.dtype.name}, numel=${this.numel}, device=${this.device}${this.isLoaded ? "" : ", lazy"})`;
+  }
+}
