@@ -17,6 +17,7 @@ import {
   PyObject,
   PyOrderedDict,
   PySlice,
+  PyStr,
   PyTuple,
   tuple,
 } from "./values.js";
@@ -43,11 +44,6 @@ export type DumpOptions = Readonly<Partial<PicklerOptions>>;
 const FRAME_SIZE_TARGET = 64 * 1024;
 const FRAME_SIZE_MIN = 4;
 const BATCHSIZE = 1000;
-
-/** A str with no identity of its own (a temporary CPython creates, e.g. in the bytes reduction): memoized but never shared. */
-class FreshStr {
-  constructor(readonly value: string) {}
-}
 
 /** A global reference written by the pickler's own reductions. */
 function g(module: string, name: string): PyGlobal {
@@ -279,14 +275,14 @@ export class Pickler {
       this.saveFloat(v.value);
       return;
     }
-    if (v instanceof FreshStr) {
-      this.saveStr(v.value);
-      this.memoize();
-      return;
-    }
     const memoIdx = this.memoObj.get(v);
     if (memoIdx !== undefined) {
       this.get(memoIdx);
+      return;
+    }
+    if (v instanceof PyStr) {
+      this.saveStr(v.value);
+      this.memoObj.set(v, this.memoize());
       return;
     }
     if (v instanceof PyGlobal) {
@@ -468,7 +464,7 @@ export class Pickler {
         for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number);
         // CPython decodes to a new str each time (shared only for 1-char strs, which are cached
         // singletons); the "latin1" constant is one shared object.
-        const data = b.length === 1 ? s : new FreshStr(s);
+        const data = b.length === 1 ? s : new PyStr(s);
         this.saveReduce(
           g("_codecs", "encode"),
           tuple([data, "latin1"]),

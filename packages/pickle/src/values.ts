@@ -41,6 +41,28 @@ export class PyFloat {
   }
 }
 
+/**
+ * A Python str with an identity of its own, for writers that must reproduce CPython's memo exactly.
+ *
+ * Plain JS strings have no identity, so `dumps` memoizes them by value (the same text is written
+ * once and referenced afterwards, as CPython does for interned and shared strings). A `PyStr` is
+ * memoized by object instead: one `PyStr` written twice is referenced the second time, while two
+ * distinct `PyStr`s with the same text are both written in full, as two distinct CPython `str`
+ * objects are (torch's storage keys `"0"`, `"1"`, … are such objects). `loads` never produces it.
+ */
+export class PyStr {
+  constructor(readonly value: string) {}
+  valueOf(): string {
+    return this.value;
+  }
+  toString(): string {
+    return this.value;
+  }
+  toJSON(): string {
+    return this.value;
+  }
+}
+
 /** A Python tuple. It is an Array; `isTuple` tells it from a list. */
 export class PyTuple<T = unknown> extends Array<T> {
   static override get [Symbol.species](): ArrayConstructor {

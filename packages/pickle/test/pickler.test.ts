@@ -8,6 +8,7 @@ import {
   PyFloat,
   PyGlobal,
   PyObject,
+  PyStr,
   REDUCE,
   type Reduction,
   tuple,
@@ -109,5 +110,17 @@ describe("Pickler: hooks", () => {
       expect(r.origin).toBe(origin);
       expect(dumps(r, { protocol: 1 })).toEqual(bytes);
     }
+  });
+});
+
+describe("PyStr: strings with identity", () => {
+  it("memoizes one PyStr by identity and writes distinct equal PyStrs separately", () => {
+    const key = new PyStr("10");
+    // CPython 3.11: a = str(10); b = str(10) (two objects); pickle.dumps([a, a, b, "10", "10"], 2)
+    const out = dumps([key, key, new PyStr("10"), "10", "10"], { protocol: 2 });
+    expect(Buffer.from(out).toString("hex")).toBe(
+      "80025d71002858020000003130710168015802000000313071025802000000313071036803652e",
+    );
+    expect(loads(out)).toEqual(["10", "10", "10", "10", "10"]);
   });
 });
