@@ -57,7 +57,7 @@ const builders: Record<string, { build: () => nn.Module; bytes: boolean }> = {
         new nn.Tanh(),
         new nn.Linear(8, 2),
       ),
-    bytes: false, // string identity: storage key "0" vs module name "0" (see fixtures.test.ts)
+    bytes: true,
   },
   cnn_bn: {
     build: () =>
@@ -68,7 +68,7 @@ const builders: Record<string, { build: () => nn.Module; bytes: boolean }> = {
         new nn.Flatten(),
         new nn.Linear(27, 2),
       ),
-    bytes: false,
+    bytes: true,
   },
   lstm: { build: () => new nn.LSTM(4, 5, { numLayers: 2, batchFirst: true }), bytes: false },
   transformer_layer: {

@@ -39,13 +39,7 @@ interface TorchStateDict {
  * strings by value, so our bytes share the string where torch wrote it twice. For these the
  * streams are compared with string sharing factored out (see normalizeStrings).
  */
-const STRING_IDENTITY_CASES = new Set([
-  "nn_mlp_state_dict",
-  "nn_mlp_model",
-  "nn_cnn_bn_state_dict",
-  "nn_cnn_bn_model",
-  "nn_lstm_model",
-]);
+const STRING_IDENTITY_CASES = new Set(["nn_lstm_model"]);
 
 function expectSamePickle(name: string, ours: Uint8Array, theirs: Uint8Array): void {
   expect(normalizeStrings(ours)).toEqual(normalizeStrings(theirs));

@@ -3,7 +3,7 @@
  * with nothing but the packages this one depends on, and pickle values the way torch.save does.
  */
 import { readFileSync } from "node:fs";
-import { dumps, genops, loads } from "@pt/pickle";
+import { dumps, genops, loads, PyStr } from "@pt/pickle";
 import { dtypes, Storage } from "@pt/storage";
 import { parseStoragePid, savedStorage, storagePersistentId, torchGlobals } from "@pt/tensor";
 import { nnGlobals, reviveModules } from "../src/index.js";
@@ -80,7 +80,8 @@ export function loadFixture(name: string): LoadedCheckpoint {
 
 /** Pickle like torch.save's data.pkl: protocol 2, storages keyed "0", "1", … in first-met order. */
 export function dumpTorch(value: unknown): { pkl: Uint8Array; storages: Storage[] } {
-  const keys = new Map<Storage, string>();
+  // torch's keys are fresh str objects (str(len(id_map))), one per storage: PyStr keeps that identity.
+  const keys = new Map<Storage, PyStr>();
   const storages: Storage[] = [];
   const pkl = dumps(value, {
     protocol: 2,
@@ -89,7 +90,7 @@ export function dumpTorch(value: unknown): { pkl: Uint8Array; storages: Storage[
       if (!s) return null;
       let key = keys.get(s.storage);
       if (key === undefined) {
-        key = String(keys.size);
+        key = new PyStr(String(keys.size));
         keys.set(s.storage, key);
         storages.push(s.storage);
       }

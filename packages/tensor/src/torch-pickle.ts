@@ -15,6 +15,7 @@ import {
   PyFloat,
   PyGlobal,
   PyOrderedDict,
+  type PyStr,
   PyTuple,
   REDUCE,
   type Reduction,
@@ -721,7 +722,7 @@ export function savedStorage(obj: unknown): SavedStorage | null {
 }
 
 /** The persistent id torch writes for a storage argument with record key `key`. */
-export function storagePersistentId(obj: unknown, key: string): PyTuple {
+export function storagePersistentId(obj: unknown, key: string | PyStr): PyTuple {
   const s = savedStorage(obj);
   if (!s) throw new TorchPickleError(`not a storage: ${describe(obj)}`);
   return tuple(["storage", s.storageClass, key, s.storage.device, s.numel]);
