@@ -2,7 +2,7 @@
  * Writing the legacy stream exactly as torch 1.13's `_legacy_save` does
  * (`torch.save(obj, f, _use_new_zipfile_serialization=False)`).
  */
-import { dumps, Pickler, type Reduction, tuple } from "@pt/pickle";
+import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
 import type { DType, Storage } from "@pt/storage";
 import { savedStorage } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
@@ -157,23 +157,16 @@ function pickleObject(
     ]);
   };
   // torch builds the key (`str(storage._cdata)`) and non-constant locations (`'cuda:' + …`) afresh
-  // in every persistent_id call, so CPython writes them again each time instead of a memo GET.
-  // JS strings have no identity, so unique placeholders are pickled and replaced afterwards
-  // (protocols 1-3: BINUNICODE, no framing; other protocols keep value-memoized strings).
-  const placeholders: string[] = [];
-  const usePlaceholders = protocol >= 1 && protocol <= 3;
-  const fresh = (text: string): string => {
-    if (!usePlaceholders) return text;
-    placeholders.push(text);
-    return `${MARK_OPEN}${placeholders.length - 1}${MARK_CLOSE}`;
-  };
+  // in every persistent_id call, so CPython writes them again each time instead of a memo GET:
+  // each is a new `PyStr` (a str with an identity of its own).
+  const fresh = (text: string): PyStr => new PyStr(text);
   const pickler = new Pickler({
     protocol,
     persistentId,
     ...(options.reducers ? { reducers: options.reducers } : {}),
   });
   const raw = pickler.dump(value);
-  return { bytes: usePlaceholders ? replacePlaceholders(raw, placeholders) : raw, order, dtypes, byKey };
+  return { bytes: raw, order, dtypes, byKey };
 }
 
 /** Byte offset of a view in its root storage. */
@@ -183,70 +176,7 @@ function viewByteOffset(view: Storage, root: Storage): number {
   return view.bytes.byteOffset - root.bytes.byteOffset;
 }
 
-const MARK_OPEN = "\uFDD0";
-const MARK_CLOSE = "\uFDD1";
 const CONSTANT_LOCATIONS = new Set(["cpu", "mps", "meta"]);
-const utf8 = new TextEncoder();
-
-/** Replace each `BINUNICODE <placeholder>` by `BINUNICODE <text>` (each must occur exactly once). */
-function replacePlaceholders(bytes: Uint8Array, texts: readonly string[]): Uint8Array {
-  if (texts.length === 0) return bytes;
-  const open = utf8.encode(MARK_OPEN);
-  const close = utf8.encode(MARK_CLOSE);
-  const parts: Uint8Array[] = [];
-  const seen = new Uint8Array(texts.length);
-  let from = 0;
-  let i = 5;
-  while (i + open.length <= bytes.length) {
-    if (
-      bytes[i] !== open[0] ||
-      bytes[i + 1] !== open[1] ||
-      bytes[i + 2] !== open[2] ||
-      bytes[i - 5] !== 0x58
-    ) {
-      i++;
-      continue;
-    }
-    const len = new DataView(bytes.buffer, bytes.byteOffset + i - 4, 4).getUint32(0, true);
-    const end = i + len;
-    let n = 0;
-    let j = i + open.length;
-    while (j < end && bytes[j]! >= 0x30 && bytes[j]! <= 0x39) n = n * 10 + (bytes[j++]! - 0x30);
-    const ok =
-      end <= bytes.length &&
-      j + close.length === end &&
-      close.every((c, k) => bytes[j + k] === c) &&
-      n < texts.length &&
-      !seen[n];
-    if (!ok) {
-      i++;
-      continue;
-    }
-    seen[n] = 1;
-    parts.push(bytes.subarray(from, i - 5));
-    const t = utf8.encode(texts[n]!);
-    const h = new Uint8Array(5 + t.length);
-    h[0] = 0x58;
-    new DataView(h.buffer).setUint32(1, t.length, true);
-    h.set(t, 5);
-    parts.push(h);
-    from = end;
-    i = end + 5;
-  }
-  if (!seen.every((x) => x === 1)) {
-    throw new LegacySaveError("internal error: a storage key placeholder was not found in the object pickle");
-  }
-  parts.push(bytes.subarray(from));
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Plan a legacy save: pickle everything and choose the storage keys (no storage bytes are
