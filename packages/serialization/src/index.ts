@@ -1,1 +1,29 @@
-export {};
+/**
+ * `@pt/serialization`: `torch.load` / `torch.save` for TypeScript. Detects zip, legacy and tar
+ * checkpoints, loads them safely (torch's `weights_only` allowlist by default, nothing ever
+ * executed), saves byte-identical zip files, and describes loaded values in the corpus's JSON
+ * schema for conformance checks. Node file adapters live in `@pt/serialization/node`.
+ */
+export { compareDescriptions, type DescribeOptions, type Description, describe } from "./describe.js";
+export { detectFormat, type Format } from "./detect.js";
+export {
+  isSerializationError,
+  type RefusedGlobal,
+  SerializationError,
+  type SerializationErrorCode,
+  UnsafeGlobalsError,
+} from "./errors.js";
+export {
+  type Checkpoint,
+  type CheckpointRecord,
+  type Limits,
+  type LoadOptions,
+  load,
+  loadSync,
+  open,
+  type ScanResult,
+  type Source,
+  scan,
+} from "./load.js";
+export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+export { type SaveOptions, type Sink, save, saveTo } from "./save.js";

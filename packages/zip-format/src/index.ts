@@ -1,1 +1,21 @@
+export { TorchScriptArchiveError, ZipTorchError, type ZipTorchErrorCode } from "./torch/errors.js";
+export {
+  loadZip,
+  loadZipSync,
+  type PickleLimits,
+  torchScriptMarkers,
+  type ZipFormatInfo,
+  type ZipLoadOptions,
+  type ZipLoadResult,
+  type ZipLoadSource,
+} from "./torch/load.js";
+export { type ModelJsonTensor, TorchScriptV1Model } from "./torch/model-json.js";
+export {
+  MULTIPLE_DTYPES_MESSAGE,
+  pickleForZip,
+  saveZip,
+  type ZipFlavor,
+  type ZipSaveOptions,
+  type ZipSaveResult,
+} from "./torch/save.js";
 export * from "./zip/index.js";

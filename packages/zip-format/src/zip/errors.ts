@@ -24,7 +24,17 @@ export type ZipErrorCode =
   | "NOT_STORED"
   | "SYNC_UNSUPPORTED"
   | "WRITER_STATE"
-  | "WRITER_INVALID";
+  | "WRITER_INVALID"
+  // torch level (src/torch)
+  | "TORCHSCRIPT"
+  | "NO_DATA_PKL"
+  | "VERSION_UNSUPPORTED"
+  | "BYTEORDER_INVALID"
+  | "STORAGE_NOT_FOUND"
+  | "STORAGE_SIZE_MISMATCH"
+  | "PERSISTENT_ID_INVALID"
+  | "DATA_PKL_INVALID"
+  | "SAVE_INVALID";
 
 /** Structured fields carried by every {@link ZipError}. */
 export interface ZipErrorDetails {

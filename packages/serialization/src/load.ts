@@ -1,0 +1,462 @@
+import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
+import { nnGlobals, reviveModules } from "@pt/nn-module";
+import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import {
+  type Crc32Function,
+  loadZip,
+  loadZipSync,
+  type PickleLimits,
+  torchScriptMarkers,
+  type ZipFormatInfo,
+  type ZipLoadOptions,
+  type ZipLoadResult,
+  ZipReader,
+  type ZipReaderOptions,
+} from "@pt/zip-format";
+import { detectFormat, type Format } from "./detect.js";
+import { SerializationError, UnsafeGlobalsError } from "./errors.js";
+import { type GlobalRegistry, UnsafeGlobalError } from "./pickle-compat.js";
+import { type GlobalReference, refusedGlobals, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+
+/** What `load`/`open` read from. */
+export type Source = Uint8Array | ArrayBuffer | Blob | ByteSource;
+
+/** Safety limits passed down to the pickle and zip layers (each has a safe default there). */
+export interface Limits extends PickleLimits {
+  readonly maxInflatedSize?: number;
+  readonly maxCompressionRatio?: number;
+  readonly maxEntries?: number;
+  readonly maxCentralDirectorySize?: number;
+}
+
+/** Options of `load`, `loadSync` and `open`. */
+export interface LoadOptions {
+  /** Read storages on first access (default `false` for `load`, `true` for `open`). */
+  readonly lazy?: boolean;
+  /**
+   * Default `true`: torch's `weights_only` allowlist (tensors, storages, dtypes, `OrderedDict`, …);
+   * any other global is refused with an {@link UnsafeGlobalsError} naming every offending
+   * `module.name` and its offset. `false` behaves as `unsafe: "opaque"`.
+   */
+  readonly weightsOnly?: boolean;
+  /** More globals to accept (like `torch.serialization.add_safe_globals`): `"module.name"` or `[module, name]`. Loaded as inert placeholders unless a real implementation is known (nn modules). */
+  readonly allowGlobals?: Iterable<string | readonly [module: string, name: string]>;
+  /**
+   * `"opaque"`: load unknown classes as inert `PyObject` placeholders and whole `nn.Module`s as
+   * modules (`@pt/nn-module`). Nothing is ever executed; dangerous globals (`os.system`,
+   * `builtins.eval`, …) are refused whatever the options.
+   */
+  readonly unsafe?: "opaque";
+  /** With `unsafe: "opaque"`: `"revive"` (default) turns pickled modules into `@pt/nn-module` modules; `"opaque"` leaves them as `PyObject`s. */
+  readonly modules?: "revive" | "opaque";
+  /** Check zip CRC-32s (default `true`). */
+  readonly checkCrc?: boolean;
+  /** CRC-32 implementation (default: the portable one; `loadFile`/`openFile` use Node's `zlib.crc32`). */
+  readonly crc32?: Crc32Function;
+  /** TorchScript archives: `"refuse"` (default) or `"tensors"` (load `data.pkl`'s tensors; code is never run). */
+  readonly torchscript?: "refuse" | "tensors";
+  /** Device string given to every storage (torch's `map_location` as a string). Default: as saved. */
+  readonly mapLocation?: string;
+  /** Pickle and zip limits. */
+  readonly limits?: Limits;
+}
+
+/** One record of a zip checkpoint, as listed by `open`. */
+export interface CheckpointRecord {
+  readonly name: string;
+  /** Uncompressed size. */
+  readonly size: number;
+  readonly compressedSize: number;
+  /** 0 stored, 8 deflated. */
+  readonly method: number;
+}
+
+/** An opened checkpoint (`open`/`openFile`): the value with (by default lazy) storages. */
+export interface Checkpoint {
+  readonly format: Format;
+  /** The unpickled object; tensors are `@pt/tensor` Tensors over `storages`. */
+  readonly value: unknown;
+  /** Zip records under the archive prefix (zip and TorchScript archives). */
+  readonly records?: readonly CheckpointRecord[];
+  /** Zip details (version, byteorder, serialization id, …). */
+  readonly zip?: ZipFormatInfo;
+  /** Every storage, in order of first use (zip: by key `"0"`, `"1"`, …). */
+  readonly storages: readonly Storage[];
+  /** Release the source (file handles). Lazy storages that were not loaded can no longer be read. */
+  close(): Promise<void>;
+}
+
+interface Resolved {
+  readonly registry: GlobalRegistry;
+  readonly opaque: boolean;
+  readonly revive: boolean;
+}
+
+function resolvePolicy(options: LoadOptions): Resolved {
+  if (options.unsafe !== undefined && options.unsafe !== "opaque")
+    throw new SerializationError(
+      "INVALID_OPTION",
+      `unknown unsafe mode ${JSON.stringify(options.unsafe)} (only "opaque")`,
+    );
+  const opaque = options.unsafe === "opaque" || options.weightsOnly === false;
+  const nn = nnGlobals();
+  if (!opaque)
+    return { registry: weightsOnlyRegistry(options.allowGlobals ?? [], nn), opaque, revive: false };
+  const registry =
+    options.modules === "opaque"
+      ? weightsOnlyRegistry(options.allowGlobals ?? [])
+      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn);
+  return { registry, opaque, revive: options.modules !== "opaque" };
+}
+
+function toByteSource(source: Source): ByteSource {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return new BufferSource(source);
+  if (typeof Blob !== "undefined" && source instanceof Blob) return new BlobSource(source);
+  const s = source as ByteSource;
+  if (s && typeof s.byteLength === "number" && typeof s.read === "function") return s;
+  throw new SerializationError(
+    "INVALID_SOURCE",
+    "source must be a Uint8Array, ArrayBuffer, Blob or ByteSource ({ byteLength, read(offset, length) })",
+  );
+}
+
+function zipOptions(options: LoadOptions, policy: Resolved, lazy: boolean): ZipLoadOptions {
+  const l = options.limits ?? {};
+  const o: { -readonly [K in keyof ZipLoadOptions]: ZipLoadOptions[K] } = {
+    lazy,
+    globals: policy.registry,
+    policy: policy.opaque ? "opaque" : "reject",
+    limits: {
+      ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
+      ...(l.maxMemoEntries !== undefined ? { maxMemoEntries: l.maxMemoEntries } : {}),
+      ...(l.maxStringLength !== undefined ? { maxStringLength: l.maxStringLength } : {}),
+      ...(l.maxBytesLength !== undefined ? { maxBytesLength: l.maxBytesLength } : {}),
+      ...(l.maxTotalAllocation !== undefined ? { maxTotalAllocation: l.maxTotalAllocation } : {}),
+    },
+  };
+  if (options.checkCrc !== undefined) o.checkCrc = options.checkCrc;
+  if (options.torchscript !== undefined) o.torchscript = options.torchscript;
+  if (options.mapLocation !== undefined) o.mapLocation = options.mapLocation;
+  Object.assign(o, readerOptions(options));
+  return o;
+}
+
+function readerOptions(options: LoadOptions): ZipReaderOptions {
+  const l = options.limits ?? {};
+  const r: { -readonly [K in keyof ZipReaderOptions]: ZipReaderOptions[K] } = {};
+  if (options.checkCrc !== undefined) r.checkCrc = options.checkCrc;
+  if (options.crc32 !== undefined) r.crc32 = options.crc32;
+  if (l.maxInflatedSize !== undefined) r.maxInflatedSize = l.maxInflatedSize;
+  if (l.maxCompressionRatio !== undefined) r.maxCompressionRatio = l.maxCompressionRatio;
+  if (l.maxEntries !== undefined) r.maxEntries = l.maxEntries;
+  if (l.maxCentralDirectorySize !== undefined) r.maxCentralDirectorySize = l.maxCentralDirectorySize;
+  return r;
+}
+
+/** The pickles to scan for refused globals: the whole legacy stream, or a tar file's `pickle` member. */
+function refusalPickles(
+  bytes: Uint8Array,
+  format: "legacy" | "tar",
+): Array<{ data: Uint8Array; record: string }> {
+  if (format === "legacy") return [{ data: bytes, record: "stream" }];
+  const out: Array<{ data: Uint8Array; record: string }> = [];
+  // tar headers: 512-byte blocks, name at 0 (100 bytes), size in octal at 124 (12 bytes)
+  for (let at = 0; at + 512 <= bytes.length && out.length < 4; ) {
+    const h = bytes.subarray(at, at + 512);
+    if (h.every((b) => b === 0)) break;
+    let name = "";
+    for (let i = 0; i < 100 && h[i] !== 0; i++) name += String.fromCharCode(h[i] as number);
+    let sizeText = "";
+    for (let i = 124; i < 136 && h[i] !== 0; i++) sizeText += String.fromCharCode(h[i] as number);
+    const size = Number.parseInt(sizeText.trim() || "0", 8);
+    if (!Number.isSafeInteger(size) || size < 0) break;
+    const data = bytes.subarray(at + 512, Math.min(bytes.length, at + 512 + size));
+    const base = name.split("/").pop();
+    if (base === "pickle" || base === "tensors" || base === "storages") out.push({ data, record: base });
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/** The pickle layer's refusal, possibly wrapped by a format layer (`cause` chain). */
+function findUnsafe(e: unknown): UnsafeGlobalError | null {
+  for (let k = 0; k < 6 && e instanceof Error; k++) {
+    if (e instanceof UnsafeGlobalError) return e;
+    e = e.cause;
+  }
+  return null;
+}
+
+/**
+ * A source that refuses to read once the data changed underneath (its `fingerprint`, e.g. a
+ * file's size and mtime, differs from the one at open): lazy storages never mix old and new bytes.
+ */
+async function changeDetecting(src: ByteSource): Promise<ByteSource> {
+  const fp = src.fingerprint?.bind(src);
+  if (!fp) return src;
+  const initial = await fp();
+  const check = (now: string, offset: number) => {
+    if (now !== initial)
+      throw new SerializationError(
+        "SOURCE_CHANGED",
+        `the source changed after it was opened (fingerprint ${initial} → ${now}): refusing to read ${offset === -1 ? "" : `at offset ${offset} `}lazily`,
+        offset === -1 ? {} : { offset },
+      );
+  };
+  const out: { -readonly [K in keyof ByteSource]: ByteSource[K] } = {
+    byteLength: src.byteLength,
+    read: async (offset, length) => {
+      check(await fp(), offset);
+      return src.read(offset, length);
+    },
+    fingerprint: fp,
+  };
+  const rs = src.readSync?.bind(src);
+  if (rs)
+    out.readSync = (offset, length) => {
+      const now = fp();
+      if (typeof now !== "string") return rs(offset, length); // an async fingerprint is checked by read()
+      check(now, offset);
+      return rs(offset, length);
+    };
+  if (src.close) out.close = src.close.bind(src);
+  return out;
+}
+
+/** Turn the pickle layer's first refusal into an error listing every refused global of the pickle. */
+function explainRefusal(
+  e: unknown,
+  pickles: () => Array<{ data: Uint8Array; record: string; offset?: number }>,
+  policy: Resolved,
+): never {
+  const unsafe = findUnsafe(e);
+  if (!unsafe) throw e;
+  const refused = [];
+  for (const p of pickles()) {
+    let offset = p.offset ?? 0;
+    // Legacy streams hold several pickles: scan them all.
+    for (let guard = 0; guard < 8; guard++) {
+      const { globals, end } = scanGlobals(p.data, offset);
+      refused.push(...refusedGlobals(globals as GlobalReference[], policy.registry, policy.opaque, p.record));
+      if (end === null || end >= p.data.length || p.record !== "stream") break;
+      offset = end;
+    }
+  }
+  const seen = new Set<string>();
+  const unique = refused.filter((g) => {
+    const k = `${g.module}.${g.name}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  if (!unique.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
+    unique.push({
+      module: unsafe.module,
+      name: unsafe.qualname,
+      offset: unsafe.offset ?? 0,
+      opcode: unsafe.opcode ?? "GLOBAL",
+      record: pickles()[0]?.record ?? "data.pkl",
+      dangerous: unsafe.dangerous,
+    });
+  }
+  throw new UnsafeGlobalsError(unique, policy.opaque ? "opaque" : "weightsOnly", e);
+}
+
+function finish(value: unknown, policy: Resolved): unknown {
+  return policy.revive ? reviveModules(value) : value;
+}
+
+function legacyOptions(options: LoadOptions, policy: Resolved) {
+  const l = options.limits ?? {};
+  const limits: { -readonly [K in keyof LegacyLimits]: LegacyLimits[K] } = {};
+  if (l.maxDepth !== undefined) limits.maxDepth = l.maxDepth;
+  if (l.maxMemoEntries !== undefined) limits.maxMemoEntries = l.maxMemoEntries;
+  if (l.maxStringLength !== undefined) limits.maxStringLength = l.maxStringLength;
+  if (l.maxBytesLength !== undefined) limits.maxBytesLength = l.maxBytesLength;
+  if (l.maxTotalAllocation !== undefined) limits.maxTotalAllocation = l.maxTotalAllocation;
+  return {
+    globals: policy.registry,
+    policy: policy.opaque ? ("opaque" as const) : ("reject" as const),
+    limits,
+  };
+}
+
+async function readAll(src: ByteSource): Promise<Uint8Array> {
+  return src.read(0, src.byteLength);
+}
+
+async function openInternal(source: Source, options: LoadOptions, lazyDefault: boolean): Promise<Checkpoint> {
+  const lazy = options.lazy ?? lazyDefault;
+  const raw = toByteSource(source);
+  const src = lazy ? await changeDetecting(raw) : raw;
+  const head = await src.read(0, Math.min(512, src.byteLength));
+  const format = detectFormat(head);
+  const policy = resolvePolicy(options);
+  if (format === "zip") {
+    const reader = await ZipReader.open(src, readerOptions(options));
+    let r: ZipLoadResult;
+    try {
+      r = await loadZip(reader, zipOptions(options, policy, lazy));
+    } catch (e) {
+      const pkl = findUnsafe(e) && reader.has("data.pkl") ? await reader.read("data.pkl") : null;
+      explainRefusal(e, () => (pkl ? [{ data: pkl, record: "data.pkl" }] : []), policy);
+    }
+    const value = finish(r.value, policy);
+    return {
+      format: r.format.torchscript ? "torchscript" : "zip",
+      value,
+      records: [...reader.records.values()].map((e) => ({
+        name: e.name,
+        size: e.uncompressedSize,
+        compressedSize: e.compressedSize,
+        method: e.method,
+      })),
+      zip: r.format,
+      storages: [...r.storages.values()],
+      close: async () => {
+        await src.close?.();
+      },
+    };
+  }
+  if (format === "legacy" || format === "tar") {
+    const lo = legacyOptions(options, policy);
+    let value: unknown;
+    let storages: Storage[];
+    try {
+      if (format === "tar") {
+        const r = await loadTar(src, lo);
+        value = r.value;
+        storages = [...r.storages.values()];
+      } else {
+        const r = await loadLegacy(src, { ...lo, lazy });
+        value = r.value;
+        storages = [...r.storages.values()];
+      }
+    } catch (e) {
+      const bytes = findUnsafe(e) ? await readAll(src) : new Uint8Array(0);
+      explainRefusal(e, () => refusalPickles(bytes, format), policy);
+    }
+    return {
+      format,
+      value: finish(value, policy),
+      storages,
+      close: async () => {
+        await src.close?.();
+      },
+    };
+  }
+  throw new SerializationError(
+    "UNKNOWN_FORMAT",
+    `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
+    { offset: 0 },
+  );
+}
+
+/**
+ * Load a checkpoint (`torch.load`): detects zip, legacy and tar files by their first bytes and
+ * dispatches. Safe by default (torch's `weights_only` allowlist); nothing is ever executed.
+ */
+export async function load(source: Source, options: LoadOptions = {}): Promise<unknown> {
+  return (await openInternal(source, options, false)).value;
+}
+
+/**
+ * Open a checkpoint for listing or partial reading: by default storages are lazy, so only the
+ * central directory and `data.pkl` are read until a storage's bytes are needed.
+ */
+export function open(source: Source, options: LoadOptions = {}): Promise<Checkpoint> {
+  return openInternal(source, options, true);
+}
+
+/**
+ * Synchronous {@link load}: the source must be bytes or a ByteSource with `readSync` (Node's
+ * `FileSource`). Zip files only (and legacy files when `@pt/legacy-format` loads synchronously).
+ */
+export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options: LoadOptions = {}): unknown {
+  const src = toByteSource(source);
+  if (!src.readSync) throw new SerializationError("INVALID_SOURCE", "loadSync needs a source with readSync");
+  const head = src.readSync(0, Math.min(512, src.byteLength));
+  const format = detectFormat(head);
+  const policy = resolvePolicy(options);
+  if (format === "zip") {
+    const reader = ZipReader.openSync(src, readerOptions(options));
+    try {
+      return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
+    } catch (e) {
+      explainRefusal(
+        e,
+        () => (reader.has("data.pkl") ? [{ data: reader.readSync("data.pkl"), record: "data.pkl" }] : []),
+        policy,
+      );
+    }
+  }
+  if (format === "legacy" || format === "tar") {
+    const lo = legacyOptions(options, policy);
+    try {
+      const r =
+        format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, { ...lo, lazy: options.lazy ?? false });
+      return finish(r.value, policy);
+    } catch (e) {
+      explainRefusal(
+        e,
+        () =>
+          refusalPickles((src.readSync as (o: number, l: number) => Uint8Array)(0, src.byteLength), format),
+        policy,
+      );
+    }
+  }
+  throw new SerializationError("UNKNOWN_FORMAT", "not a torch checkpoint (neither zip, legacy nor tar)", {
+    offset: 0,
+  });
+}
+
+/** What `scan` finds: the format and every global the pickles reference, dangerous ones flagged. */
+export interface ScanResult {
+  readonly format: Format | "unknown";
+  readonly globals: ReadonlyArray<
+    GlobalReference & { readonly record: string; readonly dangerous: boolean; readonly allowed: boolean }
+  >;
+}
+
+/**
+ * List the globals a checkpoint's pickles reference without loading anything (like torch's
+ * `get_unsafe_globals_in_checkpoint`): each with its offset, whether it is dangerous, and whether
+ * the default `weights_only` policy allows it.
+ */
+export async function scan(source: Source): Promise<ScanResult> {
+  const src = toByteSource(source);
+  const head = await src.read(0, Math.min(512, src.byteLength));
+  const format = detectFormat(head);
+  const registry = weightsOnlyRegistry();
+  const pickles: Array<{ data: Uint8Array; record: string }> = [];
+  let fmt: Format | "unknown" = format;
+  if (format === "zip") {
+    const reader = await ZipReader.open(src);
+    if (torchScriptMarkers(reader.records.keys()).length) fmt = "torchscript";
+    for (const name of reader.records.keys())
+      if (name.endsWith(".pkl")) pickles.push({ data: await reader.read(name), record: name });
+  } else if (format === "legacy" || format === "tar") {
+    // legacy: the whole stream (its pickles one after another); tar: the first pickle of its
+    // `pickle`, `tensors` and `storages` members (member names are never used as paths)
+    pickles.push(...refusalPickles(await readAll(src), format));
+  }
+  const out: Array<ScanResult["globals"][number]> = [];
+  for (const p of pickles) {
+    let offset = 0;
+    for (let guard = 0; guard < 8; guard++) {
+      const { globals, end } = scanGlobals(p.data, offset);
+      for (const g of globals) {
+        const refused = refusedGlobals([g], registry, false, p.record);
+        out.push({
+          ...g,
+          record: p.record,
+          dangerous: refused[0]?.dangerous ?? false,
+          allowed: refused.length === 0,
+        });
+      }
+      if (end === null || end >= p.data.length || p.record !== "stream") break;
+      offset = end;
+    }
+  }
+  return { format: fmt, globals: out };
+}

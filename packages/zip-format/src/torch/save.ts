@@ -1,0 +1,150 @@
+import { Pickler, PyStr } from "@pt/pickle";
+import type { Storage } from "@pt/storage";
+import { savedStorage, storagePersistentId, torchReducers } from "@pt/tensor";
+import type { Crc32Function } from "../zip/crc32.js";
+import type { CxxStdlib } from "../zip/serialization-id.js";
+import { type ZipSink, ZipWriter } from "../zip/writer.js";
+import { ZipTorchError } from "./errors.js";
+
+/**
+ * Which `torch.save` to reproduce:
+ * - `"1.13"`: torch 1.6–2.0 — `data.pkl`, `data/*` (keys in string order), `version`;
+ * - `"2.1"`: torch 2.1–2.6 — `data.pkl`, `byteorder`, `data/*` (string order), `version`, `.data/serialization_id`;
+ * - `"2.7"`: torch 2.7+ — `data.pkl`, `.format_version`, `.storage_alignment`, `byteorder`,
+ *   `data/*` (numeric order), `version`, `.data/serialization_id`.
+ */
+export type ZipFlavor = "1.13" | "2.1" | "2.7";
+
+/** Options of {@link saveZip}. */
+export interface ZipSaveOptions {
+  /** Default `"2.7"` (the newest torch). */
+  readonly flavor?: ZipFlavor;
+  /** Archive prefix (default `"archive"`; torch uses the file name without its last extension, see `archivePrefix`). */
+  readonly prefix?: string;
+  /** CRC-32 implementation (`nodeCrc32` from `@pt/zip-format/node` is faster in Node). */
+  readonly crc32?: Crc32Function;
+  /** C++ standard library whose hashes `.data/serialization_id` reproduces (default `"libstdc++"`, Linux torch). */
+  readonly stdlib?: CxxStdlib;
+  /** Largest chunk handed to the sink for storage bytes (default 8 MiB). */
+  readonly chunkSize?: number;
+  /** Pickler nesting limit (default 2 000). */
+  readonly maxDepth?: number;
+  /** Pickle protocol of `data.pkl` (torch.save's `pickle_protocol`, default 2). */
+  readonly pickleProtocol?: number;
+}
+
+/** What {@link saveZip} wrote. */
+export interface ZipSaveResult {
+  /** Storage keys in first-met order, with their storages. */
+  readonly storages: ReadonlyArray<readonly [key: string, storage: Storage]>;
+  /** Record names in written order. */
+  readonly records: readonly string[];
+  /** Total bytes handed to the sink. */
+  readonly bytes: number;
+}
+
+/** torch's text when two dtypes view one storage. */
+export const MULTIPLE_DTYPES_MESSAGE =
+  "Cannot save multiple tensors or storages that view the same data as different types";
+
+const enc = new TextEncoder();
+
+/**
+ * Pickle `value` as torch's `data.pkl` (protocol 2), collecting storages. Keys are `"0"`, `"1"`, …
+ * in first-met order per storage object; two dtypes over one (non-empty) storage are refused with
+ * torch's message.
+ */
+export function pickleForZip(
+  value: unknown,
+  flavor: ZipFlavor = "2.7",
+  maxDepth?: number,
+  protocol = 2,
+): { pickle: Uint8Array; storages: Array<[string, Storage]> } {
+  const keys = new Map<Storage, string>();
+  const dtypeOf = new Map<Storage, string>();
+  // torch's keys are str objects of their own (`str(len(id_map))`): a value string with the same
+  // text (`_metadata`'s '0') is a different object, written in full.
+  const keyObjects = new Map<string, PyStr>();
+  const storages: Array<[string, Storage]> = [];
+  const pickler = new Pickler({
+    protocol,
+    ...(maxDepth !== undefined ? { maxDepth } : {}),
+    ...(flavor === "1.13" ? {} : { reducers: torchReducers("2.x") }),
+    persistentId: (obj: unknown) => {
+      const s = savedStorage(obj);
+      if (!s) return null;
+      const st = s.storage;
+      if (st.nbytes > 0) {
+        const d = `${s.dtype.name}`;
+        const prev = dtypeOf.get(st);
+        if (prev === undefined) dtypeOf.set(st, d);
+        else if (prev !== d)
+          throw new ZipTorchError(
+            "SAVE_INVALID",
+            `${MULTIPLE_DTYPES_MESSAGE} (a storage of ${st.nbytes} bytes is saved as ${prev} and as ${d})`,
+            { torchMessage: MULTIPLE_DTYPES_MESSAGE },
+          );
+      }
+      let key = keys.get(st);
+      if (key === undefined) {
+        key = String(keys.size);
+        keys.set(st, key);
+        storages.push([key, st]);
+        keyObjects.set(key, new PyStr(key));
+      }
+      const pid = storagePersistentId(obj, key);
+      pid[2] = keyObjects.get(key);
+      return pid;
+    },
+  });
+  return { pickle: pickler.dump(value), storages };
+}
+
+async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Array> {
+  if (!storage.isLoaded) await storage.load();
+  const bytes = storage.bytes;
+  for (let p = 0; p < bytes.length; p += size) yield bytes.subarray(p, Math.min(bytes.length, p + size));
+}
+
+/**
+ * Write `value` as `torch.save` writes it, streaming to `sink`: `data.pkl` first, then each storage
+ * record chunk by chunk (never one buffer for the whole file), then the trailing records of the
+ * chosen {@link ZipFlavor}. Byte-identical to torch for the same value, flavor and prefix. The sink
+ * is closed at the end (if it has `close`); on error nothing more is written and the error is thrown.
+ */
+export async function saveZip(
+  value: unknown,
+  sink: ZipSink,
+  options: ZipSaveOptions = {},
+): Promise<ZipSaveResult> {
+  const flavor = options.flavor ?? "2.7";
+  if (flavor !== "1.13" && flavor !== "2.1" && flavor !== "2.7")
+    throw new ZipTorchError("SAVE_INVALID", `unknown flavor ${String(flavor)} (expected 1.13, 2.1 or 2.7)`);
+  const chunkSize = options.chunkSize ?? 8 << 20;
+  const { pickle, storages } = pickleForZip(value, flavor, options.maxDepth, options.pickleProtocol ?? 2);
+  let total = 0;
+  const counting: ZipSink = {
+    write(c) {
+      total += c.length;
+      return sink.write(c);
+    },
+    ...(sink.close ? { close: () => (sink.close as () => void | Promise<void>).call(sink) } : {}),
+  };
+  const writer = new ZipWriter(counting, {
+    ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+    ...(options.crc32 ? { crc32: options.crc32 } : {}),
+  });
+  await writer.writeRecord("data.pkl", pickle);
+  if (flavor === "2.7") {
+    await writer.writeRecord(".format_version", enc.encode("1"));
+    await writer.writeRecord(".storage_alignment", enc.encode("64"));
+  }
+  if (flavor !== "1.13") await writer.writeRecord("byteorder", enc.encode("little"));
+  const ordered =
+    flavor === "2.7" ? storages : [...storages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [key, st] of ordered) await writer.writeRecord(`data/${key}`, chunks(st, chunkSize), st.nbytes);
+  await writer.writeRecord("version", enc.encode("3\n"));
+  if (flavor !== "1.13") await writer.writeSerializationId(options.stdlib ?? "libstdc++");
+  await writer.finish();
+  return { storages, records: writer.recordNames, bytes: total };
+}
