@@ -3,7 +3,10 @@
 // and prints one closing line: "N passed, N failed[, N skipped]".
 import { readFileSync } from "node:fs";
 
-const log = readFileSync(process.argv[2] ?? 0, "utf8").replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"), "");
+const log = readFileSync(process.argv[2] ?? 0, "utf8").replace(
+  new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g"),
+  "",
+);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
