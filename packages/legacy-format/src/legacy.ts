@@ -258,6 +258,13 @@ function makePersistentLoad(
       );
     }
     let root = state.objects.get(key);
+    const known = state.roots.get(key);
+    if (known && (known.dtype !== p.dtype || known.numel !== p.numel)) {
+      throw new LegacyStorageError(
+        `storage '${key}' is declared as ${p.numel} ${p.dtype.name} elements at offset ${ctx.offset} but earlier as ${known.numel} ${known.dtype.name} elements`,
+        { ...where, key },
+      );
+    }
     if (!root) {
       if (state.roots.size >= maxStorages) {
         throw new LegacyLimitError("maxStorages", state.roots.size + 1, maxStorages, { ...where, key });
