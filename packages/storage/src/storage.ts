@@ -278,11 +278,7 @@ export class Storage {
         try {
           b = await src.read(this.sourceOffset, this.nbytes);
         } catch (e) {
-          throw new StorageReadError(
-            `reading ${this.nbytes} bytes at offset ${this.sourceOffset} failed`,
-            { offset: this.sourceOffset, nbytes: this.nbytes },
-            e,
-          );
+          throw this.readFailed(e);
         } finally {
           this.pending = null;
         }
@@ -305,14 +301,20 @@ export class Storage {
     try {
       b = src.readSync(this.sourceOffset, this.nbytes);
     } catch (e) {
-      throw new StorageReadError(
-        `reading ${this.nbytes} bytes at offset ${this.sourceOffset} failed`,
-        { offset: this.sourceOffset, nbytes: this.nbytes },
-        e,
-      );
+      throw this.readFailed(e);
     }
     this.accept(b);
     return this;
+  }
+
+  /** The error for a failed source read; it carries the source's own message (which names the record). */
+  private readFailed(cause: unknown): StorageReadError {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    return new StorageReadError(
+      `reading ${this.nbytes} bytes at offset ${this.sourceOffset} failed: ${why}`,
+      { offset: this.sourceOffset, nbytes: this.nbytes },
+      cause,
+    );
   }
 
   private accept(b: Uint8Array): void {
