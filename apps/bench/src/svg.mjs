@@ -66,6 +66,7 @@ export function renderSvg(rows, meta) {
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
   );
+  out.push(`<title>${escapeXml(meta.title)}</title>`);
   out.push(`<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`);
   headerLines.forEach((line, i) => {
     const size = i === 0 ? 15 : 11;

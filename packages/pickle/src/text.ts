@@ -9,9 +9,12 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number): string 
     let j = i;
     while (j < end && (buf[j] as number) < 0x80) j++;
     if (j > i) {
-      if (j - i < 64) {
+      if (j - i < 13) {
+        // short runs: V8 copies strings under 13 characters flat anyway
         for (let k = i; k < j; k++) out += String.fromCharCode(buf[k] as number);
       } else {
+        // one call per run gives a flat string (a chain of `+=` would make a deep cons string,
+        // slow to hash and compare when it becomes a Map key)
         for (let k = i; k < j; k += 4096) {
           out += String.fromCharCode.apply(
             null,

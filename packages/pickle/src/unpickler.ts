@@ -103,6 +103,8 @@ export class Unpickler {
   private readonly maxBytes: number;
   private readonly maxAlloc: number;
   private alloc = 0;
+  /** Registered globals resolved during the current load(), by module then name. */
+  private resolved = new Map<string, Map<string, unknown>>();
 
   constructor(data: Uint8Array, options: LoadOptions = {}) {
     this.data = data;
@@ -137,6 +139,7 @@ export class Unpickler {
     if (start < 0 || start > this.data.length || !Number.isInteger(start))
       throw new InvalidValueError(`start offset ${start} outside the input of ${this.data.length} bytes`, {});
     this.alloc = 0;
+    this.resolved = new Map();
     const r = this.run(start);
     this.position = r.end;
     return r.value;
@@ -172,6 +175,9 @@ export class Unpickler {
         });
       }
     }
+    // A registered global resolves the same way every time within one load(): cached by name.
+    const known = this.resolved.get(module)?.get(name);
+    if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
     const renamed = PY2_NAMES.get(`${module}\n${name}`);
     const mappedModule = renamed?.[0] ?? PY2_MODULES.get(module);
@@ -182,8 +188,21 @@ export class Unpickler {
     )
       throw new UnsafeGlobalError(module, name, true, fields);
     const g = this.globals;
-    if (g.has(module, name)) return g.get(module, name);
-    if (mappedModule !== undefined && g.has(mappedModule, mappedName)) return g.get(mappedModule, mappedName);
+    let found: unknown;
+    if (g.has(module, name)) found = g.get(module, name);
+    else if (mappedModule !== undefined && g.has(mappedModule, mappedName))
+      found = g.get(mappedModule, mappedName);
+    if (found !== undefined) {
+      let byName = this.resolved.get(module);
+      if (byName === undefined) {
+        byName = new Map();
+        this.resolved.set(module, byName);
+      }
+      byName.set(name, found);
+      return found;
+    }
+    if (g.has(module, name) || (mappedModule !== undefined && g.has(mappedModule, mappedName)))
+      return undefined; // registered as undefined (not cached)
     if (this.opaque) return new PyGlobal(module, name);
     throw new UnsafeGlobalError(module, name, false, fields);
   }
@@ -213,11 +232,12 @@ export class Unpickler {
     opPos: number,
     op: number,
   ): unknown {
-    const fields = { offset: opPos, opcode: opcodeName(op) };
-    if (!Array.isArray(args)) throw new StackError(`${opcodeName(op)} arguments are not a tuple`, fields);
+    // built only for an error (this runs for every REDUCE)
+    const fields = () => ({ offset: opPos, opcode: opcodeName(op) });
+    if (!Array.isArray(args)) throw new StackError(`${opcodeName(op)} arguments are not a tuple`, fields());
     const targs = args instanceof PyTuple ? args : toTuple(args);
     if (kwargs !== null && !(kwargs instanceof Map))
-      throw new StackError("NEWOBJ_EX kwargs are not a dict", fields);
+      throw new StackError("NEWOBJ_EX kwargs are not a dict", fields());
     const kw = kwargs as Map<string, unknown> | null;
     if (func instanceof PyGlobal) return new PyObject(func, targs, origin, kw);
     if (typeof func === "object" && func !== null) {
@@ -230,7 +250,7 @@ export class Unpickler {
         );
       if (typeof f[CALL] === "function") {
         if (kw && kw.size > 0)
-          throw new UnsupportedError("keyword arguments given to a CALL-only global", fields);
+          throw new UnsupportedError("keyword arguments given to a CALL-only global", fields());
         return this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
           (f[CALL] as (a: PyTuple, c: HookContext) => unknown)(targs, ctx),
         );
@@ -242,7 +262,7 @@ export class Unpickler {
     }
     throw new InvalidValueError(
       `${opcodeName(op)} on a value that is not callable (${describe(func)})`,
-      fields,
+      fields(),
     );
   }
 

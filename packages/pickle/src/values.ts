@@ -72,10 +72,10 @@ export class PyTuple<T = unknown> extends Array<T> {
 
 /** Make a tuple holding `items` (the array is copied). */
 export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
-  const src = Array.isArray(items) ? (items as T[]) : Array.from(items as Iterable<T>);
-  const t = new PyTuple<T>();
-  for (let i = 0; i < src.length; i++) t.push(src[i] as T);
-  return t;
+  const copy = Array.from(items as Iterable<T>); // holes become undefined, as before
+  // a plain array given the tuple prototype (as the unpickler makes them): much cheaper than
+  // pushing into a new Array subclass instance
+  return Object.setPrototypeOf(copy, PyTuple.prototype) as PyTuple<T>;
 }
 
 export function isTuple(v: unknown): v is PyTuple {

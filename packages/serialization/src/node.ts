@@ -1,10 +1,10 @@
 /** Node adapters: load, open and save files. */
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { open as fsOpen, rename, stat, unlink } from "node:fs/promises";
+import { type FileHandle, open as fsOpen, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FileSource } from "@pt/storage/node";
-import { archivePrefix } from "@pt/zip-format";
+import { archivePrefix, type Crc32Function, ZipReader } from "@pt/zip-format";
 import { nodeCrc32 } from "@pt/zip-format/node";
 import { SerializationError } from "./errors.js";
 import { type Checkpoint, type LoadOptions, load, open } from "./index.js";
@@ -14,9 +14,12 @@ import { type SaveOptions, type Sink, saveTo } from "./save.js";
 const ONE_BUFFER_LIMIT = 2 ** 31;
 
 /**
- * Load a checkpoint file: one read into a buffer of the file's size, then storages are zero-copy
- * views of it (see `load`). Files over 2 GiB are read storage by storage through a file
- * descriptor instead (each storage in its own buffer), so any size loads.
+ * Load a checkpoint file: read into one buffer of the file's size, then storages are zero-copy
+ * views of it (see `load`). Zip files of 32 MiB or more are read in 4 MiB chunks, and the CRC-32
+ * of each big stored record is computed (Node's `zlib.crc32`) on the chunks already read while
+ * the next ones are being read, so checking CRCs costs little more than reading. Files over 2 GiB
+ * are read storage by storage through a file descriptor instead (each storage in its own buffer),
+ * so any size loads.
  */
 export async function loadFile(path: string, options: LoadOptions = {}): Promise<unknown> {
   const fh = await fsOpen(path, "r");
@@ -26,23 +29,154 @@ export async function loadFile(path: string, options: LoadOptions = {}): Promise
       const src = new FileSource(fh.fd, false);
       return await load(src, { crc32: nodeCrc32, ...options, lazy: false });
     }
+    const plan =
+      size >= OVERLAP_MIN_SIZE && options.checkCrc !== false && options.crc32 === undefined
+        ? await crcPlan(fh, size)
+        : null;
     const buf = new Uint8Array(size);
-    let done = 0;
-    while (done < size) {
-      const { bytesRead } = await fh.read(buf, done, Math.min(size - done, 1 << 30), done);
+    const crc32 = plan === null ? nodeCrc32 : precomputedCrc32(buf, plan);
+    await readInto(fh, buf, path, plan);
+    return await load(buf, { crc32, ...options });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Files from this size on are read in chunks, CRC-32s computed while the next chunks are read. */
+const OVERLAP_MIN_SIZE = 32 << 20;
+/** Chunk of the overlapped read. */
+const READ_CHUNK = 4 << 20;
+/** Reads in flight at once. */
+const IN_FLIGHT = 2;
+/** Smaller records are checked when loaded, as usual (their CRC is cheap). */
+const PLAN_MIN_RECORD = 64 << 10;
+/** Archives with more entries than this are not planned (one local-header read per entry). */
+const PLAN_MAX_ENTRIES = 4096;
+
+/** A stored record's data range, its CRC-32 accumulated as its bytes arrive. */
+interface PlannedRecord {
+  readonly offset: number;
+  readonly length: number;
+  crc: number;
+}
+
+/**
+ * The stored records' data ranges of a zip file, from its central directory and local headers
+ * (a few small reads); null when the file is not a plain zip (the whole load then reports why).
+ */
+async function crcPlan(fh: FileHandle, size: number): Promise<PlannedRecord[] | null> {
+  const src = new FileSource(fh.fd, false);
+  try {
+    // Many entries (an end record without a comment says how many): not worth a second parse
+    // of the central directory.
+    const end = src.readSync(size - 22, 22);
+    if (end[0] === 0x50 && end[1] === 0x4b && end[2] === 0x05 && end[3] === 0x06) {
+      const entries = (end[10] as number) | ((end[11] as number) << 8);
+      if (entries !== 0xffff && entries > PLAN_MAX_ENTRIES) return null;
+    }
+    const reader = await ZipReader.open(src);
+    if (reader.entries.length > PLAN_MAX_ENTRIES) return null;
+    const out: PlannedRecord[] = [];
+    for (const e of reader.records.values()) {
+      if (e.method !== 0 || e.crc32 === 0 || e.compressedSize < PLAN_MIN_RECORD) continue;
+      const r = await reader.dataRange(e.name);
+      if (r.offset + r.length > size) return null;
+      out.push({ offset: r.offset, length: r.length, crc: 0 });
+    }
+    out.sort((a, b) => a.offset - b.offset);
+    return out.length > 0 ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A CRC-32 function that answers from `plan` for exactly a planned record's bytes in `buf` (their
+ * CRC was computed over those very bytes as they were read), and computes every other one.
+ */
+function precomputedCrc32(buf: Uint8Array, plan: readonly PlannedRecord[]): Crc32Function {
+  const byOffset = new Map(plan.map((r) => [r.offset, r]));
+  return (data, crc = 0) => {
+    if (crc === 0 && data.buffer === buf.buffer) {
+      const r = byOffset.get(data.byteOffset - buf.byteOffset);
+      if (r !== undefined && r.length === data.length) return r.crc;
+    }
+    return nodeCrc32(data, crc);
+  };
+}
+
+/**
+ * Read the whole file into `buf`. With a plan: in chunks, a few reads in flight while the CRC-32
+ * of every arrived chunk's part of each planned record is accumulated (in file order), so the
+ * checksum costs little more than the read itself.
+ */
+async function readInto(
+  fh: FileHandle,
+  buf: Uint8Array,
+  path: string,
+  plan: PlannedRecord[] | null,
+): Promise<void> {
+  const size = buf.length;
+  const chunk = plan === null ? 1 << 30 : READ_CHUNK;
+  const readAt = async (at: number): Promise<void> => {
+    const end = Math.min(size, at + chunk);
+    let done = at;
+    while (done < end) {
+      const { bytesRead } = await fh.read(buf, done, end - done, done);
       if (bytesRead === 0)
         throw new SerializationError(
           "INVALID_SOURCE",
           `${path} ended after ${done} of ${size} bytes (it shrank while being read)`,
-          {
-            offset: done,
-          },
+          { offset: done },
         );
       done += bytesRead;
     }
-    return await load(buf, { crc32: nodeCrc32, ...options });
+  };
+  if (plan === null) {
+    for (let at = 0; at < size; at += chunk) await readAt(at);
+    return;
+  }
+  const pending: Array<Promise<void>> = [];
+  let next = 0;
+  const issue = () => {
+    if (next < size) {
+      const p = readAt(next);
+      p.catch(() => undefined); // awaited below in order; never left unhandled
+      pending.push(p);
+      next += chunk;
+    }
+  };
+  try {
+    for (let k = 0; k < IN_FLIGHT; k++) issue();
+    await crcAsRead(buf, chunk, plan, pending, issue);
   } finally {
-    await fh.close();
+    await Promise.allSettled(pending); // no read left writing into buf after a failure
+  }
+}
+
+async function crcAsRead(
+  buf: Uint8Array,
+  chunk: number,
+  plan: PlannedRecord[],
+  pending: Array<Promise<void>>,
+  issue: () => void,
+): Promise<void> {
+  const size = buf.length;
+  let r = 0;
+  for (let at = 0; at < size; at += chunk) {
+    await pending.shift();
+    issue();
+    const end = Math.min(size, at + chunk);
+    // CRC of each planned record's part of [at, end)
+    while (r < plan.length && (plan[r] as PlannedRecord).offset + (plan[r] as PlannedRecord).length <= at)
+      r++;
+    for (let k = r; k < plan.length; k++) {
+      const rec = plan[k] as PlannedRecord;
+      if (rec.offset >= end) break;
+      const a = Math.max(at, rec.offset);
+      const b = Math.min(end, rec.offset + rec.length);
+      if (b > a) rec.crc = nodeCrc32(buf.subarray(a, b), rec.crc);
+    }
   }
 }
 
@@ -88,12 +222,19 @@ class FileSink implements Sink {
       done += bytesWritten;
     }
   }
-  async write(chunk: Uint8Array): Promise<void> {
+  write(chunk: Uint8Array): void | Promise<void> {
     if (this.used + chunk.length <= BUFFER) {
+      // only buffered: no promise (most chunks of a checkpoint of many small tensors)
       this.buf.set(chunk, this.used);
       this.used += chunk.length;
       return;
     }
+    return this.writeThrough(chunk);
+  }
+  private async writeThrough(chunk: Uint8Array): Promise<void> {
+    // Nothing buffered: the write starts now, not a microtask later, so that it runs while the
+    // caller goes on (the zip writer checksums the next piece meanwhile).
+    if (this.used === 0 && chunk.length >= BUFFER) return this.writeFully(chunk);
     await this.flush();
     if (chunk.length >= BUFFER) await this.writeFully(chunk);
     else {

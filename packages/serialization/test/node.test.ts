@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PyOrderedDict } from "@pt/pickle";
 import { type ByteSource, dtypes, Storage } from "@pt/storage";
-import { arange, Tensor } from "@pt/tensor";
+import { arange, fromTypedArray, Tensor } from "@pt/tensor";
 import { afterAll, expect, test } from "vitest";
 import { load, open } from "../src/index.js";
 import { loadFile, openFile, saveFile } from "../src/node.js";
@@ -77,4 +77,38 @@ test("an interrupted save leaves the old file intact and no temporary file", asy
   // a save into a missing folder fails before touching anything
   await expect(saveFile(value, join(dir, "missing", "x.pt"))).rejects.toThrow(/ENOENT/);
   expect(existsSync(join(dir, "missing"))).toBe(false);
+});
+
+test("loadFile: big records are CRC-checked while the file is read (and corruption is still caught)", async () => {
+  // 36 MiB and 6 MiB records: over the size from which loadFile reads in chunks and checksums
+  // each arrived chunk while the next ones are read; a small record is checked as usual.
+  const big = new Float32Array(9 << 20);
+  for (let i = 0; i < big.length; i += 4099) big[i] = i;
+  const mid = new Int32Array(6 << 18).map((_, i) => i * 7);
+  const sd = new PyOrderedDict<string, Tensor>([
+    ["big", fromTypedArray(big)],
+    ["small", arange(5, undefined, 1, { dtype: dtypes.float32 })],
+    ["mid", fromTypedArray(mid)],
+  ]);
+  const path = join(dir, "big.pt");
+  await saveFile(sd, path);
+  const back = (await loadFile(path)) as Map<string, Tensor>;
+  const same = (a: Uint8Array | undefined, b: ArrayBufferView) =>
+    a !== undefined && Buffer.compare(a, new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  expect(same(back.get("big")?.storage.bytes, big)).toBe(true);
+  expect(same(back.get("mid")?.storage.bytes, mid)).toBe(true);
+  expect(back.get("small")?.values()).toEqual([0, 1, 2, 3, 4]);
+  const bytes = readFileSync(path);
+  const cp = await open(bytes);
+  // flip one byte in the middle of each big record: each must fail its CRC
+  for (const key of ["0", "2"]) {
+    const at = bytes.indexOf(Buffer.from(`big/data/${key}`)) + 4096 * 1024 + 1234;
+    expect(cp.storages.length).toBe(3);
+    const bad = Buffer.from(bytes);
+    bad[at] = (bad[at] as number) ^ 0x40;
+    writeFileSync(join(dir, "bad.pt"), bad);
+    await expect(loadFile(join(dir, "bad.pt"))).rejects.toMatchObject({ code: "CRC_MISMATCH" });
+    // the same file loads with checkCrc: false
+    await expect(loadFile(join(dir, "bad.pt"), { checkCrc: false })).resolves.toBeInstanceOf(Map);
+  }
 });

@@ -224,7 +224,13 @@ function float(v: unknown, what: string): number {
 function ints(v: unknown, what: string): number[] {
   if (!Array.isArray(v))
     throw new TorchPickleError(`${what} must be a tuple of ints, got ${describe(v)}`, { what });
-  return v.map((x, i) => int(x, `${what}[${i}]`));
+  const out = new Array<number>(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    // the element's name is only built for the error message
+    out[i] = typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${what}[${i}]`);
+  }
+  return out;
 }
 function describe(v: unknown): string {
   if (v === null) return "None";

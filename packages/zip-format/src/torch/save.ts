@@ -100,6 +100,14 @@ export function pickleForZip(
   return { pickle: pickler.dump(value), storages };
 }
 
+/** A loaded storage's bytes in chunks of at most `size` (one buffer when it fits). */
+function loadedChunks(bytes: Uint8Array, size: number): Uint8Array | Uint8Array[] {
+  if (bytes.length <= size) return bytes;
+  const out: Uint8Array[] = [];
+  for (let p = 0; p < bytes.length; p += size) out.push(bytes.subarray(p, Math.min(bytes.length, p + size)));
+  return out;
+}
+
 async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Array> {
   if (!storage.isLoaded) await storage.load();
   const bytes = storage.bytes;
@@ -142,7 +150,10 @@ export async function saveZip(
   if (flavor !== "1.13") await writer.writeRecord("byteorder", enc.encode("little"));
   const ordered =
     flavor === "2.7" ? storages : [...storages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [key, st] of ordered) await writer.writeRecord(`data/${key}`, chunks(st, chunkSize), st.nbytes);
+  for (const [key, st] of ordered) {
+    const data = st.isLoaded ? loadedChunks(st.bytes, chunkSize) : chunks(st, chunkSize);
+    await writer.writeRecord(`data/${key}`, data, st.nbytes);
+  }
   await writer.writeRecord("version", enc.encode("3\n"));
   if (flavor !== "1.13") await writer.writeSerializationId(options.stdlib ?? "libstdc++");
   await writer.finish();

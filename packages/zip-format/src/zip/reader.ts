@@ -109,8 +109,10 @@ function u64(b: Uint8Array, i: number, what: string, at: number): number {
   return hi * 0x100000000 + lo;
 }
 function latin1(b: Uint8Array): string {
+  // whole chunks per call: flat strings (names become Map keys, hashed and compared often)
   let s = "";
-  for (const c of b) s += String.fromCharCode(c);
+  for (let k = 0; k < b.length; k += 8192)
+    s += String.fromCharCode.apply(null, b.subarray(k, k + 8192) as unknown as number[]);
   return s;
 }
 
@@ -121,6 +123,8 @@ interface Parsed {
   centralSize: number;
   zip64: boolean;
   comment: Uint8Array;
+  /** Entries under `<prefix>/` that are not directories, by name under the prefix. */
+  records: Map<string, ZipEntry>;
 }
 
 /** Parse the end records and the central directory: reads only the file's tail and the central directory. */
@@ -274,6 +278,8 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
   const cd = yield { offset: cdOffset, length: cdSize };
   const list: ZipEntry[] = [];
   const byName = new Set<string>();
+  const records = new Map<string, ZipEntry>();
+  let under = "";
   let prefix = "";
   let p = 0;
   for (let i = 0; i < entries; i++) {
@@ -304,7 +310,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
         `central directory entry ${i} at offset ${at} runs past the central directory end (${cdOffset + cdSize})`,
         { offset: at },
       );
-    const nameBytes = cd.slice(p + 46, p + 46 + nameLen);
+    const nameBytes = cd.subarray(p + 46, p + 46 + nameLen); // a view: no ArrayBuffer per entry
     const fullName = flags & 0x800 ? utf8.decode(nameBytes) : latin1(nameBytes);
     if (i === 0) {
       // torch's rule: the prefix is the first entry's text before its first "/"
@@ -406,23 +412,26 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
         { record: fullName, offset: at },
       );
     byName.add(fullName);
-    list.push(
-      new ZipEntry(
-        i,
-        fullName,
-        fullName.startsWith(`${prefix}/`) ? fullName.slice(prefix.length + 1) : fullName,
-        nameBytes,
-        method,
-        flags,
-        madeBy,
-        needed,
-        crc,
-        csize,
-        usize,
-        lho,
-        extAttr,
-      ),
+    if (i === 0) under = `${prefix}/`;
+    const inPrefix = fullName.startsWith(under);
+    const entry = new ZipEntry(
+      i,
+      fullName,
+      inPrefix ? fullName.slice(under.length) : fullName,
+      nameBytes,
+      method,
+      flags,
+      madeBy,
+      needed,
+      crc,
+      csize,
+      usize,
+      lho,
+      extAttr,
     );
+    list.push(entry);
+    // built here, while the entry is fresh (a second pass over 50,000 entries costs several times more)
+    if (inPrefix && !entry.isDirectory) records.set(entry.name, entry);
     p = varEnd;
   }
   if (p !== cdSize)
@@ -446,14 +455,26 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
       );
     }
   }
-  return { entries: list, prefix, centralOffset: cdOffset, centralSize: cdSize, zip64, comment };
+  return { entries: list, prefix, centralOffset: cdOffset, centralSize: cdSize, zip64, comment, records };
 }
 
 /** Read and check an entry's local header; sets its data offset. */
 function* resolveLocal(en: ZipEntry): Op<number> {
   if (en._dataOffset !== undefined) return en._dataOffset;
+  const h = yield { offset: en.localHeaderOffset, length: 30 + en.nameBytes.length };
+  return checkLocal(en, h);
+}
+
+/** {@link resolveLocal} without a generator, for sources with `readSync` (hot when loading many records). */
+function resolveLocalSync(en: ZipEntry, src: ByteSource): number {
+  if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  if (en._dataOffset !== undefined) return en._dataOffset;
+  return checkLocal(en, readSyncChecked(src, en.localHeaderOffset, 30 + en.nameBytes.length));
+}
+
+/** Check an entry's local header `h` (its fixed part and name) and set its data offset. */
+function checkLocal(en: ZipEntry, h: Uint8Array): number {
   const n = en.nameBytes.length;
-  const h = yield { offset: en.localHeaderOffset, length: 30 + n };
   const where = { record: en.fullName, offset: en.localHeaderOffset };
   if (u32(h, 0) !== SIG_LOCAL)
     throw new ZipFormatError(
@@ -494,6 +515,13 @@ function* resolveLocal(en: ZipEntry): Op<number> {
   }
   en._dataOffset = dataOffset;
   return dataOffset;
+}
+
+/** One synchronous read, checked as `runSync` checks each of its reads. */
+function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
+  if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  const s = src as ByteSource & Required<Pick<ByteSource, "readSync">>;
+  return checkedRead(() => s.readSync(offset, length), offset, length, src.byteLength);
 }
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {
@@ -592,10 +620,7 @@ export class ZipReader {
   ) {
     this.prefix = parsed.prefix;
     this.entries = parsed.entries;
-    const m = new Map<string, ZipEntry>();
-    for (const e of parsed.entries)
-      if (e.fullName.startsWith(`${parsed.prefix}/`) && !e.isDirectory) m.set(e.name, e);
-    this.records = m;
+    this.records = parsed.records;
     this.centralDirectory = { offset: parsed.centralOffset, length: parsed.centralSize };
     this.zip64 = parsed.zip64;
     this.comment = parsed.comment;
@@ -659,7 +684,7 @@ export class ZipReader {
   /** Synchronous {@link dataRange}. */
   dataRangeSync(name: string): ByteRange {
     const e = this.storedEntry(name);
-    const offset = runSync(resolveLocal(e), this.source);
+    const offset = resolveLocalSync(e, this.source);
     return { offset, length: e.compressedSize };
   }
 
@@ -689,9 +714,9 @@ export class ZipReader {
   /** Synchronous {@link read}. */
   readSync(name: string): Uint8Array {
     const e = this.entry(name);
-    const offset = runSync(resolveLocal(e), this.source);
+    const offset = resolveLocalSync(e, this.source);
     this.checkInflateLimits(e);
-    const raw = runSync(readOp(offset, e.compressedSize), this.source);
+    const raw = readSyncChecked(this.source, offset, e.compressedSize);
     return this.finish(e, raw);
   }
 

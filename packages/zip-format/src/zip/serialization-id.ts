@@ -391,14 +391,11 @@ export class SerializationIdHasher {
       this.seen.add(name);
       this.names.push(name);
     }
-    this.observeWrite(utf8.encode(fullName));
+    // The name's UTF-8 can start with the signature's "P" only if the name does.
+    if (fullName.charCodeAt(0) === 0x50) this.observeWrite(utf8.encode(fullName));
     if (size >= 8) this.observeWrite(head.subarray(0, 8));
-    if (size > 0) {
-      const d = new Uint8Array(8);
-      d.set(DESCRIPTOR_SIG);
-      new DataView(d.buffer).setUint32(4, crc >>> 0, true);
-      this.observeWrite(d);
-    }
+    // the data descriptor itself: its signature, then the CRC as its second word
+    if (size > 0) this.combinedCrc = hashCombine(this.combinedCrc, BigInt(crc >>> 0));
   }
 
   /** The 40-digit id for the records added so far. */

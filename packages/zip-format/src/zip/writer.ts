@@ -36,6 +36,8 @@ interface CentralItem {
 }
 
 const utf8 = new TextEncoder();
+/** Pieces a big record chunk is checksummed and written in. */
+const CRC_PIECE = 4 << 20;
 const SERIALIZATION_ID = ".data/serialization_id";
 
 /**
@@ -145,9 +147,27 @@ export class ZipWriter {
           );
         }
         if (written < 8) head.set(chunk.subarray(0, 8 - written), written);
-        if (this.computeCrc) crc = this.crcFn(chunk, crc);
         written += chunk.length;
-        await this.emit(chunk);
+        if (!this.computeCrc) {
+          await this.emit(chunk);
+          return;
+        }
+        if (chunk.length <= CRC_PIECE) {
+          crc = this.crcFn(chunk, crc);
+          await this.emit(chunk);
+          return;
+        }
+        // A big chunk goes in pieces: the CRC of piece k is computed while the sink's
+        // (asynchronous) write of piece k-1 is in flight; each write is still awaited before the
+        // next one starts, and the bytes are the same.
+        let inFlight: Promise<void> = Promise.resolve();
+        for (let at = 0; at < chunk.length; at += CRC_PIECE) {
+          const piece = chunk.subarray(at, at + CRC_PIECE);
+          crc = this.crcFn(piece, crc);
+          await inFlight;
+          inFlight = this.emit(piece);
+        }
+        await inFlight;
       };
       if (data instanceof Uint8Array) await take(data);
       else if (Symbol.asyncIterator in data) for await (const c of data) await take(c);
