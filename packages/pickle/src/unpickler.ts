@@ -163,6 +163,19 @@ export class Unpickler {
       });
   }
 
+  /**
+   * Charge what a called global built against `maxTotalAllocation`: a few bytes of pickle can ask
+   * an allowlisted constructor (`bytearray(n)`, `set(list)`, `_codecs.encode(s)`) for far more.
+   */
+  private accountResult(v: unknown, opPos: number, op: number): unknown {
+    let n = 0;
+    if (v instanceof Uint8Array) n = v.byteLength;
+    else if (v instanceof Set || v instanceof Map) n = v.size * 16;
+    else if (Array.isArray(v)) n = v.length * 8;
+    if (n > 0) this.account(n, opPos, op);
+    return v;
+  }
+
   private findGlobal(module: string, name: string, opPos: number, op: number): unknown {
     if (this.onGlobal) {
       try {
@@ -251,8 +264,12 @@ export class Unpickler {
       if (typeof f[CALL] === "function") {
         if (kw && kw.size > 0)
           throw new UnsupportedError("keyword arguments given to a CALL-only global", fields());
-        return this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
-          (f[CALL] as (a: PyTuple, c: HookContext) => unknown)(targs, ctx),
+        return this.accountResult(
+          this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
+            (f[CALL] as (a: PyTuple, c: HookContext) => unknown)(targs, ctx),
+          ),
+          opPos,
+          op,
         );
       }
       if (typeof f[NEW] === "function")

@@ -352,3 +352,18 @@ describe("globals written by dumps", () => {
     );
   });
 });
+
+describe("allocation by allowlisted constructors", () => {
+  it("charges what bytearray(n) builds against maxTotalAllocation", () => {
+    // [bytearray(2**20) for _ in range(40)], the global fetched once and reused through the memo
+    const head = [0x80, 0x02, ...Buffer.from("c__builtin__\nbytearray\nq\x00", "latin1"), 0x30, 0x5d, 0x28];
+    const call = [0x68, 0x00, 0x4a, 0x00, 0x00, 0x10, 0x00, 0x85, 0x52];
+    const body: number[] = [];
+    for (let i = 0; i < 40; i++) body.push(...call);
+    const bytes = Uint8Array.from([...head, ...body, 0x65, 0x2e]);
+    expect(() => loads(bytes, { maxTotalAllocation: 8 * 2 ** 20 })).toThrowError(/maxTotalAllocation/);
+    const whole = loads(bytes) as Uint8Array[];
+    expect(whole).toHaveLength(40);
+    expect(whole[0]).toHaveLength(2 ** 20);
+  });
+});
