@@ -12,7 +12,7 @@
 export { isLegacy, isTar, MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 export * from "./errors.js";
 export type { LegacySource } from "./io.js";
-export { legacyStorageKey } from "./keys.js";
+export { legacyModuleSource, legacyStorageKey } from "./keys.js";
 export {
   type LegacyLimits,
   type LegacyLoadOptions,

@@ -1,4 +1,5 @@
 import type { Storage } from "@pt/storage";
+import type { ModuleSource } from "./legacy.js";
 
 const keys = new WeakMap<Storage, string>();
 
@@ -18,3 +19,21 @@ export function legacyStorageKey(storage: Storage): string | undefined {
 
 /** @internal Views this package created: their root and byte offset (Storage keeps it private). */
 export const viewOffsets = new WeakMap<Storage, { root: Storage; offset: number }>();
+
+const moduleSources = new WeakMap<object, ModuleSource>();
+
+/** @internal Remember the source file and text a module class had in the legacy file it was loaded from. */
+export function rememberModuleSource(cls: object, source: ModuleSource): void {
+  if (!moduleSources.has(cls)) moduleSources.set(cls, source);
+}
+
+/**
+ * The `('module', cls, file, source)` persistent id a module class had in a legacy file it was
+ * loaded from, if any. `saveLegacy` writes that id again for the class (as torch writes one for
+ * every `nn.Module` subclass), so a load → save round trip of a whole-model file is exact.
+ */
+export function legacyModuleSource(cls: unknown): ModuleSource | undefined {
+  return (typeof cls === "object" && cls !== null) || typeof cls === "function"
+    ? moduleSources.get(cls)
+    : undefined;
+}

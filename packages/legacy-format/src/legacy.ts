@@ -31,7 +31,7 @@ import {
   runSync,
   startPrefix,
 } from "./io.js";
-import { rememberKey, viewOffsets } from "./keys.js";
+import { rememberKey, rememberModuleSource, viewOffsets } from "./keys.js";
 import { parseSysInfo, type SysInfo } from "./sys-info.js";
 
 /** File name and source text a whole-model save recorded for an `nn.Module` class. */
@@ -223,8 +223,11 @@ function makePersistentLoad(
       }
       const cls = pid[1];
       if (cls !== null && (typeof cls === "object" || typeof cls === "function")) {
-        if (!state.modules.has(cls))
-          state.modules.set(cls, { file: strOrNull(pid[2]), source: strOrNull(pid[3]) });
+        if (!state.modules.has(cls)) {
+          const src = { file: strOrNull(pid[2]), source: strOrNull(pid[3]) };
+          state.modules.set(cls, src);
+          rememberModuleSource(cls, src);
+        }
       }
       return cls;
     }

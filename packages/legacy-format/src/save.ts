@@ -7,7 +7,7 @@ import type { DType, Storage } from "@pt/storage";
 import { savedStorage } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
-import { legacyStorageKey, viewOffsets } from "./keys.js";
+import { legacyModuleSource, legacyStorageKey, viewOffsets } from "./keys.js";
 import type { ModuleSource } from "./legacy.js";
 import { DEFAULT_SYS_INFO } from "./sys-info.js";
 
@@ -95,7 +95,7 @@ function pickleObject(
   const byKey = new Map<string, SavedRecord>();
   const persistentId = (v: unknown): unknown => {
     if (!isObjectLike(v)) return null;
-    const mod = options.moduleSources?.get(v) ?? options.moduleClass?.(v);
+    const mod = options.moduleSources?.get(v) ?? options.moduleClass?.(v) ?? legacyModuleSource(v);
     if (mod !== undefined) {
       if (emitted.has(v)) return null;
       emitted.add(v);

@@ -27,7 +27,7 @@ import {
   runSync,
   wrapPickleError,
 } from "./io.js";
-import { rememberKey, viewOffsets } from "./keys.js";
+import { rememberKey, rememberModuleSource, viewOffsets } from "./keys.js";
 import { type LegacyLimits, type ModuleSource, registryFor } from "./legacy.js";
 import { parseSysInfo, type SysInfo } from "./sys-info.js";
 
@@ -538,7 +538,9 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
           if (cls !== null && (typeof cls === "object" || typeof cls === "function") && !modules.has(cls)) {
             const s = (x: unknown) =>
               typeof x === "string" ? x : x instanceof Uint8Array ? latin1(x) : null;
-            modules.set(cls, { file: s(t[1]), source: s(t[2]) });
+            const src = { file: s(t[1]), source: s(t[2]) };
+            modules.set(cls, src);
+            rememberModuleSource(cls, src);
           }
           return cls;
         }
