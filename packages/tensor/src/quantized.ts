@@ -19,6 +19,13 @@ export type QParams =
       readonly scales: Float64Array;
       readonly zeroPoints: Float64Array;
       readonly axis: number;
+      /**
+       * The scale and zero-point tensors a loaded file held (torch shares one pair between the
+       * tensors quantized together). Saving writes these same objects again, so the sharing and
+       * the bytes survive a round trip; when absent, new tensors are made from `scales` and
+       * `zeroPoints`.
+       */
+      readonly tensors?: { readonly scales: Tensor; readonly zeroPoints: Tensor };
     };
 
 /**

@@ -363,6 +363,9 @@ const G = {
         scales: vec(qp[1], "scales"),
         zeroPoints: vec(qp[2], "zero_points"),
         axis: int(qp[3], "axis"),
+        ...(qp[1] instanceof Tensor && qp[2] instanceof Tensor
+          ? { tensors: { scales: qp[1], zeroPoints: qp[2] } }
+          : {}),
       };
     } else {
       throw new TorchPickleError(`Can't deserialize quantized tensor with qscheme torch.${scheme}`);
@@ -791,18 +794,20 @@ function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reductio
         ? tuple([TorchQScheme.of("per_tensor_affine"), pyFloat(q.scale), q.zeroPoint])
         : tuple([
             TorchQScheme.of("per_channel_affine"),
-            ...(q.qscheme === "per_channel_affine_float_qparams"
-              ? [
-                  makeTensor(Array.from(q.scales), { dtype: dtypes.float32 }),
-                  makeTensor(Array.from(q.zeroPoints), { dtype: dtypes.float32 }),
-                ]
-              : [
-                  makeTensor(Array.from(q.scales), { dtype: dtypes.float64 }),
-                  makeTensor(
-                    Array.from(q.zeroPoints, (z) => BigInt(Math.round(z))),
-                    { dtype: dtypes.int64 },
-                  ),
-                ]),
+            ...(q.tensors
+              ? [q.tensors.scales, q.tensors.zeroPoints]
+              : q.qscheme === "per_channel_affine_float_qparams"
+                ? [
+                    makeTensor(Array.from(q.scales), { dtype: dtypes.float32 }),
+                    makeTensor(Array.from(q.zeroPoints), { dtype: dtypes.float32 }),
+                  ]
+                : [
+                    makeTensor(Array.from(q.scales), { dtype: dtypes.float64 }),
+                    makeTensor(
+                      Array.from(q.zeroPoints, (z) => BigInt(Math.round(z))),
+                      { dtype: dtypes.int64 },
+                    ),
+                  ]),
             q.axis,
           ]);
     return {

@@ -32,8 +32,6 @@ const manifest = JSON.parse(readFileSync(new URL("MANIFEST.json", fixturesDir), 
 const NOT_IDENTICAL: Record<string, string> = {
   "nn_lstm_model.zip.pt":
     "LSTM's _flat_weights_names and _all_weights hold distinct but equal str objects; @pt/pickle loads strs as JS strings (no identity) and memoizes them by value",
-  "quantized_per_channel.zip.pt":
-    "two quantized tensors share their scales/zero_points tensors; @pt/tensor's QuantizedTensor keeps qparams as arrays and makes new tensors on save",
 };
 
 async function resave(
