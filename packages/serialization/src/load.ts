@@ -82,6 +82,8 @@ export interface Checkpoint {
   readonly zip?: ZipFormatInfo;
   /** Every storage, in order of first use (zip: by key `"0"`, `"1"`, …). */
   readonly storages: readonly Storage[];
+  /** The key each storage has in the file (`data/<key>` in zip files; the legacy or tar key). */
+  readonly storageKeys: ReadonlyMap<Storage, string>;
   /** Release the source (file handles). Lazy storages that were not loaded can no longer be read. */
   close(): Promise<void>;
 }
@@ -90,6 +92,13 @@ interface Resolved {
   readonly registry: GlobalRegistry;
   readonly opaque: boolean;
   readonly revive: boolean;
+}
+
+/** Storage → key, from a format's key → storage map. */
+function keysOf(byKey: ReadonlyMap<string, Storage>): Map<Storage, string> {
+  const keys = new Map<Storage, string>();
+  for (const [key, s] of byKey) if (!keys.has(s)) keys.set(s, key);
+  return keys;
 }
 
 function resolvePolicy(options: LoadOptions): Resolved {
@@ -313,6 +322,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
       })),
       zip: r.format,
       storages: [...r.storages.values()],
+      storageKeys: keysOf(r.storages),
       close: async () => {
         await src.close?.();
       },
@@ -321,17 +331,11 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
   if (format === "legacy" || format === "tar") {
     const lo = legacyOptions(options, policy);
     let value: unknown;
-    let storages: Storage[];
+    let byKey: ReadonlyMap<string, Storage>;
     try {
-      if (format === "tar") {
-        const r = await loadTar(src, lo);
-        value = r.value;
-        storages = [...r.storages.values()];
-      } else {
-        const r = await loadLegacy(src, { ...lo, lazy });
-        value = r.value;
-        storages = [...r.storages.values()];
-      }
+      const r = format === "tar" ? await loadTar(src, lo) : await loadLegacy(src, { ...lo, lazy });
+      value = r.value;
+      byKey = r.storages;
     } catch (e) {
       const bytes = findUnsafe(e) ? await readAll(src) : new Uint8Array(0);
       explainRefusal(e, () => refusalPickles(bytes, format), policy);
@@ -339,7 +343,8 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     return {
       format,
       value: finish(value, policy),
-      storages,
+      storages: [...byKey.values()],
+      storageKeys: keysOf(byKey),
       close: async () => {
         await src.close?.();
       },
