@@ -228,13 +228,18 @@ export class Unpickler {
     try {
       return f();
     } catch (e) {
-      if (e instanceof PickleError) throw e;
-      throw new HookError(`${what} threw: ${e instanceof Error ? e.message : String(e)}`, {
-        offset: opPos,
-        opcode: opcodeName(op),
-        cause: e,
-      });
+      this.hookFailed(what, opPos, op, e);
     }
+  }
+
+  /** What {@link hook} throws for a hook's error `e` (a pickle error passes through). */
+  private hookFailed(what: string, opPos: number, op: number, e: unknown): never {
+    if (e instanceof PickleError) throw e;
+    throw new HookError(`${what} threw: ${e instanceof Error ? e.message : String(e)}`, {
+      offset: opPos,
+      opcode: opcodeName(op),
+      cause: e,
+    });
   }
 
   private call(
@@ -245,42 +250,54 @@ export class Unpickler {
     opPos: number,
     op: number,
   ): unknown {
-    // built only for an error (this runs for every REDUCE)
-    const fields = () => ({ offset: opPos, opcode: opcodeName(op) });
-    if (!Array.isArray(args)) throw new StackError(`${opcodeName(op)} arguments are not a tuple`, fields());
+    if (!Array.isArray(args))
+      throw new StackError(`${opcodeName(op)} arguments are not a tuple`, errorFields(opPos, op));
     const targs = args instanceof PyTuple ? args : toTuple(args);
     if (kwargs !== null && !(kwargs instanceof Map))
-      throw new StackError("NEWOBJ_EX kwargs are not a dict", fields());
+      throw new StackError("NEWOBJ_EX kwargs are not a dict", errorFields(opPos, op));
     const kw = kwargs as Map<string, unknown> | null;
     if (func instanceof PyGlobal) return new PyObject(func, targs, origin, kw);
     if (typeof func === "object" && func !== null) {
+      // This runs for every REDUCE: no closure per call, the hook's label built only on error.
       const f = func as Record<symbol, unknown>;
       const useNew = origin === "newobj" || origin === "newobj_ex";
       const ctx = this.ctx(opPos, op);
-      if (useNew && typeof f[NEW] === "function")
-        return this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
-          (f[NEW] as (a: PyTuple, k: unknown, c: HookContext) => unknown)(targs, kw, ctx),
-        );
-      if (typeof f[CALL] === "function") {
+      const newFn = f[NEW];
+      if (useNew && typeof newFn === "function") return this.callNew(f, newFn, targs, kw, ctx, opPos, op);
+      const callFn = f[CALL];
+      if (typeof callFn === "function") {
         if (kw && kw.size > 0)
-          throw new UnsupportedError("keyword arguments given to a CALL-only global", fields());
-        return this.accountResult(
-          this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
-            (f[CALL] as (a: PyTuple, c: HookContext) => unknown)(targs, ctx),
-          ),
-          opPos,
-          op,
-        );
+          throw new UnsupportedError("keyword arguments given to a CALL-only global", errorFields(opPos, op));
+        let r: unknown;
+        try {
+          r = (callFn as (a: PyTuple, c: HookContext) => unknown).call(f, targs, ctx);
+        } catch (e) {
+          this.hookFailed(`${opcodeName(op)} hook`, opPos, op, e);
+        }
+        return this.accountResult(r, opPos, op);
       }
-      if (typeof f[NEW] === "function")
-        return this.hook(`${opcodeName(op)} hook`, opPos, op, () =>
-          (f[NEW] as (a: PyTuple, k: unknown, c: HookContext) => unknown)(targs, kw, ctx),
-        );
+      if (typeof newFn === "function") return this.callNew(f, newFn, targs, kw, ctx, opPos, op);
     }
     throw new InvalidValueError(
       `${opcodeName(op)} on a value that is not callable (${describe(func)})`,
-      fields(),
+      errorFields(opPos, op),
     );
+  }
+
+  private callNew(
+    f: Record<symbol, unknown>,
+    newFn: unknown,
+    targs: PyTuple,
+    kw: Map<string, unknown> | null,
+    ctx: HookContext,
+    opPos: number,
+    op: number,
+  ): unknown {
+    try {
+      return (newFn as (a: PyTuple, k: unknown, c: HookContext) => unknown).call(f, targs, kw, ctx);
+    } catch (e) {
+      this.hookFailed(`${opcodeName(op)} hook`, opPos, op, e);
+    }
   }
 
   private build(inst: unknown, state: unknown, opPos: number, op: number): unknown {
@@ -1107,7 +1124,11 @@ export class Unpickler {
         opcode: opcodeName(op),
       });
     const ctx = this.ctx(opPos, op);
-    return this.hook("persistentLoad", opPos, op, () => load(pid, ctx));
+    try {
+      return load(pid, ctx);
+    } catch (e) {
+      this.hookFailed("persistentLoad", opPos, op, e);
+    }
   }
 
   private extend(target: unknown, items: unknown[], opPos: number, op: number): void {
@@ -1164,6 +1185,11 @@ const TUPLE_PROTO = PyTuple.prototype;
  * (`new PyTuple(n)` then stores) goes through elements-kind transitions that keep V8 from ever
  * optimizing the opcode loop (5-10x slower); re-prototyping a literal does not.
  */
+/** Error fields of the opcode at `opPos` (built only when throwing). */
+function errorFields(opPos: number, op: number): { offset: number; opcode: string } {
+  return { offset: opPos, opcode: opcodeName(op) };
+}
+
 function asTuple(items: unknown[]): PyTuple {
   Object.setPrototypeOf(items, TUPLE_PROTO);
   return items as PyTuple;

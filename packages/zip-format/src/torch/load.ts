@@ -237,15 +237,13 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const eq = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   let flavor: ZipFormatInfo["flavor"] = null;
   if (!torchscript && versionRecord === "version") {
-    const sortedStr = [...dataNames].sort();
-    const sortedNum = [...dataNames].sort((x, y) => Number(x.slice(5)) - Number(y.slice(5)));
     const dataIdx = records.indexOf(dataNames[0] ?? "");
     const contiguous = dataNames.every((n, i) => records[dataIdx + i] === n) || dataNames.length === 0;
-    if (contiguous && eq(core, ["data.pkl", "version"]) && eq(dataNames, sortedStr)) flavor = "1.13";
+    if (contiguous && eq(core, ["data.pkl", "version"]) && inStringOrder(dataNames)) flavor = "1.13";
     else if (
       contiguous &&
       eq(core, ["data.pkl", "byteorder", "version", ".data/serialization_id"]) &&
-      eq(dataNames, sortedStr)
+      inStringOrder(dataNames)
     )
       flavor = "2.1";
     else if (
@@ -258,7 +256,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
         "version",
         ".data/serialization_id",
       ]) &&
-      eq(dataNames, sortedNum)
+      inNumericOrder(dataNames)
     )
       flavor = "2.7";
   }
@@ -278,6 +276,26 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       flavor,
     },
   };
+}
+
+/** Whether `names` equals its own default (UTF-16 code unit) sort, without sorting a copy. */
+function inStringOrder(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i++) if ((names[i - 1] as string) > (names[i] as string)) return false;
+  return true;
+}
+
+/**
+ * Whether `names` (`data/<key>`) equals its stable sort by numeric key. A linear check when every
+ * key is a number; otherwise (NaN comparisons) the sort itself decides, as before.
+ */
+function inNumericOrder(names: readonly string[]): boolean {
+  const keys = names.map((x) => Number(x.slice(5)));
+  if (keys.every((k) => !Number.isNaN(k))) {
+    for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as number) > (keys[i] as number)) return false;
+    return true;
+  }
+  const sorted = [...names].sort((x, y) => Number(x.slice(5)) - Number(y.slice(5)));
+  return sorted.every((x, i) => x === names[i]);
 }
 
 interface StoragePlan {
@@ -454,13 +472,17 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
         return holder;
       }
       // Else lazy: read after unpickling unless `lazy`.
-      return Storage.lazy(p.dtype, recordSource(reader, record, crcOn, crcFn), 0, p.nbytes, opts);
+      const s = Storage.lazy(p.dtype, recordSource(reader, record, crcOn, crcFn), 0, p.nbytes, opts);
+      deferred.push(s);
+      return s;
     },
   };
+  // Storages still to read after unpickling (the others already hold their bytes).
+  const deferred: Storage[] = [];
   const inflate: Array<[string, Storage]> = [];
   const { value, storages } = unpickle(meta, reader, plan, options);
   for (const [record, holder] of inflate) holder.bytes.set(await reader.read(record));
-  if (!options.lazy) await Promise.all([...storages.values()].map((s) => s.load().catch(unwrapRead)));
+  if (!options.lazy) await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
   return { value, format: meta.format, storages, reader };
 }
 

@@ -60,11 +60,10 @@ export function pickleForZip(
   maxDepth?: number,
   protocol = 2,
 ): { pickle: Uint8Array; storages: Array<[string, Storage]> } {
-  const keys = new Map<Storage, string>();
-  const dtypeOf = new Map<Storage, string>();
+  // One entry per storage: its key, the dtype it is saved as, and the key's own str object —
   // torch's keys are str objects of their own (`str(len(id_map))`): a value string with the same
   // text (`_metadata`'s '0') is a different object, written in full.
-  const keyObjects = new Map<string, PyStr>();
+  const saved = new Map<Storage, { key: string; dtype: string; keyObject: PyStr }>();
   const storages: Array<[string, Storage]> = [];
   const pickler = new Pickler({
     protocol,
@@ -74,26 +73,22 @@ export function pickleForZip(
       const s = savedStorage(obj);
       if (!s) return null;
       const st = s.storage;
-      if (st.nbytes > 0) {
-        const d = `${s.dtype.name}`;
-        const prev = dtypeOf.get(st);
-        if (prev === undefined) dtypeOf.set(st, d);
-        else if (prev !== d)
-          throw new ZipTorchError(
-            "SAVE_INVALID",
-            `${MULTIPLE_DTYPES_MESSAGE} (a storage of ${st.nbytes} bytes is saved as ${prev} and as ${d})`,
-            { torchMessage: MULTIPLE_DTYPES_MESSAGE },
-          );
-      }
-      let key = keys.get(st);
-      if (key === undefined) {
-        key = String(keys.size);
-        keys.set(st, key);
+      const d = s.dtype.name;
+      let entry = saved.get(st);
+      if (entry === undefined) {
+        const key = String(saved.size);
+        entry = { key, dtype: d, keyObject: new PyStr(key) };
+        saved.set(st, entry);
         storages.push([key, st]);
-        keyObjects.set(key, new PyStr(key));
-      }
+      } else if (st.nbytes > 0 && entry.dtype !== d)
+        throw new ZipTorchError(
+          "SAVE_INVALID",
+          `${MULTIPLE_DTYPES_MESSAGE} (a storage of ${st.nbytes} bytes is saved as ${entry.dtype} and as ${d})`,
+          { torchMessage: MULTIPLE_DTYPES_MESSAGE },
+        );
+      const key = entry.key;
       const pid = storagePersistentId(obj, key);
-      pid[2] = keyObjects.get(key);
+      pid[2] = entry.keyObject;
       return pid;
     },
   });

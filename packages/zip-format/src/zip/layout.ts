@@ -104,19 +104,18 @@ function zip64Extra(
  */
 export function encodeLocalHeader(nameBytes: Uint8Array, size: number, layout: RecordLayout): Uint8Array {
   const out = new Uint8Array(30 + nameBytes.length + layout.extraLength);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, SIG_LOCAL, true);
-  v.setUint16(4, 0, true); // version needed: 0 for stored
-  v.setUint16(6, recordFlags(size), true);
+  put32(out, 0, SIG_LOCAL);
+  // version needed (4): 0 for stored
+  put16(out, 6, recordFlags(size));
   // method 0, time 0, date 0, crc 0, sizes 0
-  v.setUint16(26, nameBytes.length, true);
-  v.setUint16(28, layout.extraLength, true);
+  put16(out, 26, nameBytes.length);
+  put16(out, 28, layout.extraLength);
   out.set(nameBytes, 30);
   let p = 30 + nameBytes.length;
   if (layout.zip64) {
     const bigSize = size >= U32_MAX;
     p += zip64Extra(
-      v,
+      new DataView(out.buffer),
       p,
       bigSize ? size : undefined,
       bigSize ? 0 : undefined,
@@ -125,26 +124,47 @@ export function encodeLocalHeader(nameBytes: Uint8Array, size: number, layout: R
   }
   out[p] = 0x46; // 'F'
   out[p + 1] = 0x42; // 'B'
-  v.setUint16(p + 2, layout.paddingLength, true);
+  put16(out, p + 2, layout.paddingLength);
   out.fill(0x5a, p + 4, p + 4 + layout.paddingLength); // 'Z'
   return out;
+}
+
+/** Little-endian u16 at `at` (no DataView: headers are written by the ten thousand). */
+function put16(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+}
+
+/** Little-endian u32 at `at`. */
+function put32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = (v >>> 24) & 0xff;
 }
 
 /** The data descriptor after a record's data (empty when the record is empty). */
 export function encodeDataDescriptor(crc: number, size: number, layout: RecordLayout): Uint8Array {
   const out = new Uint8Array(layout.descriptorLength);
   if (out.length === 0) return out;
-  const v = new DataView(out.buffer);
-  v.setUint32(0, SIG_DESCRIPTOR, true);
-  v.setUint32(4, crc >>> 0, true);
+  put32(out, 0, SIG_DESCRIPTOR);
+  put32(out, 4, crc >>> 0);
   if (layout.zip64) {
+    const v = new DataView(out.buffer);
     setU64(v, 8, size);
     setU64(v, 16, size);
   } else {
-    v.setUint32(8, size, true);
-    v.setUint32(12, size, true);
+    put32(out, 8, size);
+    put32(out, 12, size);
   }
   return out;
+}
+
+/** Length of one central-directory entry (see {@link encodeCentralEntry}). */
+export function centralEntryLength(nameLength: number, size: number, headerOffset: number): number {
+  const bigSize = size >= U32_MAX;
+  const bigOffset = headerOffset >= U32_MAX;
+  return 46 + nameLength + (bigSize || bigOffset ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0);
 }
 
 /** One central-directory entry as miniz writes it (version made by 0, external attributes 0, no comment). */
@@ -154,35 +174,50 @@ export function encodeCentralEntry(
   crc: number,
   headerOffset: number,
 ): Uint8Array {
+  const out = new Uint8Array(centralEntryLength(nameBytes.length, size, headerOffset));
+  writeCentralEntry(out, 0, nameBytes, size, crc, headerOffset);
+  return out;
+}
+
+/**
+ * {@link encodeCentralEntry} written into `out` at `at` (zero-filled there), for a whole central
+ * directory in one buffer. Returns the entry's length.
+ */
+export function writeCentralEntry(
+  out: Uint8Array,
+  at: number,
+  nameBytes: Uint8Array,
+  size: number,
+  crc: number,
+  headerOffset: number,
+): number {
   const bigSize = size >= U32_MAX;
   const bigOffset = headerOffset >= U32_MAX;
   const extraLength = bigSize || bigOffset ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
-  const out = new Uint8Array(46 + nameBytes.length + extraLength);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, SIG_CENTRAL, true);
+  put32(out, at, SIG_CENTRAL);
   // version made by 0, version needed 0
-  v.setUint16(8, recordFlags(size), true);
+  put16(out, at + 8, recordFlags(size));
   // method 0, time 0, date 0
-  v.setUint32(16, crc >>> 0, true);
-  v.setUint32(20, Math.min(size, U32_MAX), true);
-  v.setUint32(24, Math.min(size, U32_MAX), true);
-  v.setUint16(28, nameBytes.length, true);
-  v.setUint16(30, extraLength, true);
+  put32(out, at + 16, crc >>> 0);
+  put32(out, at + 20, Math.min(size, U32_MAX));
+  put32(out, at + 24, Math.min(size, U32_MAX));
+  put16(out, at + 28, nameBytes.length);
+  put16(out, at + 30, extraLength);
   // comment length 0, disk 0, internal attributes 0
   const ext = nameBytes.length > 0 && nameBytes[nameBytes.length - 1] === 0x2f ? 0x10 : 0;
-  v.setUint32(38, ext, true);
-  v.setUint32(42, Math.min(headerOffset, U32_MAX), true);
-  out.set(nameBytes, 46);
+  put32(out, at + 38, ext);
+  put32(out, at + 42, Math.min(headerOffset, U32_MAX));
+  out.set(nameBytes, at + 46);
   if (extraLength > 0) {
     zip64Extra(
-      v,
-      46 + nameBytes.length,
+      new DataView(out.buffer, out.byteOffset, out.byteLength),
+      at + 46 + nameBytes.length,
       bigSize ? size : undefined,
       bigSize ? size : undefined,
       bigOffset ? headerOffset : undefined,
     );
   }
-  return out;
+  return 46 + nameBytes.length + extraLength;
 }
 
 /** Zip64 end record + locator + end record, as miniz writes them (always zip64). */

@@ -475,35 +475,34 @@ function resolveLocalSync(en: ZipEntry, src: ByteSource): number {
 /** Check an entry's local header `h` (its fixed part and name) and set its data offset. */
 function checkLocal(en: ZipEntry, h: Uint8Array): number {
   const n = en.nameBytes.length;
-  const where = { record: en.fullName, offset: en.localHeaderOffset };
   if (u32(h, 0) !== SIG_LOCAL)
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: no local header signature at offset ${en.localHeaderOffset}`,
-      where,
+      localWhere(en),
     );
   const method = u16(h, 8);
   const flags = u16(h, 6);
   const nameLen = u16(h, 26);
   const extraLen = u16(h, 28);
-  if (nameLen !== n || !h.subarray(30, 30 + n).every((b, i) => b === en.nameBytes[i])) {
+  if (nameLen !== n || !sameName(h, en.nameBytes)) {
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
-      where,
+      localWhere(en),
     );
   }
   if (method !== en.method)
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: local header method ${method} != central directory method ${en.method}`,
-      where,
+      localWhere(en),
     );
   if (flags & 0x41)
     throw new ZipUnsupportedError(
       "ENCRYPTED",
       `entry ${en.fullName}: local header marks it encrypted (flags 0x${flags.toString(16)})`,
-      where,
+      localWhere(en),
     );
   const dataOffset = en.localHeaderOffset + 30 + n + extraLen;
   if (dataOffset + en.compressedSize > en._limit) {
@@ -517,11 +516,39 @@ function checkLocal(en: ZipEntry, h: Uint8Array): number {
   return dataOffset;
 }
 
-/** One synchronous read, checked as `runSync` checks each of its reads. */
+function localWhere(en: ZipEntry): { record: string; offset: number } {
+  return { record: en.fullName, offset: en.localHeaderOffset };
+}
+
+/** Whether the local header `h` holds `name` at byte 30 (its length already checked). */
+function sameName(h: Uint8Array, name: Uint8Array): boolean {
+  for (let i = 0; i < name.length; i++) if (h[30 + i] !== name[i]) return false;
+  return true;
+}
+
+/** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
 function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
   if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
-  const s = src as ByteSource & Required<Pick<ByteSource, "readSync">>;
-  return checkedRead(() => s.readSync(offset, length), offset, length, src.byteLength);
+  const size = src.byteLength;
+  if (offset < 0 || length < 0 || offset + length > size) return checkedRead(noRead, offset, length, size);
+  let b: Uint8Array;
+  try {
+    b = src.readSync(offset, length);
+  } catch (e) {
+    return checkedRead(
+      () => {
+        throw e;
+      },
+      offset,
+      length,
+      size,
+    );
+  }
+  return b.length === length ? b : checkedRead(() => b, offset, length, size);
+}
+
+function noRead(): Uint8Array {
+  return new Uint8Array(0);
 }
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {

@@ -13,6 +13,8 @@
  * records. Both are implemented here.
  */
 
+import { utf8Bytes } from "./utf8.js";
+
 const M64 = (1n << 64n) - 1n;
 
 /** The C++ standard library whose `std::hash` / `std::unordered_set` the id depends on. */
@@ -359,7 +361,6 @@ function libcxxOrder(hashes: readonly bigint[]): bigint[] {
 }
 
 const DESCRIPTOR_SIG = [0x50, 0x4b, 0x07, 0x08];
-const utf8 = new TextEncoder();
 
 /**
  * Accumulates what PyTorch's writer feeds into the serialization id while records are written.
@@ -369,12 +370,34 @@ const utf8 = new TextEncoder();
 export class SerializationIdHasher {
   private readonly names: string[] = [];
   private readonly seen = new Set<string>();
-  private combinedCrc = 0n;
+  /** The CRC side of the id (a 64-bit hash_combine), as two 32-bit halves: no BigInt per record. */
+  private crcHi = 0;
+  private crcLo = 0;
+
+  /** `combined = hash_combine(combined, value)` for a 32-bit `value`, on the two halves. */
+  private combineCrc(value: number): void {
+    const hi = this.crcHi;
+    const lo = this.crcLo;
+    const shlLo = (lo << 6) >>> 0;
+    const shlHi = ((hi << 6) | (lo >>> 26)) >>> 0;
+    const shrLo = ((lo >>> 2) | ((hi & 3) << 30)) >>> 0;
+    const shrHi = hi >>> 2;
+    const sumLo = value + 0x9e3779b9 + shlLo + shrLo; // < 2^34: exact
+    const carry = Math.floor(sumLo / 0x100000000);
+    this.crcLo = (lo ^ sumLo) >>> 0;
+    this.crcHi = (hi ^ (shlHi + shrHi + carry)) >>> 0;
+  }
 
   /** Feed one buffer the writer's output callback receives (only descriptor-like ones count). */
   private observeWrite(buf: Uint8Array): void {
-    if (buf.length >= 8 && DESCRIPTOR_SIG.every((v, i) => buf[i] === v)) {
-      this.combinedCrc = hashCombine(this.combinedCrc, load32(buf, 4));
+    if (
+      buf.length >= 8 &&
+      buf[0] === DESCRIPTOR_SIG[0] &&
+      buf[1] === DESCRIPTOR_SIG[1] &&
+      buf[2] === DESCRIPTOR_SIG[2] &&
+      buf[3] === DESCRIPTOR_SIG[3]
+    ) {
+      this.combineCrc(Number(load32(buf, 4)));
     }
   }
 
@@ -392,19 +415,22 @@ export class SerializationIdHasher {
       this.names.push(name);
     }
     // The name's UTF-8 can start with the signature's "P" only if the name does.
-    if (fullName.charCodeAt(0) === 0x50) this.observeWrite(utf8.encode(fullName));
+    if (fullName.charCodeAt(0) === 0x50) this.observeWrite(utf8Bytes(fullName));
     if (size >= 8) this.observeWrite(head.subarray(0, 8));
     // the data descriptor itself: its signature, then the CRC as its second word
-    if (size > 0) this.combinedCrc = hashCombine(this.combinedCrc, BigInt(crc >>> 0));
+    if (size > 0) this.combineCrc(crc >>> 0);
   }
 
   /** The 40-digit id for the records added so far. */
   digest(stdlib: CxxStdlib = "libstdc++"): string {
     const hashFn = stdlib === "libc++" ? libcxxStringHash : libstdcxxStringHash;
-    const hashes = this.names.map((n) => hashFn(utf8.encode(n)));
+    const hashes = this.names.map((n) => hashFn(utf8Bytes(n)));
     const order = stdlib === "libc++" ? libcxxOrder(hashes) : libstdcxxOrder(hashes);
     let combined = 0n;
     for (const h of order) combined = hashCombine(combined, h);
-    return combined.toString().padStart(20, "0") + this.combinedCrc.toString().padStart(20, "0");
+    return (
+      combined.toString().padStart(20, "0") +
+      ((BigInt(this.crcHi) << 32n) | BigInt(this.crcLo)).toString().padStart(20, "0")
+    );
   }
 }

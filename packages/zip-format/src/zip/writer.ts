@@ -1,13 +1,15 @@
 import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
 import { ZipWriterError } from "./errors.js";
 import {
-  encodeCentralEntry,
+  centralEntryLength,
   encodeDataDescriptor,
   encodeEndRecords,
   encodeLocalHeader,
   recordLayout,
+  writeCentralEntry,
 } from "./layout.js";
 import { type CxxStdlib, SerializationIdHasher } from "./serialization-id.js";
+import { utf8Bytes } from "./utf8.js";
 
 /** Where a {@link ZipWriter} sends its bytes, in order. `write` may be async (it is awaited). */
 export interface ZipSink {
@@ -35,7 +37,6 @@ interface CentralItem {
   readonly offset: number;
 }
 
-const utf8 = new TextEncoder();
 /** Pieces a big record chunk is checksummed and written in. */
 const CRC_PIECE = 4 << 20;
 const SERIALIZATION_ID = ".data/serialization_id";
@@ -92,6 +93,21 @@ export class ZipWriter {
   }
 
   /**
+   * {@link emit} without a promise when the sink writes synchronously (many small records: no
+   * microtask per chunk). Returns the pending write otherwise; the cursor moves once it is done.
+   */
+  private emitNow(chunk: Uint8Array): Promise<void> | undefined {
+    if (chunk.length === 0) return undefined;
+    const r = this.sink.write(chunk);
+    if (r !== undefined)
+      return Promise.resolve(r).then(() => {
+        this.cursor += chunk.length;
+      });
+    this.cursor += chunk.length;
+    return undefined;
+  }
+
+  /**
    * Write one record `<prefix>/<name>`. `size` is required when `data` is given as chunks, and the
    * chunks must add up to it exactly.
    */
@@ -125,7 +141,7 @@ export class ZipWriter {
       );
     }
     const fullName = `${this.prefix}/${name}`;
-    const nameBytes = utf8.encode(fullName);
+    const nameBytes = utf8Bytes(fullName);
     if (nameBytes.length > 0xffff)
       throw new ZipWriterError("WRITER_INVALID", `record name is ${nameBytes.length} bytes (max 65535)`, {
         record: name,
@@ -134,6 +150,23 @@ export class ZipWriter {
     try {
       const start = this.cursor;
       const layout = recordLayout(start, nameBytes.length, declared);
+      if (data instanceof Uint8Array && data.length <= CRC_PIECE) {
+        // One buffer (the common case: many small records): the same chunks as below, without
+        // a closure or a microtask per chunk when the sink writes synchronously.
+        let w = this.emitNow(encodeLocalHeader(nameBytes, declared, layout));
+        if (w) await w;
+        const crc = this.computeCrc ? this.crcFn(data, 0) : 0;
+        w = this.emitNow(data);
+        if (w) await w;
+        w = this.emitNow(encodeDataDescriptor(crc, declared, layout));
+        if (w) await w;
+        const head = new Uint8Array(8);
+        head.set(data.subarray(0, 8));
+        this.central.push({ nameBytes, size: declared, crc, offset: start });
+        this.names.add(name);
+        this.hasher.addRecord(name, fullName, declared, crc, head);
+        return;
+      }
       await this.emit(encodeLocalHeader(nameBytes, declared, layout));
       let crc = 0;
       let written = 0;
@@ -200,7 +233,7 @@ export class ZipWriter {
   /** Convenience: compute and write `.data/serialization_id` as torch 2.x does last. Returns the id. */
   async writeSerializationId(stdlib: CxxStdlib = "libstdc++"): Promise<string> {
     const id = this.serializationId(stdlib);
-    await this.writeRecord(SERIALIZATION_ID, utf8.encode(id));
+    await this.writeRecord(SERIALIZATION_ID, utf8Bytes(id));
     return id;
   }
 
@@ -210,14 +243,11 @@ export class ZipWriter {
     if (this.busy) throw new ZipWriterError("WRITER_STATE", "finish called while a record is being written");
     this.finished = true;
     const cdOffset = this.cursor;
-    const parts = this.central.map((c) => encodeCentralEntry(c.nameBytes, c.size, c.crc, c.offset));
-    const cdSize = parts.reduce((s, p) => s + p.length, 0);
+    let cdSize = 0;
+    for (const c of this.central) cdSize += centralEntryLength(c.nameBytes.length, c.size, c.offset);
     const cd = new Uint8Array(cdSize);
     let p = 0;
-    for (const part of parts) {
-      cd.set(part, p);
-      p += part.length;
-    }
+    for (const c of this.central) p += writeCentralEntry(cd, p, c.nameBytes, c.size, c.crc, c.offset);
     await this.emit(cd);
     await this.emit(encodeEndRecords(this.central.length, cdOffset, cdSize));
     if (this.sink.close) await this.sink.close();
