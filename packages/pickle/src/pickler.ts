@@ -347,29 +347,11 @@ export class Pickler {
       return;
     }
     if (v instanceof PyComplex) {
-      this.saveReduce(
-        g("builtins", "complex"),
-        tuple([new PyFloat(v.re), new PyFloat(v.im)]),
-        "reduce",
-        null,
-        undefined,
-        undefined,
-        undefined,
-        v,
-      );
+      this.saveCall(g("builtins", "complex"), tuple([new PyFloat(v.re), new PyFloat(v.im)]), v);
       return;
     }
     if (v instanceof PySlice) {
-      this.saveReduce(
-        g("builtins", "slice"),
-        tuple([v.start, v.stop, v.step]),
-        "reduce",
-        null,
-        undefined,
-        undefined,
-        undefined,
-        v,
-      );
+      this.saveCall(g("builtins", "slice"), tuple([v.start, v.stop, v.step]), v);
       return;
     }
     if (v instanceof PyObject) {
@@ -457,24 +439,14 @@ export class Pickler {
 
   private saveBytes(b: Uint8Array): void {
     if (this.protocol < 3) {
-      if (b.length === 0)
-        this.saveReduce(g("builtins", "bytes"), tuple(), "reduce", null, undefined, undefined, undefined, b);
+      if (b.length === 0) this.saveCall(g("builtins", "bytes"), tuple(), b);
       else {
         let s = "";
         for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i] as number);
         // CPython decodes to a new str each time (shared only for 1-char strs, which are cached
         // singletons); the "latin1" constant is one shared object.
         const data = b.length === 1 ? s : new PyStr(s);
-        this.saveReduce(
-          g("_codecs", "encode"),
-          tuple([data, "latin1"]),
-          "reduce",
-          null,
-          undefined,
-          undefined,
-          undefined,
-          b,
-        );
+        this.saveCall(g("_codecs", "encode"), tuple([data, "latin1"]), b);
       }
       return;
     }
@@ -492,7 +464,7 @@ export class Pickler {
   private saveByteArray(b: PyByteArray): void {
     if (this.protocol < 5) {
       const args = b.length === 0 ? tuple() : tuple([new Uint8Array(b)]);
-      this.saveReduce(g("builtins", "bytearray"), args, "reduce", null, undefined, undefined, undefined, b);
+      this.saveCall(g("builtins", "bytearray"), args, b);
       return;
     }
     this.writeWithPayload(() => {
@@ -603,16 +575,7 @@ export class Pickler {
 
   private saveSet(s: Set<unknown>): void {
     if (this.protocol < 4) {
-      this.saveReduce(
-        g("builtins", "set"),
-        tuple([Array.from(s)]),
-        "reduce",
-        null,
-        undefined,
-        undefined,
-        undefined,
-        s,
-      );
+      this.saveCall(g("builtins", "set"), tuple([Array.from(s)]), s);
       return;
     }
     this.write1(0x8f);
@@ -633,16 +596,7 @@ export class Pickler {
 
   private saveFrozenSet(s: PyFrozenSet): void {
     if (this.protocol < 4) {
-      this.saveReduce(
-        g("builtins", "frozenset"),
-        tuple([Array.from(s)]),
-        "reduce",
-        null,
-        undefined,
-        undefined,
-        undefined,
-        s,
-      );
+      this.saveCall(g("builtins", "frozenset"), tuple([Array.from(s)]), s);
       return;
     }
     this.write1(0x28);
@@ -709,6 +663,11 @@ export class Pickler {
       r.dictItems,
       obj,
     );
+  }
+
+  /** A plain `func(*args)` reduction of `obj` (no state, no items), memoized as CPython's save_reduce does. */
+  private saveCall(func: PyGlobal, args: PyTuple, obj: object): void {
+    this.saveReduce(func, args, "reduce", null, undefined, undefined, undefined, obj);
   }
 
   private saveReduce(
