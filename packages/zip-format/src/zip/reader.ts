@@ -529,26 +529,14 @@ function sameName(h: Uint8Array, name: Uint8Array): boolean {
 /** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
 function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
   if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
-  const size = src.byteLength;
-  if (offset < 0 || length < 0 || offset + length > size) return checkedRead(noRead, offset, length, size);
+  checkRange(offset, length, src.byteLength);
   let b: Uint8Array;
   try {
     b = src.readSync(offset, length);
   } catch (e) {
-    return checkedRead(
-      () => {
-        throw e;
-      },
-      offset,
-      length,
-      size,
-    );
+    throw readFailed(e, offset, length);
   }
-  return b.length === length ? b : checkedRead(() => b, offset, length, size);
-}
-
-function noRead(): Uint8Array {
-  return new Uint8Array(0);
+  return checkLength(b, offset, length);
 }
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {
@@ -566,32 +554,30 @@ async function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
   let r = op.next();
   while (!r.done) {
     const { offset, length } = r.value;
+    checkRange(offset, length, src.byteLength);
     let bytes: Uint8Array;
-    if (offset < 0 || length < 0 || offset + length > src.byteLength) {
-      bytes = checkedRead(() => new Uint8Array(0), offset, length, src.byteLength);
-    } else {
-      try {
-        bytes = await src.read(offset, length);
-      } catch (e) {
-        throw new ZipFormatError(
-          "ENTRY_OUT_OF_BOUNDS",
-          `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
-          { offset, cause: e },
-        );
-      }
+    try {
+      bytes = await src.read(offset, length);
+    } catch (e) {
+      throw readFailed(e, offset, length);
     }
-    if (bytes.length !== length)
-      throw new ZipFormatError(
-        "ENTRY_OUT_OF_BOUNDS",
-        `read of ${length} bytes at offset ${offset} returned ${bytes.length}`,
-        { offset },
-      );
-    r = op.next(bytes);
+    r = op.next(checkLength(bytes, offset, length));
   }
   return r.value;
 }
 
 function checkedRead(fn: () => Uint8Array, offset: number, length: number, size: number): Uint8Array {
+  checkRange(offset, length, size);
+  let b: Uint8Array;
+  try {
+    b = fn();
+  } catch (e) {
+    throw readFailed(e, offset, length);
+  }
+  return checkLength(b, offset, length);
+}
+
+function checkRange(offset: number, length: number, size: number): void {
   if (offset < 0 || length < 0 || offset + length > size) {
     throw new ZipFormatError(
       "ENTRY_OUT_OF_BOUNDS",
@@ -599,16 +585,17 @@ function checkedRead(fn: () => Uint8Array, offset: number, length: number, size:
       { offset },
     );
   }
-  let b: Uint8Array;
-  try {
-    b = fn();
-  } catch (e) {
-    throw new ZipFormatError(
-      "ENTRY_OUT_OF_BOUNDS",
-      `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
-      { offset, cause: e },
-    );
-  }
+}
+
+function readFailed(e: unknown, offset: number, length: number): ZipFormatError {
+  return new ZipFormatError(
+    "ENTRY_OUT_OF_BOUNDS",
+    `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
+    { offset, cause: e },
+  );
+}
+
+function checkLength(b: Uint8Array, offset: number, length: number): Uint8Array {
   if (b.length !== length)
     throw new ZipFormatError(
       "ENTRY_OUT_OF_BOUNDS",
