@@ -1,10 +1,12 @@
 import * as storage from "@pt/storage";
 import { expect, test } from "vitest";
+import { runReadmeExample } from "../../../tools/test-support/run-readme.js";
 import * as zip from "../src/index.js";
-import { runReadmeExample } from "./run-readme.js";
+
+const README = new URL("../README.md", import.meta.url);
 
 test("the README's zip container example runs and prints what it says", async () => {
-  const logs = await runReadmeExample("## Zip container", null, {
+  const logs = await runReadmeExample(README, "## Zip container", null, {
     "@pt/storage": storage,
     "@pt/zip-format": zip,
   });

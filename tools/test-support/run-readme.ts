@@ -2,19 +2,21 @@ import { readFileSync } from "node:fs";
 import { vi } from "vitest";
 
 /**
- * Runs the first ```ts block of the README between `from` and `to` (headings), with its imports
+ * Test support shared by the packages' README tests: runs the first ```ts block of `readme`
+ * between the headings `from` and `to` (the whole file when `from` is null), with its imports
  * bound to `modules`, and returns what it passed to console.log.
  */
 export async function runReadmeExample(
-  from: string,
+  readme: URL,
+  from: string | null,
   to: string | null,
   modules: Record<string, unknown>,
 ): Promise<unknown[][]> {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  const start = readme.indexOf(from);
-  const section = readme.slice(start, to === null ? undefined : readme.indexOf(to, start));
+  const text = readFileSync(readme, "utf8");
+  const start = from === null ? 0 : text.indexOf(from);
+  const section = text.slice(start, to === null ? undefined : text.indexOf(to, start));
   const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!code) throw new Error(`no example under ${from} in the README`);
+  if (!code) throw new Error(`no example under ${from ?? "the top"} of ${readme.pathname}`);
   const js = code.replace(
     /import \{([^}]*)\} from "([^"]+)";/g,
     (_, names: string, module: string) => `const {${names}} = modules[${JSON.stringify(module)}];`,
