@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import {
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -28,6 +29,7 @@ function scratchWorkspace(): string[] {
   for (const group of ["packages", "apps", "tools"]) {
     for (const name of readdirSync(join(root, group))) {
       const rel = join(group, name);
+      if (!existsSync(join(root, rel, "package.json"))) continue; // e.g. tools/test-support
       mkdirSync(join(work, rel), { recursive: true });
       cpSync(join(root, rel, "package.json"), join(work, rel, "package.json"));
       dirs.push(rel);
