@@ -16,6 +16,7 @@ import {
   UnsupportedError,
 } from "./errors.js";
 import { CALL, EXTEND, type GlobalRegistry, type HookContext, NEW, SETITEM, SETSTATE } from "./hooks.js";
+import { scanMemoReads } from "./memo-scan.js";
 import { opcodeName } from "./opcodes.js";
 import { decodeRawUnicodeEscape, decodeUtf8, escapeDecode, latin1 } from "./text.js";
 import {
@@ -348,6 +349,11 @@ export class Unpickler {
     const memo: unknown[] = [];
     let sparse = null as Map<number, unknown> | null;
     const maxMemo = this.maxMemo;
+    // The memo slots that some GET reads (null: keep every slot). Values stored in other slots are
+    // replaced by DROPPED, so they die young instead of living until STOP.
+    const used = scanMemoReads(data, start, Math.min(maxMemo, end - start + 1));
+    const keep = (idx: number, v: unknown): unknown =>
+      used === null || (idx < used.length && used[idx] === 1) ? v : DROPPED;
     const preserve = this.preserveFloats;
     let pos = start;
     // Position shared with the helper closures (cold paths); `pos` itself is never captured.
@@ -379,7 +385,8 @@ export class Unpickler {
         throw new StackError("stack is empty", { offset: opPos, opcode: opcodeName(op) });
       return stack[stack.length - 1];
     };
-    const memoPut = (idx: number, v: unknown): void => {
+    const memoPut = (idx: number, value: unknown): void => {
+      const v = keep(idx, value);
       if (idx === memo.length) {
         if (sparse?.delete(idx)) {
           memo.push(v);
@@ -403,8 +410,13 @@ export class Unpickler {
       }
     };
     const memoGet = (idx: number): unknown => {
-      if (idx < memo.length) return memo[idx];
-      if (sparse?.has(idx)) return sparse.get(idx);
+      const v = idx < memo.length ? memo[idx] : sparse?.has(idx) ? sparse.get(idx) : MISSING;
+      if (v === DROPPED)
+        throw new MemoError(`memo key ${idx} was dropped by the pre-scan (internal error)`, idx, {
+          offset: opPos,
+          opcode: opcodeName(op),
+        });
+      if (v !== MISSING) return v;
       throw new MemoError(`memo key ${idx} was never stored`, idx, { offset: opPos, opcode: opcodeName(op) });
     };
     const readLine = (): number => {
@@ -882,7 +894,8 @@ export class Unpickler {
           const top = marks.length ? (marks[marks.length - 1] as number) : 0;
           if (stack.length <= top)
             throw new StackError("BINPUT with an empty stack", { offset: opPos, opcode: "BINPUT" });
-          if (idx === memo.length && sparse === null && idx < maxMemo) memo.push(stack[stack.length - 1]);
+          if (idx === memo.length && sparse === null && idx < maxMemo)
+            memo.push(used === null || used[idx] === 1 ? stack[stack.length - 1] : DROPPED);
           else memoPut(idx, stack[stack.length - 1]);
           break;
         }
@@ -898,7 +911,7 @@ export class Unpickler {
                 offset: opPos,
                 opcode: "LONG_BINPUT",
               });
-            memo.push(stack[stack.length - 1]);
+            memo.push(keep(idx, stack[stack.length - 1]));
           } else memoPut(idx, peek());
           break;
         }
@@ -909,7 +922,8 @@ export class Unpickler {
           // BINGET
           if (pos >= end) this.trunc("BINGET", pos, 1, opPos, op);
           const idx = data[pos++] as number;
-          stack.push(idx < memo.length ? memo[idx] : memoGet(idx));
+          const v = idx < memo.length ? memo[idx] : DROPPED;
+          stack.push(v === DROPPED ? memoGet(idx) : v);
           break;
         }
         case 0x6a: {
@@ -917,7 +931,8 @@ export class Unpickler {
           if (pos + 4 > end) this.trunc("LONG_BINGET", pos, 4, opPos, op);
           const idx = view.getUint32(pos, true);
           pos += 4;
-          stack.push(idx < memo.length ? memo[idx] : memoGet(idx));
+          const v = idx < memo.length ? memo[idx] : DROPPED;
+          stack.push(v === DROPPED ? memoGet(idx) : v);
           break;
         }
         case 0x85:
@@ -1178,6 +1193,10 @@ export class Unpickler {
     });
   }
 }
+
+/** What the memo holds in a slot that no GET reads (see `scanMemoReads`). */
+const DROPPED: unique symbol = Symbol("dropped memo value");
+const MISSING: unique symbol = Symbol("missing memo value");
 
 const TUPLE_PROTO = PyTuple.prototype;
 /**

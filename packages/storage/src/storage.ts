@@ -108,8 +108,11 @@ export class Storage {
   private readonly source: ByteSource | null;
   private readonly sourceOffset: number;
   private swapped: boolean;
-  private views = new Map<ArrayKind, TypedArray>();
+  /** Typed views handed out, by kind (made on the first `typed()`: most storages never need one). */
+  private views: Map<ArrayKind, TypedArray> | null = null;
   private pending: Promise<void> | null = null;
+  /** For `Storage.view`: the buffer whose bytes `[sourceOffset, sourceOffset + nbytes)` this storage is (`_bytes` made on first use). */
+  private window: Uint8Array | null = null;
 
   private constructor(
     dtype: DType,
@@ -146,6 +149,36 @@ export class Storage {
   static fromBytes(dtype: DType, bytes: Uint8Array | ArrayBuffer, options: StorageOptions = {}): Storage {
     const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
     return new Storage(dtype, u8.byteLength, u8, null, 0, options);
+  }
+
+  /**
+   * A storage over `nbytes` bytes of `buffer` starting at `byteOffset`, without copying: the same
+   * as `fromBytes(dtype, buffer.subarray(byteOffset, byteOffset + nbytes))`, except that the
+   * subarray is made only when the bytes are first used (loaders make thousands of small storages
+   * over one file buffer, most of which are never touched). The storage is loaded (not lazy).
+   */
+  static view(
+    dtype: DType,
+    buffer: Uint8Array,
+    byteOffset: number,
+    nbytes: number,
+    options: StorageOptions = {},
+  ): Storage {
+    if (
+      !Number.isSafeInteger(byteOffset) ||
+      !Number.isSafeInteger(nbytes) ||
+      byteOffset < 0 ||
+      nbytes < 0 ||
+      byteOffset + nbytes > buffer.byteLength
+    ) {
+      throw new StorageRangeError(
+        `view of ${nbytes} bytes at offset ${byteOffset} is outside the ${buffer.byteLength}-byte buffer`,
+        { offset: byteOffset, nbytes, byteLength: buffer.byteLength },
+      );
+    }
+    const s = new Storage(dtype, nbytes, null, null, byteOffset, options);
+    s.window = buffer;
+    return s;
   }
 
   /** A new zero-filled storage of `numel` elements. */
@@ -258,7 +291,7 @@ export class Storage {
   /** Whether the bytes are in memory (always true for non-lazy storages). */
   get isLoaded(): boolean {
     if (this.parent) return this.parent.isLoaded;
-    return this._bytes !== null;
+    return this._bytes !== null || this.window !== null;
   }
 
   /** Whether this storage is backed by a ByteSource (loaded or not). */
@@ -270,7 +303,7 @@ export class Storage {
   /** Read the bytes of a lazy storage (no-op when loaded). Concurrent calls share one read. */
   load(): Promise<this> {
     if (this.parent) return this.parent.load().then(() => this);
-    if (this._bytes) return Promise.resolve(this);
+    if (this._bytes || this.window) return Promise.resolve(this);
     if (!this.pending) {
       const src = this.source!;
       this.pending = (async () => {
@@ -294,7 +327,7 @@ export class Storage {
       this.parent.loadSync();
       return this;
     }
-    if (this._bytes) return this;
+    if (this._bytes || this.window) return this;
     const src = this.source!;
     if (!src.readSync) throw new StorageNotLoadedError(this.nbytes, this.sourceOffset);
     let b: Uint8Array;
@@ -332,7 +365,7 @@ export class Storage {
   unload(): void {
     if (this.source) {
       this._bytes = null;
-      this.views.clear();
+      this.views = null;
       this.swapped = this.sourceByteOrder === "little";
     }
   }
@@ -345,7 +378,11 @@ export class Storage {
     if (this.parent) {
       return this.parent.bytes.subarray(this.parentOffset, this.parentOffset + this.nbytes);
     }
-    if (!this._bytes) this.loadSync();
+    if (!this._bytes) {
+      const w = this.window;
+      if (w !== null) this._bytes = w.subarray(this.sourceOffset, this.sourceOffset + this.nbytes);
+      else this.loadSync();
+    }
     if (!this.swapped) {
       this._bytes = swapBytes(this._bytes!, laneSize(this.dtype), true);
       this.swapped = true;
@@ -365,7 +402,7 @@ export class Storage {
   typedAs(dtype: DType): TypedArray {
     const kind = dtype.arrayKind;
     let b = this.bytes;
-    const cached = this.views.get(kind);
+    const cached = this.views?.get(kind);
     if (cached && cached.buffer === b.buffer && cached.byteOffset === b.byteOffset) return cached;
     const lane = laneSize(dtype);
     if (b.byteLength % lane !== 0) {
@@ -391,6 +428,7 @@ export class Storage {
       }
     }
     const view = new ctors[kind](b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / lane);
+    if (this.views === null) this.views = new Map();
     this.views.set(kind, view);
     return view;
   }
@@ -402,7 +440,7 @@ export class Storage {
     const copy = new Uint8Array(b.byteLength);
     copy.set(b);
     this._bytes = copy;
-    this.views.clear();
+    this.views = null;
   }
 
   /** A new owned storage with a copy of the bytes (same dtype, device, untyped flag). */

@@ -12,6 +12,8 @@ import {
   isStorageError,
   Storage,
   StorageError,
+  StorageRangeError,
+  StorageSizeError,
   swapBytes,
   UnknownDTypeError,
 } from "../src/index.js";
@@ -102,6 +104,31 @@ describe("Storage", () => {
     expect(file[3]).toBe(0x40); // the caller's bytes still hold 3: no longer aliased
     expect(s.bytes[2]).toBe(0xe0);
     expect(s.typed()).toBe(f);
+  });
+  it("view: a loaded, zero-copy storage over a range of a buffer, checked against its bounds", () => {
+    const file = new Uint8Array(64);
+    new DataView(file.buffer).setFloat32(8, 1.5, true);
+    const s = Storage.view(dtypes.float32, file, 8, 16, { device: "cuda:0" });
+    expect(s.isLoaded).toBe(true);
+    expect(s.isLazy).toBe(false);
+    expect(s.numel).toBe(4);
+    expect(s.device).toBe("cuda:0");
+    expect(s.bytes.buffer).toBe(file.buffer);
+    expect(s.bytes.byteOffset).toBe(8);
+    expect(s.bytes.length).toBe(16);
+    const f = s.typed() as Float32Array;
+    expect(f[0]).toBe(1.5);
+    f[1] = 4;
+    expect(new DataView(file.buffer).getFloat32(12, true)).toBe(4);
+    expect(s.loadSync()).toBe(s);
+    expect(() => Storage.view(dtypes.float32, file, 56, 16)).toThrow(StorageRangeError);
+    expect(() => Storage.view(dtypes.float32, file, -4, 4)).toThrow(/outside the 64-byte buffer/);
+    expect(() => Storage.view(dtypes.float32, file, 0, 6)).toThrow(StorageSizeError);
+    // unaligned: moves to an aligned copy, as fromBytes does
+    const u = Storage.view(dtypes.float32, file, 9, 4);
+    (u.typed() as Float32Array)[0] = 2;
+    expect(u.bytes.byteOffset).toBe(0);
+    expect(file[9]).toBe(0);
   });
   it("rejects byte counts that are not whole elements", () => {
     expect(() => Storage.fromBytes(dtypes.float32, new Uint8Array(6))).toThrow(

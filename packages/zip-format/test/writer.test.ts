@@ -76,6 +76,26 @@ describe("ZipWriter", () => {
     }
   });
 
+  test("entries: names, CRCs (unsigned, also over 2^31), data offsets once read", async () => {
+    const bytes = await writeZip(records, { prefix: "sd" });
+    const r = ZipReader.openSync(new BufferSource(bytes));
+    const crcs = records.map(([, d]) => crc32(d));
+    expect(crcs.some((c) => c >= 2 ** 31)).toBe(true); // the case that must stay unsigned
+    for (const [i, [n]] of records.entries()) {
+      const e = r.entry(n);
+      expect(e.index).toBe(i);
+      expect(e.name).toBe(n);
+      expect(e.fullName).toBe(`sd/${n}`);
+      expect(new TextDecoder().decode(e.nameBytes)).toBe(`sd/${n}`);
+      expect(e.crc32).toBe(crcs[i]);
+      expect(e.isDirectory).toBe(false);
+      expect(e.dataOffset).toBeUndefined();
+      r.readSync(n);
+      expect(e.dataOffset).toBe(r.dataRangeSync(n).offset);
+      expect(r.readEntrySync(e)).toEqual(records[i]?.[1]);
+    }
+  });
+
   test("chunked (sync and async iterables) equals one buffer", async () => {
     const one = await writeZip(records);
     const sink = new MemorySink();

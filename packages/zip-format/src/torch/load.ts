@@ -12,7 +12,7 @@ import { parseStoragePid, StorageClassRef, type StoragePid, torchGlobals } from 
 import type { Crc32Function } from "../zip/crc32.js";
 import { crc32 as defaultCrc32 } from "../zip/crc32.js";
 import { ZipError, ZipIntegrityError } from "../zip/errors.js";
-import { ZipReader, type ZipReaderOptions } from "../zip/reader.js";
+import { type ZipEntry, ZipReader, type ZipReaderOptions } from "../zip/reader.js";
 import { TorchScriptArchiveError, ZipTorchError } from "./errors.js";
 import { modelJsonArchive } from "./model-json.js";
 
@@ -299,16 +299,15 @@ function inNumericOrder(names: readonly string[]): boolean {
 }
 
 interface StoragePlan {
-  /** Record name for a key, or throws. */
-  recordFor(key: string): string;
+  /** The record of a key, or throws. */
+  recordFor(key: string): ZipEntry;
   /** A storage over the record (eager view, or lazy). */
-  make(record: string, pid: StoragePid, device: string): Storage;
+  make(entry: ZipEntry, pid: StoragePid, device: string): Storage;
 }
 
 /** Unpickle data.pkl with one Storage per key. */
 function unpickle(
   meta: Meta,
-  reader: ZipReader,
   plan: StoragePlan,
   options: ZipLoadOptions,
 ): { value: unknown; storages: Map<string, Storage> } {
@@ -340,13 +339,12 @@ function unpickle(
           `storage ${p.key}: data.pkl declares it as ${first.untyped ? "untyped" : first.dtype.name} and again as ${p.untyped ? "untyped" : p.dtype.name} at offset ${ctx.offset}`,
           { record: "data.pkl", key: p.key, offset: ctx.offset },
         );
-      checkSize(p, first.nbytes, `data/${p.key}`, ctx);
+      checkSize(p, first.nbytes, null, ctx);
       return first;
     }
-    const record = plan.recordFor(p.key);
-    const entry = reader.entry(record);
-    checkSize(p, entry.uncompressedSize, record, ctx);
-    const s = plan.make(record, p, device);
+    const entry = plan.recordFor(p.key);
+    checkSize(p, entry.uncompressedSize, entry.name, ctx);
+    const s = plan.make(entry, p, device);
     storages.set(p.key, s);
     return s;
   };
@@ -376,8 +374,10 @@ function unpickle(
   return { value, storages };
 }
 
-function checkSize(p: StoragePid, recordSize: number, record: string, ctx: HookContext): void {
+/** `record` null: the storage's record, `data/<key>` (named only when throwing). */
+function checkSize(p: StoragePid, recordSize: number, name: string | null, ctx: HookContext): void {
   if (p.nbytes !== recordSize) {
+    const record = name ?? `data/${p.key}`;
     throw new ZipTorchError(
       "STORAGE_SIZE_MISMATCH",
       `storage ${p.key}: data.pkl declares ${p.numel} ${p.untyped ? "bytes" : `${p.dtype.name} elements`} (${p.nbytes} bytes) at offset ${ctx.offset}, but record ${record} holds ${recordSize} bytes`,
@@ -392,16 +392,35 @@ function unwrapRead(e: unknown): never {
   throw cause instanceof ZipError ? cause : e;
 }
 
-function recordFinder(reader: ZipReader, torchscript: boolean): (key: string) => string {
+function recordFinder(reader: ZipReader, torchscript: boolean): (key: string) => ZipEntry {
   const dirs = torchscript ? ["data/", "constants/"] : ["data/"];
+  const records = reader.records;
   return (key) => {
-    for (const d of dirs) if (reader.has(`${d}${key}`)) return `${d}${key}`;
+    for (const d of dirs) {
+      const e = records.get(`${d}${key}`);
+      if (e !== undefined) return e;
+    }
     throw new ZipTorchError(
       "STORAGE_NOT_FOUND",
       `storage ${key}: data.pkl names it but the archive has no record ${dirs.map((d) => d + key).join(" or ")}`,
       { key, record: `data/${key}` },
     );
   };
+}
+
+/**
+ * A storage over a stored record's bytes `b` (checked, a subarray of the in-memory source): a
+ * `Storage.view` of the source's buffer, so no view object is kept per storage until it is used.
+ */
+function residentStorage(
+  src: ByteSource,
+  b: Uint8Array,
+  p: StoragePid,
+  opts: ReturnType<typeof storageOptions>,
+): Storage {
+  const whole = (src as BufferSource).bytes;
+  if (b.buffer !== whole.buffer) return Storage.fromBytes(p.dtype, b, opts);
+  return Storage.view(p.dtype, whole, b.byteOffset - whole.byteOffset, b.byteLength, opts);
 }
 
 function storageOptions(p: StoragePid, device: string, byteorder: ByteOrder) {
@@ -458,21 +477,21 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
   const crcFn = options.crc32 ?? defaultCrc32;
   const plan: StoragePlan = {
     recordFor: find,
-    make(record, p, device) {
+    make(entry, p, device) {
       const opts = storageOptions(p, device, byteorder);
-      const stored = reader.entry(record).method === 0;
+      const stored = entry.method === 0;
       // In memory: a zero-copy view of the record (CRC-checked now).
       if (inMemory && stored && !options.lazy)
-        return Storage.fromBytes(p.dtype, reader.readSync(record), opts);
+        return residentStorage(src, reader.readEntrySync(entry), p, opts);
       // Deflated (a re-zipped file): inflated now, lazy or not (no byte range to read later).
       if (!stored) {
-        if (src.readSync) return Storage.fromBytes(p.dtype, reader.readSync(record), opts);
+        if (src.readSync) return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
         const holder = Storage.allocate(p.dtype, p.numel, { device, untyped: p.untyped });
-        inflate.push([record, holder]);
+        inflate.push([entry.name, holder]);
         return holder;
       }
       // Else lazy: read after unpickling unless `lazy`.
-      const s = Storage.lazy(p.dtype, recordSource(reader, record, crcOn, crcFn), 0, p.nbytes, opts);
+      const s = Storage.lazy(p.dtype, recordSource(reader, entry.name, crcOn, crcFn), 0, p.nbytes, opts);
       deferred.push(s);
       return s;
     },
@@ -480,7 +499,7 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
   // Storages still to read after unpickling (the others already hold their bytes).
   const deferred: Storage[] = [];
   const inflate: Array<[string, Storage]> = [];
-  const { value, storages } = unpickle(meta, reader, plan, options);
+  const { value, storages } = unpickle(meta, plan, options);
   for (const [record, holder] of inflate) holder.bytes.set(await reader.read(record));
   if (!options.lazy) await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
   return { value, format: meta.format, storages, reader };
@@ -520,15 +539,17 @@ export function loadZipSync(
   const crcFn = options.crc32 ?? defaultCrc32;
   const plan: StoragePlan = {
     recordFor: find,
-    make(record, p, device) {
+    make(entry, p, device) {
       const opts = storageOptions(p, device, meta.format.byteorder);
-      const stored = reader.entry(record).method === 0;
+      const stored = entry.method === 0;
+      if (stored && inMemory && !options.lazy)
+        return residentStorage(src, reader.readEntrySync(entry), p, opts);
       if (!stored || (inMemory && !options.lazy))
-        return Storage.fromBytes(p.dtype, reader.readSync(record), opts);
-      return Storage.lazy(p.dtype, recordSource(reader, record, crcOn, crcFn), 0, p.nbytes, opts);
+        return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
+      return Storage.lazy(p.dtype, recordSource(reader, entry.name, crcOn, crcFn), 0, p.nbytes, opts);
     },
   };
-  const { value, storages } = unpickle(meta, reader, plan, options);
+  const { value, storages } = unpickle(meta, plan, options);
   if (!options.lazy)
     for (const s of storages.values()) {
       try {

@@ -10,6 +10,7 @@ import {
   ZipUnsupportedError,
 } from "./errors.js";
 import { SIG_CENTRAL, SIG_LOCAL, SIG_ZIP64_EOCD, SIG_ZIP64_LOCATOR } from "./layout.js";
+import { utf8Bytes } from "./utf8.js";
 
 /** Options of {@link ZipReader}. Every limit has a safe default. */
 export interface ZipReaderOptions {
@@ -29,42 +30,101 @@ export interface ZipReaderOptions {
   readonly readLocalHeaders?: boolean;
 }
 
+/**
+ * @internal What is learnt about the entries after they are made (their extents, their data
+ * offsets), kept in typed arrays indexed by entry rather than in the entries: an entry object is
+ * never written after its constructor, so V8 never changes (and deprecates) the layout of 50,000
+ * of them on the first such write, then migrates each one on its next access.
+ */
+export class EntryTable {
+  /** End of the region each entry may occupy (next local header, or the central directory). */
+  readonly limit: Float64Array;
+  /** Each entry's data offset once its local header has been read, else -1. */
+  readonly dataOffset: Float64Array;
+  constructor(n: number) {
+    this.limit = new Float64Array(n);
+    this.dataOffset = new Float64Array(n).fill(-1);
+  }
+}
+
 /** One central-directory entry. */
 export class ZipEntry {
+  /** @internal the full name when it was decoded whole (else `under` + `name`) */
+  private readonly _fullName: string | null;
   /** @internal */
-  _dataOffset: number | undefined = undefined;
-  /** @internal end of the region this entry may occupy (next local header, or the central directory). */
-  _limit = 0;
+  private readonly _table: EntryTable;
   constructor(
     /** Position in the central directory. */
     readonly index: number,
-    /** Entry name as stored. */
-    readonly fullName: string,
     /** Name under the archive prefix (`data/0`), or the full name for entries outside it. */
     readonly name: string,
-    /** @internal raw name bytes */
-    readonly nameBytes: Uint8Array,
+    /** @internal `<prefix>/` for entries under the prefix, else "" */
+    private readonly under: string,
+    /** @internal the bytes the name was read from (the central directory), and where */
+    readonly _nameSource: Uint8Array,
+    /** @internal */
+    readonly _nameAt: number,
+    /** @internal */
+    readonly nameLength: number,
     /** Compression method: 0 stored, 8 deflated. */
     readonly method: number,
     /** General-purpose bit flags. */
     readonly flags: number,
     readonly versionMadeBy: number,
     readonly versionNeeded: number,
-    /** CRC-32 from the central directory (0 may mean "not computed"). */
-    readonly crc32: number,
+    crc32: number,
     readonly compressedSize: number,
     readonly uncompressedSize: number,
     /** Offset of the local header. */
     readonly localHeaderOffset: number,
     readonly externalAttributes: number,
-  ) {}
+    fullName: string | null,
+    table: EntryTable,
+  ) {
+    this._fullName = fullName;
+    this._table = table;
+    this._crc = crc32 | 0;
+  }
+  /**
+   * @internal the CRC as a signed 32-bit integer: always a small integer to V8, so that entries
+   * keep one object layout (a CRC over 2^31 stored as a double would deprecate the layout of
+   * every entry made before it, each then migrated on first access)
+   */
+  private readonly _crc: number;
+  /** @internal end of the region this entry may occupy (next local header, or the central directory) */
+  get _limit(): number {
+    return this._table.limit[this.index] as number;
+  }
+  set _limit(v: number) {
+    this._table.limit[this.index] = v;
+  }
+  /** @internal */
+  get _dataOffset(): number | undefined {
+    const v = this._table.dataOffset[this.index] as number;
+    return v < 0 ? undefined : v;
+  }
+  set _dataOffset(v: number | undefined) {
+    this._table.dataOffset[this.index] = v ?? -1;
+  }
+  /** CRC-32 from the central directory (0 may mean "not computed"). */
+  get crc32(): number {
+    return this._crc >>> 0;
+  }
+  /** Entry name as stored. */
+  get fullName(): string {
+    return this._fullName ?? `${this.under}${this.name}`;
+  }
+  /** @internal raw name bytes */
+  get nameBytes(): Uint8Array {
+    return this._nameSource.subarray(this._nameAt, this._nameAt + this.nameLength);
+  }
   /** Offset of the first data byte, once the local header has been read (see `readLocalHeaders`). */
   get dataOffset(): number | undefined {
     return this._dataOffset;
   }
   /** Whether the entry is a directory (name ends with `/`). */
   get isDirectory(): boolean {
-    return this.fullName.endsWith("/");
+    return this.name.endsWith("/") || (this.under !== "" && this.name === "");
   }
 }
 
@@ -108,12 +168,35 @@ function u64(b: Uint8Array, i: number, what: string, at: number): number {
     });
   return hi * 0x100000000 + lo;
 }
-function latin1(b: Uint8Array): string {
-  // whole chunks per call: flat strings (names become Map keys, hashed and compared often)
+/** Scratch for `latin1`: one array reused for every short name. */
+const scratch: number[] = [];
+/** Bytes `[from, to)` of `b` as Latin-1 text; a flat string (names become Map keys, hashed and compared often). */
+function latin1(b: Uint8Array, from = 0, to = b.length): string {
+  if (to - from <= 1024) {
+    // one call over a reused plain array: no view object per name
+    scratch.length = to - from;
+    for (let k = from; k < to; k++) scratch[k - from] = b[k] as number;
+    return String.fromCharCode.apply(null, scratch);
+  }
   let s = "";
-  for (let k = 0; k < b.length; k += 8192)
-    s += String.fromCharCode.apply(null, b.subarray(k, k + 8192) as unknown as number[]);
+  for (let k = from; k < to; k += 8192)
+    s += String.fromCharCode.apply(null, b.subarray(k, Math.min(to, k + 8192)) as unknown as number[]);
   return s;
+}
+
+/** Bytes `[from, to)` of `b` as an entry name: UTF-8 when `utf8` (flag bit 11), else Latin-1. */
+function decodeName(b: Uint8Array, from: number, to: number, utf8Flag: number): string {
+  if (utf8Flag) {
+    // ASCII (torch's names) reads the same either way, and Latin-1 is cheaper per short name
+    for (let k = from; k < to; k++) if ((b[k] as number) >= 0x80) return utf8.decode(b.subarray(from, to));
+  }
+  return latin1(b, from, to);
+}
+
+/** Whether `b[x, x + n)` equals `b[y, y + n)`. */
+function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (b[x + k] !== b[y + k]) return false;
+  return true;
 }
 
 interface Parsed {
@@ -276,11 +359,50 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
 
   const cd = yield { offset: cdOffset, length: cdSize };
+  const { list, records, prefix, ordered } = parseCentral(cd, cdOffset, cdSize, entries);
+  // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
+  const sorted = ordered ? list : [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let k = 0; k < sorted.length; k++) {
+    const a = sorted[k] as ZipEntry;
+    const next = sorted[k + 1];
+    a._limit = next ? next.localHeaderOffset : cdOffset;
+    const minEnd = a.localHeaderOffset + 30 + a.nameLength + a.compressedSize;
+    if (next && minEnd > next.localHeaderOffset) {
+      throw new ZipFormatError(
+        "OVERLAPPING_ENTRIES",
+        `entries ${a.fullName} (local header at ${a.localHeaderOffset}, ${a.compressedSize} bytes) and ${next.fullName} (at ${next.localHeaderOffset}) overlap`,
+        { record: next.fullName, offset: next.localHeaderOffset },
+      );
+    }
+  }
+  return { entries: list, prefix, centralOffset: cdOffset, centralSize: cdSize, zip64, comment, records };
+}
+
+/**
+ * The central directory's entries (a plain function, not part of the generator above: V8 optimizes
+ * a loop over 50,000 entries far better outside a generator).
+ */
+function parseCentral(
+  cd: Uint8Array,
+  cdOffset: number,
+  cdSize: number,
+  entries: number,
+): { list: ZipEntry[]; records: Map<string, ZipEntry>; prefix: string; ordered: boolean } {
   const list: ZipEntry[] = [];
-  const byName = new Set<string>();
+  const table = new EntryTable(entries);
+  // Names of entries outside `records` (other folders, directories), for the duplicate check;
+  // duplicates among records are found in `records` itself.
+  const others = new Set<string>();
   const records = new Map<string, ZipEntry>();
   let under = "";
   let prefix = "";
+  // the first entry's raw prefix bytes (`<prefix>/`) and its UTF-8 flag: a later entry with the
+  // same flag whose name starts with the same bytes is under the prefix, and only the rest of its
+  // name is decoded
+  let underEnd = 0;
+  let underUtf8 = 0;
+  let ordered = true;
+  let lastLocal = -1;
   let p = 0;
   for (let i = 0; i < entries; i++) {
     const at = cdOffset + p;
@@ -310,9 +432,20 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
         `central directory entry ${i} at offset ${at} runs past the central directory end (${cdOffset + cdSize})`,
         { offset: at },
       );
-    const nameBytes = cd.subarray(p + 46, p + 46 + nameLen); // a view: no ArrayBuffer per entry
-    const fullName = flags & 0x800 ? utf8.decode(nameBytes) : latin1(nameBytes);
-    if (i === 0) {
+    const nameAt = p + 46;
+    const utf8Name = flags & 0x800;
+    let name: string;
+    let inPrefix: boolean;
+    let fullName: string | null = null;
+    if (i > 0 && utf8Name === underUtf8 && nameLen >= underEnd && sameBytes(cd, 46, nameAt, underEnd)) {
+      inPrefix = true;
+      name = decodeName(cd, nameAt + underEnd, nameAt + nameLen, utf8Name);
+    } else {
+      fullName = decodeName(cd, nameAt, nameAt + nameLen, utf8Name);
+      inPrefix = i > 0 && fullName.startsWith(under);
+      name = inPrefix ? fullName.slice(under.length) : fullName;
+    }
+    if (i === 0 && fullName !== null) {
       // torch's rule: the prefix is the first entry's text before its first "/"
       const slash = fullName.indexOf("/");
       if (slash < 0) {
@@ -320,12 +453,17 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
           "NO_PREFIX",
           `first entry ${JSON.stringify(fullName)} is not in a folder: no archive prefix`,
           {
-            record: fullName,
+            record: fullName ?? under + name,
             offset: at,
           },
         );
       }
       prefix = fullName.slice(0, slash);
+      under = `${prefix}/`;
+      underEnd = utf8Name ? utf8Bytes(under).length : under.length;
+      underUtf8 = utf8Name;
+      inPrefix = true;
+      name = fullName.slice(under.length);
     }
     let diskNo = diskStart;
     if (csize === U32 || usize === U32 || lho === U32 || diskStart === U16) {
@@ -346,19 +484,19 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
           if (len < need)
             throw new ZipFormatError(
               "ZIP64_INVALID",
-              `entry ${fullName}: zip64 extra field of ${len} bytes, ${need} needed`,
-              { record: fullName, offset: at },
+              `entry ${fullName ?? under + name}: zip64 extra field of ${len} bytes, ${need} needed`,
+              { record: fullName ?? under + name, offset: at },
             );
           if (usize === U32) {
-            usize = u64(cd, r, `entry ${fullName} zip64 size`, cdOffset + r);
+            usize = u64(cd, r, `entry ${fullName ?? under + name} zip64 size`, cdOffset + r);
             r += 8;
           }
           if (csize === U32) {
-            csize = u64(cd, r, `entry ${fullName} zip64 compressed size`, cdOffset + r);
+            csize = u64(cd, r, `entry ${fullName ?? under + name} zip64 compressed size`, cdOffset + r);
             r += 8;
           }
           if (lho === U32) {
-            lho = u64(cd, r, `entry ${fullName} zip64 offset`, cdOffset + r);
+            lho = u64(cd, r, `entry ${fullName ?? under + name} zip64 offset`, cdOffset + r);
             r += 8;
           }
           if (diskStart === U16) diskNo = u32(cd, r);
@@ -370,55 +508,59 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
       if (!done && !(diskStart === U16 && csize !== U32 && usize !== U32 && lho !== U32)) {
         throw new ZipFormatError(
           "ZIP64_INVALID",
-          `entry ${fullName}: 32-bit fields are 0xFFFFFFFF but no zip64 extra field follows`,
-          { record: fullName, offset: at },
+          `entry ${fullName ?? under + name}: 32-bit fields are 0xFFFFFFFF but no zip64 extra field follows`,
+          { record: fullName ?? under + name, offset: at },
         );
       }
     }
     if (diskNo !== 0)
-      throw new ZipUnsupportedError("MULTI_DISK", `entry ${fullName} starts on disk ${diskNo}`, {
-        record: fullName,
-        offset: at,
-      });
+      throw new ZipUnsupportedError(
+        "MULTI_DISK",
+        `entry ${fullName ?? under + name} starts on disk ${diskNo}`,
+        {
+          record: fullName ?? under + name,
+          offset: at,
+        },
+      );
     if (flags & 0x41)
       throw new ZipUnsupportedError(
         "ENCRYPTED",
-        `entry ${fullName} is encrypted (flags 0x${flags.toString(16)})`,
-        { record: fullName, offset: at },
+        `entry ${fullName ?? under + name} is encrypted (flags 0x${flags.toString(16)})`,
+        { record: fullName ?? under + name, offset: at },
       );
     if (method !== 0 && method !== 8)
       throw new ZipUnsupportedError(
         "UNSUPPORTED_METHOD",
-        `entry ${fullName} uses compression method ${method} (only 0 stored and 8 deflated are supported)`,
-        { record: fullName, offset: at },
+        `entry ${fullName ?? under + name} uses compression method ${method} (only 0 stored and 8 deflated are supported)`,
+        { record: fullName ?? under + name, offset: at },
       );
     if (method === 0 && csize !== usize)
       throw new ZipFormatError(
         "CENTRAL_DIRECTORY_INVALID",
-        `stored entry ${fullName} has compressed size ${csize} != size ${usize}`,
-        { record: fullName, offset: at },
+        `stored entry ${fullName ?? under + name} has compressed size ${csize} != size ${usize}`,
+        { record: fullName ?? under + name, offset: at },
       );
     if (lho + 30 + nameLen + csize > cdOffset) {
       throw new ZipFormatError(
         "ENTRY_OUT_OF_BOUNDS",
-        `entry ${fullName}: local header at ${lho} + ${30 + nameLen} + ${csize} data bytes runs past the central directory at ${cdOffset}`,
-        { record: fullName, offset: lho },
+        `entry ${fullName ?? under + name}: local header at ${lho} + ${30 + nameLen} + ${csize} data bytes runs past the central directory at ${cdOffset}`,
+        { record: fullName ?? under + name, offset: lho },
       );
     }
-    if (byName.has(fullName))
+    const isDir = name.endsWith("/") || (inPrefix && name === "");
+    if (inPrefix && !isDir ? records.has(name) : others.has(fullName ?? under + name))
       throw new ZipFormatError(
         "DUPLICATE_NAME",
-        `entry name ${fullName} appears twice in the central directory`,
-        { record: fullName, offset: at },
+        `entry name ${fullName ?? under + name} appears twice in the central directory`,
+        { record: fullName ?? under + name, offset: at },
       );
-    byName.add(fullName);
-    if (i === 0) under = `${prefix}/`;
-    const inPrefix = fullName.startsWith(under);
     const entry = new ZipEntry(
       i,
-      fullName,
-      inPrefix ? fullName.slice(under.length) : fullName,
-      nameBytes,
+      name,
+      inPrefix ? under : "",
+      cd,
+      nameAt,
+      nameLen,
       method,
       flags,
       madeBy,
@@ -428,10 +570,15 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
       usize,
       lho,
       extAttr,
+      fullName,
+      table,
     );
     list.push(entry);
     // built here, while the entry is fresh (a second pass over 50,000 entries costs several times more)
-    if (inPrefix && !entry.isDirectory) records.set(entry.name, entry);
+    if (inPrefix && !isDir) records.set(name, entry);
+    else others.add(fullName ?? under + name);
+    if (lho < lastLocal) ordered = false;
+    lastLocal = lho;
     p = varEnd;
   }
   if (p !== cdSize)
@@ -440,28 +587,13 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
       `central directory has ${cdSize - p} trailing bytes after ${entries} entries`,
       { offset: cdOffset + p },
     );
-  // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
-  const sorted = [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-  for (let k = 0; k < sorted.length; k++) {
-    const a = sorted[k] as ZipEntry;
-    const next = sorted[k + 1];
-    a._limit = next ? next.localHeaderOffset : cdOffset;
-    const minEnd = a.localHeaderOffset + 30 + a.nameBytes.length + a.compressedSize;
-    if (next && minEnd > next.localHeaderOffset) {
-      throw new ZipFormatError(
-        "OVERLAPPING_ENTRIES",
-        `entries ${a.fullName} (local header at ${a.localHeaderOffset}, ${a.compressedSize} bytes) and ${next.fullName} (at ${next.localHeaderOffset}) overlap`,
-        { record: next.fullName, offset: next.localHeaderOffset },
-      );
-    }
-  }
-  return { entries: list, prefix, centralOffset: cdOffset, centralSize: cdSize, zip64, comment, records };
+  return { list, records, prefix, ordered };
 }
 
 /** Read and check an entry's local header; sets its data offset. */
 function* resolveLocal(en: ZipEntry): Op<number> {
   if (en._dataOffset !== undefined) return en._dataOffset;
-  const h = yield { offset: en.localHeaderOffset, length: 30 + en.nameBytes.length };
+  const h = yield { offset: en.localHeaderOffset, length: 30 + en.nameLength };
   return checkLocal(en, h);
 }
 
@@ -469,12 +601,12 @@ function* resolveLocal(en: ZipEntry): Op<number> {
 function resolveLocalSync(en: ZipEntry, src: ByteSource): number {
   if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
   if (en._dataOffset !== undefined) return en._dataOffset;
-  return checkLocal(en, readSyncChecked(src, en.localHeaderOffset, 30 + en.nameBytes.length));
+  return checkLocal(en, readSyncChecked(src, en.localHeaderOffset, 30 + en.nameLength));
 }
 
 /** Check an entry's local header `h` (its fixed part and name) and set its data offset. */
 function checkLocal(en: ZipEntry, h: Uint8Array): number {
-  const n = en.nameBytes.length;
+  const n = en.nameLength;
   if (u32(h, 0) !== SIG_LOCAL)
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
@@ -485,7 +617,7 @@ function checkLocal(en: ZipEntry, h: Uint8Array): number {
   const flags = u16(h, 6);
   const nameLen = u16(h, 26);
   const extraLen = u16(h, 28);
-  if (nameLen !== n || !sameName(h, en.nameBytes)) {
+  if (nameLen !== n || !sameName(h, en)) {
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
@@ -520,9 +652,11 @@ function localWhere(en: ZipEntry): { record: string; offset: number } {
   return { record: en.fullName, offset: en.localHeaderOffset };
 }
 
-/** Whether the local header `h` holds `name` at byte 30 (its length already checked). */
-function sameName(h: Uint8Array, name: Uint8Array): boolean {
-  for (let i = 0; i < name.length; i++) if (h[30 + i] !== name[i]) return false;
+/** Whether the local header `h` holds the entry's name at byte 30 (its length already checked). */
+function sameName(h: Uint8Array, en: ZipEntry): boolean {
+  const name = en._nameSource;
+  const at = en._nameAt;
+  for (let i = 0; i < en.nameLength; i++) if (h[30 + i] !== name[at + i]) return false;
   return true;
 }
 
@@ -727,7 +861,11 @@ export class ZipReader {
 
   /** Synchronous {@link read}. */
   readSync(name: string): Uint8Array {
-    const e = this.entry(name);
+    return this.readEntrySync(this.entry(name));
+  }
+
+  /** {@link readSync} of an entry already looked up (one of this reader's `entries`). */
+  readEntrySync(e: ZipEntry): Uint8Array {
     const offset = resolveLocalSync(e, this.source);
     this.checkInflateLimits(e);
     const raw = readSyncChecked(this.source, offset, e.compressedSize);
