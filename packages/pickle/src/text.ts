@@ -1,5 +1,7 @@
 /** Text helpers: UTF-8 with `surrogatepass`, Python reprs, raw-unicode-escape. Internal. */
 
+const ASCII_RUN = new TextDecoder("utf-8");
+
 /** Decode UTF-8 as CPython's `'utf-8', 'surrogatepass'` does; returns `null` on invalid input. */
 export function decodeUtf8(buf: Uint8Array, start: number, end: number): string | null {
   let out = "";
@@ -13,14 +15,10 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number): string 
         // short runs: V8 copies strings under 13 characters flat anyway
         for (let k = i; k < j; k++) out += String.fromCharCode(buf[k] as number);
       } else {
-        // one call per run gives a flat string (a chain of `+=` would make a deep cons string,
-        // slow to hash and compare when it becomes a Map key)
-        for (let k = i; k < j; k += 4096) {
-          out += String.fromCharCode.apply(
-            null,
-            buf.subarray(k, Math.min(j, k + 4096)) as unknown as number[],
-          );
-        }
+        // the platform's decoder on a run of ASCII bytes (exact: they are their own code points);
+        // it gives a flat string (a chain of `+=` would make a deep cons string, slow to hash and
+        // compare when it becomes a Map key)
+        out += ASCII_RUN.decode(buf.subarray(i, j));
       }
       i = j;
       if (i >= end) break;

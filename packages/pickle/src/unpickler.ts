@@ -544,16 +544,6 @@ export class Unpickler {
         case 0x67: // GET
           stack.push(memoGet(Number(parseInt10(asciiLine(), false))));
           break;
-        case 0x74: {
-          // TUPLE
-          const m = popMark();
-          const n = stack.length - m;
-          const t = asTuple(stack.slice(m));
-          stack.length = m;
-          this.account(8 * n, opPos, op);
-          stack.push(t);
-          break;
-        }
         case 0x6c: {
           // LIST
           const items = sliceToMark();
@@ -960,9 +950,33 @@ export class Unpickler {
           this.alloc += 8 * n;
           break;
         }
-        case 0x29: // EMPTY_TUPLE
-          stack.push(asTuple([]));
+        case 0x29: // EMPTY_TUPLE: one shared frozen tuple, as CPython's `()` is a singleton
+          stack.push(EMPTY_TUPLE);
           break;
+        case 0x74: {
+          // TUPLE
+          const m = marks.pop();
+          if (m === undefined) throw new StackError("no MARK on the stack", errorFields(opPos, op));
+          const n = stack.length - m;
+          const t = n === 0 ? EMPTY_TUPLE : asTuple(stack.slice(m));
+          stack.length = m;
+          this.alloc += 8 * n;
+          if (this.alloc > this.maxAlloc) this.account(0, opPos, op);
+          stack.push(t);
+          break;
+        }
+        case 0x52: {
+          // REDUCE
+          const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
+          if (stack.length - 2 < floor) {
+            cur = pos;
+            cold(); // throws the stack error
+          }
+          const args = stack.pop();
+          const func = stack.pop();
+          stack.push(this.call(func, args, "reduce", null, opPos, op));
+          break;
+        }
         case 0x5d: // EMPTY_LIST
           stack.push([]);
           break;
@@ -1199,6 +1213,8 @@ const DROPPED: unique symbol = Symbol("dropped memo value");
 const MISSING: unique symbol = Symbol("missing memo value");
 
 const TUPLE_PROTO = PyTuple.prototype;
+/** The empty tuple, shared (frozen) like CPython's `()`. */
+const EMPTY_TUPLE: PyTuple = Object.freeze(Object.setPrototypeOf([], TUPLE_PROTO)) as PyTuple;
 /**
  * Make `items` (a fresh plain array) a tuple in place. Constructing the `Array` subclass directly
  * (`new PyTuple(n)` then stores) goes through elements-kind transitions that keep V8 from ever

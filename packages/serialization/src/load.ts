@@ -97,8 +97,38 @@ interface Resolved {
 /** Storage → key, from a format's key → storage map. */
 function keysOf(byKey: ReadonlyMap<string, Storage>): Map<Storage, string> {
   const keys = new Map<Storage, string>();
-  for (const [key, s] of byKey) if (!keys.has(s)) keys.set(s, key);
+  byKey.forEach((s, key) => {
+    if (!keys.has(s)) keys.set(s, key);
+  });
   return keys;
+}
+
+/**
+ * The checkpoint `base` with `storages`, `storageKeys` and (zip) `records` made on first use:
+ * `load()` returns only the value, and a file of 50,000 tensors would otherwise build three
+ * 50,000-entry lists nobody reads.
+ */
+function withLazyLists(
+  base: Omit<Checkpoint, "storages" | "storageKeys" | "records">,
+  byKey: ReadonlyMap<string, Storage>,
+  records: (() => CheckpointRecord[]) | null,
+): Checkpoint {
+  const cp = base as Checkpoint;
+  const lazy = (name: string, make: () => unknown) => {
+    Object.defineProperty(cp, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const v = make();
+        Object.defineProperty(cp, name, { value: v, enumerable: true, writable: false, configurable: false });
+        return v;
+      },
+    });
+  };
+  lazy("storages", () => [...byKey.values()]);
+  lazy("storageKeys", () => keysOf(byKey));
+  if (records !== null) lazy("records", records);
+  return cp;
 }
 
 function resolvePolicy(options: LoadOptions): Resolved {
@@ -311,22 +341,25 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
       explainRefusal(e, () => (pkl ? [{ data: pkl, record: "data.pkl" }] : []), policy);
     }
     const value = finish(r.value, policy);
-    return {
-      format: r.format.torchscript ? "torchscript" : "zip",
-      value,
-      records: [...reader.records.values()].map((e) => ({
-        name: e.name,
-        size: e.uncompressedSize,
-        compressedSize: e.compressedSize,
-        method: e.method,
-      })),
-      zip: r.format,
-      storages: [...r.storages.values()],
-      storageKeys: keysOf(r.storages),
-      close: async () => {
-        await src.close?.();
+    const byKey = r.storages;
+    return withLazyLists(
+      {
+        format: r.format.torchscript ? "torchscript" : "zip",
+        value,
+        zip: r.format,
+        close: async () => {
+          await src.close?.();
+        },
       },
-    };
+      byKey,
+      () =>
+        [...reader.records.values()].map((e) => ({
+          name: e.name,
+          size: e.uncompressedSize,
+          compressedSize: e.compressedSize,
+          method: e.method,
+        })),
+    );
   }
   if (format === "legacy" || format === "tar") {
     const lo = legacyOptions(options, policy);
@@ -340,15 +373,17 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
       const bytes = findUnsafe(e) ? await readAll(src) : new Uint8Array(0);
       explainRefusal(e, () => refusalPickles(bytes, format), policy);
     }
-    return {
-      format,
-      value: finish(value, policy),
-      storages: [...byKey.values()],
-      storageKeys: keysOf(byKey),
-      close: async () => {
-        await src.close?.();
+    return withLazyLists(
+      {
+        format,
+        value: finish(value, policy),
+        close: async () => {
+          await src.close?.();
+        },
       },
-    };
+      byKey,
+      null,
+    );
   }
   throw new SerializationError(
     "UNKNOWN_FORMAT",
@@ -437,7 +472,7 @@ export async function scan(source: Source): Promise<ScanResult> {
   let fmt: Format | "unknown" = format;
   if (format === "zip") {
     const reader = await ZipReader.open(src);
-    if (torchScriptMarkers(reader.records.keys()).length) fmt = "torchscript";
+    if (torchScriptMarkers(reader.records).length) fmt = "torchscript";
     for (const name of reader.records.keys())
       if (name.endsWith(".pkl")) pickles.push({ data: await reader.read(name), record: name });
   } else if (format === "legacy" || format === "tar") {

@@ -8,7 +8,8 @@ export function fmtSizes(s: readonly number[]): string {
 /** Product of sizes (1 for a 0-dim shape). */
 export function numelOf(shape: readonly number[]): number {
   let n = 1;
-  for (const s of shape) n *= s;
+  // indexed: shapes are frozen arrays, which for-of iterates with an iterator object per element
+  for (let i = 0; i < shape.length; i++) n *= shape[i] as number;
   return n;
 }
 

@@ -240,8 +240,9 @@ export class Tensor {
     checkGeometry(storage, dtype, storageOffset, shape, st);
     this.storage = storage;
     this.storageOffset = storageOffset;
-    this.shape = Object.freeze(shape.slice());
-    this.stride = Object.freeze(st.slice());
+    // a frozen array cannot change under us: kept as is (rebuilds and views pass frozen ones)
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.stride = Object.isFrozen(st) ? st : Object.freeze(st.slice());
     this.dtype = dtype;
     this.requiresGrad = options.requiresGrad ?? false;
   }

@@ -207,8 +207,10 @@ export class NestedTensor {
 
 // ---- argument helpers ---------------------------------------------------------------------
 
-function int(v: unknown, what: string): number {
+/** `what` + `suffix` names the argument in the error (two parts: nothing is concatenated unless it throws). */
+function int(v: unknown, what: string, suffix = ""): number {
   if (typeof v === "number" && Number.isSafeInteger(v)) return v;
+  if (suffix !== "") what = `${what}${suffix}`;
   if (typeof v === "bigint" && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) {
     return Number(v);
   }
@@ -221,14 +223,16 @@ function float(v: unknown, what: string): number {
   if (typeof v === "bigint") return Number(v);
   throw new TorchPickleError(`${what} must be a number, got ${describe(v)}`, { what });
 }
-function ints(v: unknown, what: string): number[] {
-  if (!Array.isArray(v))
+function ints(v: unknown, fn: string, suffix = ""): number[] {
+  if (!Array.isArray(v)) {
+    const what = `${fn}${suffix}`;
     throw new TorchPickleError(`${what} must be a tuple of ints, got ${describe(v)}`, { what });
+  }
   const out = new Array<number>(v.length);
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
     // the element's name is only built for the error message
-    out[i] = typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${what}[${i}]`);
+    out[i] = typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`);
   }
   return out;
 }
@@ -280,16 +284,15 @@ function rebuildStrided(
   stride: unknown,
   dtype: DType | undefined,
   fn: string,
+  requiresGrad = false,
 ): Tensor {
   try {
     return new Tensor(
       storage,
-      int(offset, `${fn} storage_offset`),
-      ints(size, `${fn} size`),
-      ints(stride, `${fn} stride`),
-      {
-        dtype: dtype ?? storage.dtype,
-      },
+      int(offset, fn, " storage_offset"),
+      Object.freeze(ints(size, fn, " size")),
+      Object.freeze(ints(stride, fn, " stride")),
+      { dtype: dtype ?? storage.dtype, requiresGrad },
     );
   } catch (e) {
     if (e instanceof TorchPickleError) throw e;
@@ -306,9 +309,23 @@ const G = {
     return rebuildStrided(asStorage(s, "_rebuild_tensor"), o, sz, st, undefined, "_rebuild_tensor");
   }),
   rebuildTensorV2: callable(U, "_rebuild_tensor_v2", (a, ctx) => {
-    const [s, o, sz, st, rg, , meta] = args(a, 6, 7, "_rebuild_tensor_v2", ctx);
-    const t = rebuildStrided(asStorage(s, "_rebuild_tensor_v2"), o, sz, st, undefined, "_rebuild_tensor_v2");
-    t.requiresGrad = bool(rg);
+    // indexed, not destructured: destructuring a tuple goes through its iterator (hot: per tensor)
+    const v = args(a, 6, 7, "_rebuild_tensor_v2", ctx);
+    const s = v[0];
+    const o = v[1];
+    const sz = v[2];
+    const st = v[3];
+    const rg = v[4];
+    const meta = v[6];
+    const t = rebuildStrided(
+      asStorage(s, "_rebuild_tensor_v2"),
+      o,
+      sz,
+      st,
+      undefined,
+      "_rebuild_tensor_v2",
+      bool(rg),
+    );
     if (meta instanceof Map && meta.size) t.pyAttributes = new Map([["__metadata__", meta]]);
     return t;
   }),
@@ -327,7 +344,9 @@ const G = {
     return t;
   }),
   rebuildParameter: callable(U, "_rebuild_parameter", (a, ctx) => {
-    const [d, rg] = args(a, 3, 3, "_rebuild_parameter", ctx);
+    const v = args(a, 3, 3, "_rebuild_parameter", ctx);
+    const d = v[0];
+    const rg = v[1];
     return new Parameter(asTensor(d, "_rebuild_parameter data"), bool(rg));
   }),
   rebuildParameterWithState: callable(U, "_rebuild_parameter_with_state", (a, ctx) => {

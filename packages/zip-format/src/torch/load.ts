@@ -93,10 +93,17 @@ export interface ZipLoadResult {
 const ascii = new TextDecoder("latin1");
 
 /** Records that make an archive TorchScript. */
-export function torchScriptMarkers(records: Iterable<string>): string[] {
+export function torchScriptMarkers(records: Iterable<string> | ReadonlyMap<string, unknown>): string[] {
   const out: string[] = [];
-  for (const r of records)
+  const check = (r: string) => {
     if (r === "constants.pkl" || r === "model.json" || r.startsWith("code/")) out.push(r);
+  };
+  // a map's keys without an iterator result per key (archives can hold 50,000 records)
+  if (records instanceof Map)
+    records.forEach((_, r: string) => {
+      check(r);
+    });
+  else for (const r of records as Iterable<string>) check(r);
   return out;
 }
 
@@ -454,7 +461,7 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
     ".data/serialization_id",
   ])
     if (reader.has(name)) small.set(name, await reader.read(name));
-  const markers = torchScriptMarkers(reader.records.keys());
+  const markers = torchScriptMarkers(reader.records);
   const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
   if (!refuse && reader.has("data.pkl")) small.set("data.pkl", await reader.read("data.pkl"));
   if (!refuse && !reader.has("data.pkl") && reader.has("model.json")) {
@@ -516,7 +523,7 @@ export function loadZipSync(
   const reader =
     source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), readerOptions(options));
   const src = reader.source;
-  const markers = torchScriptMarkers(reader.records.keys());
+  const markers = torchScriptMarkers(reader.records);
   const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
   if (!refuse && !reader.has("data.pkl") && reader.has("model.json"))
     return modelJsonResult(

@@ -1,4 +1,4 @@
-import type { ByteSource } from "@pt/storage";
+import { BufferSource, type ByteSource } from "@pt/storage";
 import { Inflate } from "fflate";
 import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
 import {
@@ -31,17 +31,33 @@ export interface ZipReaderOptions {
 }
 
 /**
- * @internal What is learnt about the entries after they are made (their extents, their data
- * offsets), kept in typed arrays indexed by entry rather than in the entries: an entry object is
- * never written after its constructor, so V8 never changes (and deprecates) the layout of 50,000
- * of them on the first such write, then migrates each one on its next access.
+ * @internal The entries' numbers, in typed arrays indexed by entry (the small fields are read from
+ * the central directory bytes themselves). An entry object then holds only its index, name and
+ * this table, and is never written after its constructor: 50,000 entries cost a few MiB, not
+ * tens, and V8 never changes (and deprecates) their layout on a later write, which would make it
+ * migrate each one on its next access.
  */
 export class EntryTable {
+  /** Offset of each entry's header in `cd`. */
+  readonly at: Uint32Array;
+  readonly compressedSize: Float64Array;
+  readonly uncompressedSize: Float64Array;
+  readonly localHeaderOffset: Float64Array;
   /** End of the region each entry may occupy (next local header, or the central directory). */
   readonly limit: Float64Array;
   /** Each entry's data offset once its local header has been read, else -1. */
   readonly dataOffset: Float64Array;
-  constructor(n: number) {
+  constructor(
+    /** The central directory's bytes. */
+    readonly cd: Uint8Array,
+    /** `<prefix>/`: the full name of an entry under the prefix is this + its name. */
+    readonly under: string,
+    n: number,
+  ) {
+    this.at = new Uint32Array(n);
+    this.compressedSize = new Float64Array(n);
+    this.uncompressedSize = new Float64Array(n);
+    this.localHeaderOffset = new Float64Array(n);
     this.limit = new Float64Array(n);
     this.dataOffset = new Float64Array(n).fill(-1);
   }
@@ -49,7 +65,7 @@ export class EntryTable {
 
 /** One central-directory entry. */
 export class ZipEntry {
-  /** @internal the full name when it was decoded whole (else `under` + `name`) */
+  /** @internal the full name when the entry is not under the prefix (else `<prefix>/` + `name`) */
   private readonly _fullName: string | null;
   /** @internal */
   private readonly _table: EntryTable;
@@ -58,39 +74,68 @@ export class ZipEntry {
     readonly index: number,
     /** Name under the archive prefix (`data/0`), or the full name for entries outside it. */
     readonly name: string,
-    /** @internal `<prefix>/` for entries under the prefix, else "" */
-    private readonly under: string,
-    /** @internal the bytes the name was read from (the central directory), and where */
-    readonly _nameSource: Uint8Array,
-    /** @internal */
-    readonly _nameAt: number,
-    /** @internal */
-    readonly nameLength: number,
-    /** Compression method: 0 stored, 8 deflated. */
-    readonly method: number,
-    /** General-purpose bit flags. */
-    readonly flags: number,
-    readonly versionMadeBy: number,
-    readonly versionNeeded: number,
-    crc32: number,
-    readonly compressedSize: number,
-    readonly uncompressedSize: number,
-    /** Offset of the local header. */
-    readonly localHeaderOffset: number,
-    readonly externalAttributes: number,
-    fullName: string | null,
     table: EntryTable,
+    fullName: string | null,
   ) {
-    this._fullName = fullName;
     this._table = table;
-    this._crc = crc32 | 0;
+    this._fullName = fullName;
   }
-  /**
-   * @internal the CRC as a signed 32-bit integer: always a small integer to V8, so that entries
-   * keep one object layout (a CRC over 2^31 stored as a double would deprecate the layout of
-   * every entry made before it, each then migrated on first access)
-   */
-  private readonly _crc: number;
+  /** Entry name as stored. */
+  get fullName(): string {
+    return this._fullName ?? `${this._table.under}${this.name}`;
+  }
+  /** Compression method: 0 stored, 8 deflated. */
+  get method(): number {
+    return u16(this._table.cd, this._at + 10);
+  }
+  /** General-purpose bit flags. */
+  get flags(): number {
+    return u16(this._table.cd, this._at + 8);
+  }
+  get versionMadeBy(): number {
+    return u16(this._table.cd, this._at + 4);
+  }
+  get versionNeeded(): number {
+    return u16(this._table.cd, this._at + 6);
+  }
+  /** CRC-32 from the central directory (0 may mean "not computed"). */
+  get crc32(): number {
+    return u32(this._table.cd, this._at + 16);
+  }
+  get compressedSize(): number {
+    return this._table.compressedSize[this.index] as number;
+  }
+  get uncompressedSize(): number {
+    return this._table.uncompressedSize[this.index] as number;
+  }
+  /** Offset of the local header. */
+  get localHeaderOffset(): number {
+    return this._table.localHeaderOffset[this.index] as number;
+  }
+  get externalAttributes(): number {
+    return u32(this._table.cd, this._at + 38);
+  }
+  /** @internal length of the raw name in bytes */
+  get nameLength(): number {
+    return u16(this._table.cd, this._at + 28);
+  }
+  /** @internal raw name bytes */
+  get nameBytes(): Uint8Array {
+    const at = this._at + 46;
+    return this._table.cd.subarray(at, at + this.nameLength);
+  }
+  /** @internal the bytes the raw name is in (the central directory), and where it starts */
+  get _nameSource(): Uint8Array {
+    return this._table.cd;
+  }
+  /** @internal */
+  get _nameAt(): number {
+    return this._at + 46;
+  }
+  /** @internal this entry's header in the central directory */
+  private get _at(): number {
+    return this._table.at[this.index] as number;
+  }
   /** @internal end of the region this entry may occupy (next local header, or the central directory) */
   get _limit(): number {
     return this._table.limit[this.index] as number;
@@ -106,25 +151,13 @@ export class ZipEntry {
   set _dataOffset(v: number | undefined) {
     this._table.dataOffset[this.index] = v ?? -1;
   }
-  /** CRC-32 from the central directory (0 may mean "not computed"). */
-  get crc32(): number {
-    return this._crc >>> 0;
-  }
-  /** Entry name as stored. */
-  get fullName(): string {
-    return this._fullName ?? `${this.under}${this.name}`;
-  }
-  /** @internal raw name bytes */
-  get nameBytes(): Uint8Array {
-    return this._nameSource.subarray(this._nameAt, this._nameAt + this.nameLength);
-  }
   /** Offset of the first data byte, once the local header has been read (see `readLocalHeaders`). */
   get dataOffset(): number | undefined {
     return this._dataOffset;
   }
   /** Whether the entry is a directory (name ends with `/`). */
   get isDirectory(): boolean {
-    return this.name.endsWith("/") || (this.under !== "" && this.name === "");
+    return this.name.endsWith("/") || (this._fullName === null && this.name === "");
   }
 }
 
@@ -389,7 +422,8 @@ function parseCentral(
   entries: number,
 ): { list: ZipEntry[]; records: Map<string, ZipEntry>; prefix: string; ordered: boolean } {
   const list: ZipEntry[] = [];
-  const table = new EntryTable(entries);
+  // made once the prefix is known (after the first entry)
+  let table: EntryTable | null = null;
   // Names of entries outside `records` (other folders, directories), for the duplicate check;
   // duplicates among records are found in `records` itself.
   const others = new Set<string>();
@@ -412,18 +446,14 @@ function parseCentral(
         `central directory entry ${i} at offset ${at}: no signature`,
         { offset: at },
       );
-    const madeBy = u16(cd, p + 4);
-    const needed = u16(cd, p + 6);
     const flags = u16(cd, p + 8);
     const method = u16(cd, p + 10);
-    const crc = u32(cd, p + 16);
     let csize = u32(cd, p + 20);
     let usize = u32(cd, p + 24);
     const nameLen = u16(cd, p + 28);
     const extraLen = u16(cd, p + 30);
     const commentLen = u16(cd, p + 32);
     const diskStart = u16(cd, p + 34);
-    const extAttr = u32(cd, p + 38);
     let lho = u32(cd, p + 42);
     const varEnd = p + 46 + nameLen + extraLen + commentLen;
     if (varEnd > cdSize)
@@ -554,25 +584,12 @@ function parseCentral(
         `entry name ${fullName ?? under + name} appears twice in the central directory`,
         { record: fullName ?? under + name, offset: at },
       );
-    const entry = new ZipEntry(
-      i,
-      name,
-      inPrefix ? under : "",
-      cd,
-      nameAt,
-      nameLen,
-      method,
-      flags,
-      madeBy,
-      needed,
-      crc,
-      csize,
-      usize,
-      lho,
-      extAttr,
-      fullName,
-      table,
-    );
+    table ??= new EntryTable(cd, under, entries);
+    table.at[i] = p;
+    table.compressedSize[i] = csize;
+    table.uncompressedSize[i] = usize;
+    table.localHeaderOffset[i] = lho;
+    const entry = new ZipEntry(i, name, table, inPrefix ? null : (fullName ?? name));
     list.push(entry);
     // built here, while the entry is fresh (a second pass over 50,000 entries costs several times more)
     if (inPrefix && !isDir) records.set(name, entry);
@@ -601,23 +618,28 @@ function* resolveLocal(en: ZipEntry): Op<number> {
 function resolveLocalSync(en: ZipEntry, src: ByteSource): number {
   if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
   if (en._dataOffset !== undefined) return en._dataOffset;
+  if (src instanceof BufferSource) {
+    // in memory: checked where it lies, without a view object per header
+    checkRange(en.localHeaderOffset, 30 + en.nameLength, src.byteLength);
+    return checkLocal(en, src.bytes, en.localHeaderOffset);
+  }
   return checkLocal(en, readSyncChecked(src, en.localHeaderOffset, 30 + en.nameLength));
 }
 
 /** Check an entry's local header `h` (its fixed part and name) and set its data offset. */
-function checkLocal(en: ZipEntry, h: Uint8Array): number {
+function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
   const n = en.nameLength;
-  if (u32(h, 0) !== SIG_LOCAL)
+  if (u32(h, base) !== SIG_LOCAL)
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: no local header signature at offset ${en.localHeaderOffset}`,
       localWhere(en),
     );
-  const method = u16(h, 8);
-  const flags = u16(h, 6);
-  const nameLen = u16(h, 26);
-  const extraLen = u16(h, 28);
-  if (nameLen !== n || !sameName(h, en)) {
+  const method = u16(h, base + 8);
+  const flags = u16(h, base + 6);
+  const nameLen = u16(h, base + 26);
+  const extraLen = u16(h, base + 28);
+  if (nameLen !== n || !sameName(h, base, en)) {
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
@@ -652,11 +674,12 @@ function localWhere(en: ZipEntry): { record: string; offset: number } {
   return { record: en.fullName, offset: en.localHeaderOffset };
 }
 
-/** Whether the local header `h` holds the entry's name at byte 30 (its length already checked). */
-function sameName(h: Uint8Array, en: ZipEntry): boolean {
+/** Whether the local header at `base` of `h` holds the entry's name at its byte 30 (its length already checked). */
+function sameName(h: Uint8Array, base: number, en: ZipEntry): boolean {
   const name = en._nameSource;
   const at = en._nameAt;
-  for (let i = 0; i < en.nameLength; i++) if (h[30 + i] !== name[at + i]) return false;
+  const from = base + 30;
+  for (let i = 0; i < en.nameLength; i++) if (h[from + i] !== name[at + i]) return false;
   return true;
 }
 
