@@ -46,6 +46,11 @@ const FRAME_SIZE_MIN = 4;
 const BATCHSIZE = 1000;
 
 /** A global reference written by the pickler's own reductions. */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 function g(module: string, name: string): PyGlobal {
   return new PyGlobal(module, name);
 }
@@ -68,7 +73,8 @@ export class Pickler {
   private frameStart = -1;
   private memoObj = new Map<object, number>();
   private memoStr = new Map<string, number>();
-  private memoGlobal = new Map<string, number>();
+  /** Memo indices of globals, by module then name (no key string built per lookup). */
+  private memoGlobal = new Map<string, Map<string, number>>();
   private memoCount = 0;
   private depth = 0;
 
@@ -280,6 +286,14 @@ export class Pickler {
       this.get(memoIdx);
       return;
     }
+    // exact tuples and lists (most objects of a torch pickle) skip the lookups below, unless a
+    // reducer is registered for their very class
+    const ctor = (v as object).constructor;
+    if ((ctor === PyTuple || ctor === Array) && (this.reducers === undefined || !this.reducers.has(ctor))) {
+      if (ctor === PyTuple) this.saveTuple(v as PyTuple);
+      else this.saveList(v as unknown[]);
+      return;
+    }
     if (v instanceof PyStr) {
       this.saveStr(v.value);
       this.memoObj.set(v, this.memoize());
@@ -424,6 +438,19 @@ export class Pickler {
       this.write1(0x56);
       this.writeBytes(encodeRawUnicodeEscape(s));
       this.write1(0x0a);
+      return;
+    }
+    const len = s.length;
+    if (len < FRAME_SIZE_TARGET && isAscii(s)) {
+      // ASCII (nearly every str of a checkpoint): its bytes are its char codes, written straight
+      // into the output (no payload array per str); too short to matter for framing
+      if (len <= 0xff && this.protocol >= 4) this.write2(0x8c, len);
+      else this.writeU32(0x58, len);
+      this.reserve(len);
+      const buf = this.buf;
+      const at = this.len;
+      for (let i = 0; i < len; i++) buf[at + i] = s.charCodeAt(i);
+      this.len = at + len;
       return;
     }
     const b = encodeUtf8(s);
@@ -612,12 +639,13 @@ export class Pickler {
   }
 
   private saveGlobal(module: string, name: string): void {
-    const key = `${module}\n${name}`;
-    const idx = this.memoGlobal.get(key);
+    let byName = this.memoGlobal.get(module);
+    const idx = byName?.get(name);
     if (idx !== undefined) {
       this.get(idx);
       return;
     }
+    const key = `${module}\n${name}`;
     if (this.protocol >= 2 && this.extCodes.size) {
       const code = this.extCodes.get(key);
       if (code !== undefined) {
@@ -649,7 +677,11 @@ export class Pickler {
       this.write1(0x63);
       this.writeBytes(line);
     }
-    this.memoGlobal.set(key, this.memoize());
+    if (byName === undefined) {
+      byName = new Map();
+      this.memoGlobal.set(module, byName);
+    }
+    byName.set(name, this.memoize());
   }
 
   private saveReduction(r: Reduction, obj: object): void {

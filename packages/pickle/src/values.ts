@@ -72,7 +72,13 @@ export class PyTuple<T = unknown> extends Array<T> {
 
 /** Make a tuple holding `items` (the array is copied). */
 export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
-  const copy = Array.from(items as Iterable<T>); // holes become undefined, as before
+  let copy: T[];
+  if (Array.isArray(items)) {
+    // arrays (frozen ones too, which Array.from walks with an iterator) copied by index: holes
+    // become undefined, as Array.from makes them
+    copy = [];
+    for (let i = 0; i < items.length; i++) copy.push(items[i] as T);
+  } else copy = Array.from(items as Iterable<T>);
   // a plain array given the tuple prototype (as the unpickler makes them): much cheaper than
   // pushing into a new Array subclass instance
   return Object.setPrototypeOf(copy, PyTuple.prototype) as PyTuple<T>;

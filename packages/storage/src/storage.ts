@@ -380,8 +380,12 @@ export class Storage {
     }
     if (!this._bytes) {
       const w = this.window;
-      if (w !== null) this._bytes = w.subarray(this.sourceOffset, this.sourceOffset + this.nbytes);
-      else this.loadSync();
+      if (w !== null) {
+        const b = w.subarray(this.sourceOffset, this.sourceOffset + this.nbytes);
+        // not kept: a saver reading 50,000 small storages once would otherwise leave 50,000 views
+        if (this.swapped) return b;
+        this._bytes = b;
+      } else this.loadSync();
     }
     if (!this.swapped) {
       this._bytes = swapBytes(this._bytes!, laneSize(this.dtype), true);

@@ -14,7 +14,6 @@ import {
   NEW,
   PyFloat,
   PyGlobal,
-  PyOrderedDict,
   type PyStr,
   PyTuple,
   REDUCE,
@@ -87,9 +86,15 @@ export const UNTYPED_STORAGE: StorageClassRef = storageClassRef(
   true,
 );
 
+const storageClassByDType = new Map<DType, StorageClassRef>();
 /** The class torch pickles for storages of `dtype` (its legacy class, or `torch.storage UntypedStorage`). */
 export function storageClassFor(dtype: DType): StorageClassRef {
-  return dtype.storageClass ? storageClassRef("torch", dtype.storageClass, dtype, false) : UNTYPED_STORAGE;
+  let r = storageClassByDType.get(dtype);
+  if (r === undefined) {
+    r = dtype.storageClass ? storageClassRef("torch", dtype.storageClass, dtype, false) : UNTYPED_STORAGE;
+    storageClassByDType.set(dtype, r);
+  }
+  return r;
 }
 
 /** `torch.device` (pickled as `torch.device('cuda', 1)` / `torch.device('cpu')`). */
@@ -228,11 +233,12 @@ function ints(v: unknown, fn: string, suffix = ""): number[] {
     const what = `${fn}${suffix}`;
     throw new TorchPickleError(`${what} must be a tuple of ints, got ${describe(v)}`, { what });
   }
-  const out = new Array<number>(v.length);
+  // pushed, not preallocated: a packed array (tensors keep it, frozen, as their shape/stride)
+  const out: number[] = [];
   for (let i = 0; i < v.length; i++) {
     const x: unknown = v[i];
     // the element's name is only built for the error message
-    out[i] = typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`);
+    out.push(typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`));
   }
   return out;
 }
@@ -753,7 +759,7 @@ export function savedStorage(obj: unknown): SavedStorage | null {
 export function storagePersistentId(obj: unknown, key: string | PyStr): PyTuple {
   const s = savedStorage(obj);
   if (!s) throw new TorchPickleError(`not a storage: ${describe(obj)}`);
-  return tuple(["storage", s.storageClass, key, s.storage.device, s.numel]);
+  return own(["storage", s.storageClass, key, s.storage.device, s.numel]);
 }
 
 // ---- reductions (saving) ------------------------------------------------------------------
@@ -777,6 +783,26 @@ function attributesState(v: Tensor): Map<string, unknown> | null {
   return m.size ? m : null;
 }
 
+const ORDERED_DICT = new PyGlobal("collections", "OrderedDict");
+const NO_ARGS = tuple();
+
+/**
+ * The empty `OrderedDict()` torch passes to every rebuild as its backward hooks: pickled exactly as
+ * an empty `PyOrderedDict` (`collections.OrderedDict`, `()`, REDUCE, memoized), but one small object
+ * per saved tensor rather than a Map, since the pickler keeps every one alive until it is done.
+ */
+export class BackwardHooks {
+  [REDUCE](): Reduction {
+    return { func: ORDERED_DICT, args: NO_ARGS };
+  }
+}
+const hooks = (): BackwardHooks => new BackwardHooks();
+
+/** `items` (a fresh array nobody else holds) made a tuple in place: no copy, as `tuple()` makes. */
+function own(items: unknown[]): PyTuple {
+  return Object.setPrototypeOf(items, PyTuple.prototype) as PyTuple;
+}
+
 /**
  * The reduction torch writes for a torch value (Tensor, Parameter, quantized, sparse, meta, Size,
  * device, layout). Tensor subclasses (`pySubclass`) become `_rebuild_from_type_v2(func, cls, args,
@@ -784,7 +810,6 @@ function attributesState(v: Tensor): Map<string, unknown> | null {
  * them, as torch 1.13 does), and Parameters with attributes use `_rebuild_parameter_with_state`.
  */
 export function torchReduce(v: unknown, flavor: TorchFlavor = "1.13"): Reduction {
-  const hooks = () => new PyOrderedDict();
   if (v instanceof Parameter) {
     const data = v.asTensor();
     const state = flavor === "2.x" ? attributesState(v) : null;
@@ -805,7 +830,6 @@ export function torchReduce(v: unknown, flavor: TorchFlavor = "1.13"): Reduction
 }
 
 function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reduction {
-  const hooks = () => new PyOrderedDict();
   if (v instanceof QuantizedTensor) {
     const q = v.qparams;
     const qp =
@@ -859,7 +883,7 @@ function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reductio
     }
     return {
       func: G.rebuildTensorV2,
-      args: [storageArg(v), v.storageOffset, tuple(v.shape), tuple(v.stride), v.requiresGrad, hooks()],
+      args: own([storageArg(v), v.storageOffset, tuple(v.shape), tuple(v.stride), v.requiresGrad, hooks()]),
     };
   }
   if (v instanceof SparseTensor) {

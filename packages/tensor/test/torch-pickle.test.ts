@@ -16,6 +16,7 @@ import { dtypes, Storage } from "@pt/storage";
 import { describe, expect, it } from "vitest";
 import {
   arange,
+  BackwardHooks,
   torchRebuildFunctions as G,
   isTensorError,
   type MetaTensor,
@@ -317,7 +318,11 @@ describe("reductions", () => {
     });
     expect(r.args[0]).toBe(t.storage);
     expect(r.args.slice(1, 5)).toEqual([1, tuple([2, 2]), tuple([3, 1]), false]);
-    expect(r.args[5]).toBeInstanceOf(PyOrderedDict);
+    // the backward hooks: a small placeholder that pickles exactly as an empty OrderedDict
+    expect(r.args[5]).toBeInstanceOf(BackwardHooks);
+    expect(dumps(r.args[5])).toEqual(dumps(new PyOrderedDict()));
+    const d = new PyOrderedDict();
+    expect(dumps(tuple([r.args[5], r.args[5]]))).toEqual(dumps(tuple([d, d]))); // memoized alike
     expect(r.args.length).toBe(6);
   });
   it("dtypes without a storage class use _rebuild_tensor_v3 with an untyped storage", () => {

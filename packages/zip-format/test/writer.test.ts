@@ -161,6 +161,21 @@ describe("serialization id", () => {
       expect(h.digest("libstdc++").slice(0, 20)).toBe(c.hash);
     }
   });
+  test("50,000 records (many rehashes of the set): the value of the BigInt implementation it replaced", () => {
+    // The id is computed on 32-bit halves; this value was computed by the previous, BigInt-based
+    // implementation (commit 72580cd), which the oracle cases above also checked.
+    const h = new SerializationIdHasher();
+    for (let i = 0; i < 50_000; i++)
+      h.addRecord(
+        `data/${i}`,
+        `archive/data/${i}`,
+        64,
+        (i * 2654435761) >>> 0,
+        new Uint8Array(8).fill(i & 255),
+      );
+    expect(h.digest("libstdc++")).toBe("0902507128371009892200749957414847961410");
+    expect(h.digest("libc++")).toBe("1611259973684062872500749957414847961410");
+  });
   test("string hashes: known values", () => {
     // std::hash<std::string>{}("") with libstdc++ and libc++ (CityHash k2)
     expect(libstdcxxStringHash(new Uint8Array(0))).toBe(6142509188972423790n);

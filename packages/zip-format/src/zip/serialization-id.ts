@@ -40,26 +40,93 @@ function load32(b: Uint8Array, i: number): bigint {
   );
 }
 
+// ---- 64-bit arithmetic on two 32-bit halves (hi, lo): no BigInt per record ----------------
+// Results go to RH/RL (no pair object per operation).
+let RH = 0;
+let RL = 0;
+
+/** (ah·2^32 + al) · (bh·2^32 + bl) mod 2^64 → RH, RL. */
+function mul64(ah: number, al: number, bh: number, bl: number): void {
+  const a0 = al & 0xffff;
+  const a1 = al >>> 16;
+  const b0 = bl & 0xffff;
+  const b1 = bl >>> 16;
+  const mid = a0 * b1 + a1 * b0; // < 2^33
+  const low = a0 * b0 + (mid % 0x10000) * 0x10000; // < 2^33
+  const carry = Math.floor(low / 0x100000000);
+  const high = a1 * b1 + Math.floor(mid / 0x10000) + carry; // al·bl's high word (< 2^33)
+  RL = low >>> 0;
+  RH = (high + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
+}
+
+/** `(hi·2^32 + lo) mod n` for 0 < n < 2^32, exactly (16 bits at a time). */
+function mod64(hi: number, lo: number, n: number): number {
+  let r = (hi >>> 16) % n;
+  r = (r * 0x10000 + (hi & 0xffff)) % n;
+  r = (r * 0x10000 + (lo >>> 16)) % n;
+  return (r * 0x10000 + (lo & 0xffff)) % n;
+}
+
+const MUL_HI = 0xc6a4a793;
+const MUL_LO = 0x5bd1e995;
+
+/** `v ^= v >> 47; v *= mul` on RH/RL. */
+function shiftMixMul(): void {
+  mul64(RH, (RL ^ (RH >>> 15)) >>> 0, MUL_HI, MUL_LO);
+}
+
+/** libstdc++ `std::_Hash_bytes(ptr, len, 0xc70f6907)` → RH, RL. */
+function libstdcxxHashHalves(bytes: Uint8Array, len = bytes.length): void {
+  const aligned = len & ~7;
+  mul64(0, len >>> 0, MUL_HI, MUL_LO); // len < 2^32
+  let hh = RH;
+  let hl = (RL ^ 0xc70f6907) >>> 0;
+  for (let p = 0; p < aligned; p += 8) {
+    const lo = (bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24)) >>> 0;
+    const hi = (bytes[p + 4]! | (bytes[p + 5]! << 8) | (bytes[p + 6]! << 16) | (bytes[p + 7]! << 24)) >>> 0;
+    mul64(hi, lo, MUL_HI, MUL_LO);
+    shiftMixMul(); // data = shift_mix(load * mul) * mul
+    hh = (hh ^ RH) >>> 0;
+    hl = (hl ^ RL) >>> 0;
+    mul64(hh, hl, MUL_HI, MUL_LO);
+    hh = RH;
+    hl = RL;
+  }
+  const rest = len & 7;
+  if (rest !== 0) {
+    let dl = 0;
+    let dh = 0;
+    for (let n = rest - 1; n >= 0; n--) {
+      // data = (data << 8) + byte, on fewer than 8 bytes
+      dh = ((dh << 8) | (dl >>> 24)) >>> 0;
+      dl = ((dl << 8) | bytes[aligned + n]!) >>> 0;
+    }
+    mul64((hh ^ dh) >>> 0, (hl ^ dl) >>> 0, MUL_HI, MUL_LO);
+    hh = RH;
+    hl = RL;
+  }
+  RH = hh;
+  RL = hl;
+  shiftMixMul();
+  RL = (RL ^ (RH >>> 15)) >>> 0; // final shift_mix
+}
+
 /** libstdc++ `std::_Hash_bytes(ptr, len, 0xc70f6907)` (its `std::hash<std::string>`). */
 export function libstdcxxStringHash(bytes: Uint8Array): bigint {
-  const mul = (0xc6a4a793n << 32n) + 0x5bd1e995n;
-  const shiftMix = (v: bigint): bigint => v ^ (v >> 47n);
-  const len = bytes.length;
-  const aligned = len & ~7;
-  let hash = (0xc70f6907n ^ ((BigInt(len) * mul) & M64)) & M64;
-  for (let p = 0; p < aligned; p += 8) {
-    const data = (shiftMix((load64(bytes, p) * mul) & M64) * mul) & M64;
-    hash ^= data;
-    hash = (hash * mul) & M64;
-  }
-  if ((len & 7) !== 0) {
-    let data = 0n;
-    for (let n = (len & 7) - 1; n >= 0; n--) data = (data << 8n) + BigInt(bytes[aligned + n] as number);
-    hash ^= data;
-    hash = (hash * mul) & M64;
-  }
-  hash = (shiftMix(hash) * mul) & M64;
-  return shiftMix(hash);
+  libstdcxxHashHalves(bytes);
+  return (BigInt(RH) << 32n) | BigInt(RL);
+}
+
+/** c10::hash_combine on 64-bit halves: `seed ^= value + 0x9e3779b9 + (seed << 6) + (seed >> 2)` → RH, RL. */
+function hashCombineHalves(sh: number, sl: number, vh: number, vl: number): void {
+  const shlLo = (sl << 6) >>> 0;
+  const shlHi = ((sh << 6) | (sl >>> 26)) >>> 0;
+  const shrLo = ((sl >>> 2) | ((sh & 3) << 30)) >>> 0;
+  const shrHi = sh >>> 2;
+  const sumLo = vl + 0x9e3779b9 + shlLo + shrLo; // < 2^34: exact
+  const carry = Math.floor(sumLo / 0x100000000);
+  RL = (sl ^ sumLo) >>> 0;
+  RH = (sh ^ (vh + shlHi + shrHi + carry)) >>> 0;
 }
 
 const K0 = 0xc3a5c85c97cb3127n;
@@ -203,11 +270,20 @@ interface Node {
   next: Node | null;
 }
 
-/** Iteration order of a libstdc++ `std::unordered_set<std::string>` after inserting `hashes` in order. */
-function libstdcxxOrder(hashes: readonly bigint[]): bigint[] {
-  const before: Node = { hash: 0n, next: null };
+interface Node64 {
+  hi: number;
+  lo: number;
+  next: Node64 | null;
+}
+
+/**
+ * Iteration order of a libstdc++ `std::unordered_set<std::string>` after inserting the hashes
+ * `his[i]·2^32 + los[i]` in order (returned as the same halves, in iteration order).
+ */
+function libstdcxxOrder(his: Uint32Array, los: Uint32Array): { his: Uint32Array; los: Uint32Array } {
+  const before: Node64 = { hi: 0, lo: 0, next: null };
   let nb = 1;
-  let buckets: (Node | null)[] = [null];
+  let buckets: (Node64 | null)[] = [null];
   let nextResize = 0;
   let count = 0;
   const nextBkt = (n: number): number => {
@@ -226,13 +302,13 @@ function libstdcxxOrder(hashes: readonly bigint[]): bigint[] {
     throw new RangeError(`zip: too many records (${n}) for the serialization id`);
   };
   const rehash = (n: number): void => {
-    const nbk: (Node | null)[] = new Array<Node | null>(n).fill(null);
+    const nbk: (Node64 | null)[] = new Array<Node64 | null>(n).fill(null);
     let p = before.next;
     before.next = null;
     let bbeginBkt = 0;
     while (p) {
-      const next: Node | null = p.next;
-      const bkt = Number(p.hash % BigInt(n));
+      const next: Node64 | null = p.next;
+      const bkt = mod64(p.hi, p.lo, n);
       const head = nbk[bkt];
       if (!head) {
         p.next = before.next;
@@ -249,14 +325,14 @@ function libstdcxxOrder(hashes: readonly bigint[]): bigint[] {
     buckets = nbk;
     nb = n;
   };
-  for (const h of hashes) {
-    const node: Node = { hash: h, next: null };
+  for (let i = 0; i < his.length; i++) {
+    const node: Node64 = { hi: his[i] as number, lo: los[i] as number, next: null };
     if (count + 1 > nextResize) {
       const minBkts = Math.max(count + 1, nextResize ? 0 : 11);
       if (minBkts >= nb) rehash(nextBkt(Math.max(Math.floor(minBkts) + 1, nb * 2)));
       else nextResize = nb;
     }
-    const bkt = Number(h % BigInt(nb));
+    const bkt = mod64(node.hi, node.lo, nb);
     const head = buckets[bkt];
     if (head) {
       node.next = head.next;
@@ -264,14 +340,19 @@ function libstdcxxOrder(hashes: readonly bigint[]): bigint[] {
     } else {
       node.next = before.next;
       before.next = node;
-      if (node.next) buckets[Number(node.next.hash % BigInt(nb))] = node;
+      if (node.next) buckets[mod64(node.next.hi, node.next.lo, nb)] = node;
       buckets[bkt] = before;
     }
     count++;
   }
-  const out: bigint[] = [];
-  for (let p = before.next; p; p = p.next) out.push(p.hash);
-  return out;
+  const outHi = new Uint32Array(his.length);
+  const outLo = new Uint32Array(his.length);
+  let k = 0;
+  for (let p = before.next; p; p = p.next) {
+    outHi[k] = p.hi;
+    outLo[k++] = p.lo;
+  }
+  return { his: outHi, los: outLo };
 }
 
 function isPrime(n: number): boolean {
@@ -376,16 +457,9 @@ export class SerializationIdHasher {
 
   /** `combined = hash_combine(combined, value)` for a 32-bit `value`, on the two halves. */
   private combineCrc(value: number): void {
-    const hi = this.crcHi;
-    const lo = this.crcLo;
-    const shlLo = (lo << 6) >>> 0;
-    const shlHi = ((hi << 6) | (lo >>> 26)) >>> 0;
-    const shrLo = ((lo >>> 2) | ((hi & 3) << 30)) >>> 0;
-    const shrHi = hi >>> 2;
-    const sumLo = value + 0x9e3779b9 + shlLo + shrLo; // < 2^34: exact
-    const carry = Math.floor(sumLo / 0x100000000);
-    this.crcLo = (lo ^ sumLo) >>> 0;
-    this.crcHi = (hi ^ (shlHi + shrHi + carry)) >>> 0;
+    hashCombineHalves(this.crcHi, this.crcLo, 0, value);
+    this.crcHi = RH;
+    this.crcLo = RL;
   }
 
   /** Feed one buffer the writer's output callback receives (only descriptor-like ones count). */
@@ -416,20 +490,54 @@ export class SerializationIdHasher {
     }
     // The name's UTF-8 can start with the signature's "P" only if the name does.
     if (fullName.charCodeAt(0) === 0x50) this.observeWrite(utf8Bytes(fullName));
-    if (size >= 8) this.observeWrite(head.subarray(0, 8));
+    if (size >= 8) this.observeWrite(head); // only its first 8 bytes are looked at
     // the data descriptor itself: its signature, then the CRC as its second word
     if (size > 0) this.combineCrc(crc >>> 0);
   }
 
   /** The 40-digit id for the records added so far. */
   digest(stdlib: CxxStdlib = "libstdc++"): string {
-    const hashFn = stdlib === "libc++" ? libcxxStringHash : libstdcxxStringHash;
-    const hashes = this.names.map((n) => hashFn(utf8Bytes(n)));
-    const order = stdlib === "libc++" ? libcxxOrder(hashes) : libstdcxxOrder(hashes);
-    let combined = 0n;
-    for (const h of order) combined = hashCombine(combined, h);
+    let nameHash: bigint;
+    if (stdlib === "libc++") {
+      const order = libcxxOrder(this.names.map((n) => libcxxStringHash(utf8Bytes(n))));
+      let combined = 0n;
+      for (const h of order) combined = hashCombine(combined, h);
+      nameHash = combined;
+    } else {
+      const n = this.names.length;
+      const his = new Uint32Array(n);
+      const los = new Uint32Array(n);
+      let scratch = new Uint8Array(64);
+      for (let i = 0; i < n; i++) {
+        const name = this.names[i] as string;
+        let len = name.length;
+        if (len > scratch.length) scratch = new Uint8Array(2 * len);
+        // ASCII names (torch's) into one reused buffer; others encoded
+        for (let k = 0; k < len; k++) {
+          const c = name.charCodeAt(k);
+          if (c >= 0x80) {
+            len = -1;
+            break;
+          }
+          scratch[k] = c;
+        }
+        if (len >= 0) libstdcxxHashHalves(scratch, len);
+        else libstdcxxHashHalves(utf8Bytes(name));
+        his[i] = RH;
+        los[i] = RL;
+      }
+      const order = libstdcxxOrder(his, los);
+      let ch = 0;
+      let cl = 0;
+      for (let i = 0; i < n; i++) {
+        hashCombineHalves(ch, cl, order.his[i] as number, order.los[i] as number);
+        ch = RH;
+        cl = RL;
+      }
+      nameHash = (BigInt(ch) << 32n) | BigInt(cl);
+    }
     return (
-      combined.toString().padStart(20, "0") +
+      nameHash.toString().padStart(20, "0") +
       ((BigInt(this.crcHi) << 32n) | BigInt(this.crcLo)).toString().padStart(20, "0")
     );
   }
