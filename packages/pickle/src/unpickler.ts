@@ -836,6 +836,69 @@ export class Unpickler {
         case 0x51: // BINPERSID
           stack.push(this.persistent(pop(), opPos, op));
           break;
+        // Appends and dict items come once per batch of 1,000 (or once per small container): here, so
+        // that their first call sites do not deoptimize the main loop when first reached.
+        case 0x61: {
+          // APPEND
+          const v = pop();
+          const target = peek();
+          if (Array.isArray(target) && !(target instanceof PyTuple)) target.push(v);
+          else this.extend(target, [v], opPos, op);
+          this.account(8, opPos, op);
+          break;
+        }
+        case 0x65: {
+          // APPENDS
+          const m = popMark();
+          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
+            throw new StackError("APPENDS without a list below the MARK", {
+              offset: opPos,
+              opcode: "APPENDS",
+            });
+          const target = stack[m - 1];
+          const n = stack.length - m;
+          if (Array.isArray(target) && !(target instanceof PyTuple)) {
+            for (let k = 0; k < n; k++) target.push(stack[m + k]);
+          } else this.extend(target, stack.slice(m), opPos, op);
+          stack.length = m;
+          this.account(8 * n, opPos, op);
+          break;
+        }
+        case 0x73: {
+          // SETITEM
+          const v = pop();
+          const k = pop();
+          const target = peek();
+          if (target instanceof Map) target.set(k, v);
+          else this.setItems(target, [k, v], opPos, op);
+          this.account(16, opPos, op);
+          break;
+        }
+        case 0x75: {
+          // SETITEMS
+          const m = popMark();
+          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
+            throw new StackError("SETITEMS without a dict below the MARK", {
+              offset: opPos,
+              opcode: "SETITEMS",
+            });
+          const n = stack.length - m;
+          if (n % 2)
+            throw new StackError("SETITEMS with an odd number of items", {
+              offset: opPos,
+              opcode: "SETITEMS",
+            });
+          const target = stack[m - 1];
+          if (target instanceof Map)
+            for (let k = m; k < stack.length; k += 2) target.set(stack[k], stack[k + 1]);
+          else this.setItems(target, stack.slice(m), opPos, op);
+          stack.length = m;
+          this.account(8 * n, opPos, op);
+          break;
+        }
+        case 0x2e: // STOP on an empty stack (the main loop handles the rest)
+          pop();
+          break;
         default:
           throw new InvalidOpcodeError(`invalid opcode 0x${op.toString(16).padStart(2, "0")}`, {
             offset: opPos,
@@ -980,67 +1043,9 @@ export class Unpickler {
         case 0x5d: // EMPTY_LIST
           stack.push([]);
           break;
-        case 0x61: {
-          // APPEND
-          const v = pop();
-          const target = peek();
-          if (Array.isArray(target) && !(target instanceof PyTuple)) target.push(v);
-          else this.extend(target, [v], opPos, op);
-          this.account(8, opPos, op);
-          break;
-        }
-        case 0x65: {
-          // APPENDS
-          const m = popMark();
-          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
-            throw new StackError("APPENDS without a list below the MARK", {
-              offset: opPos,
-              opcode: "APPENDS",
-            });
-          const target = stack[m - 1];
-          const n = stack.length - m;
-          if (Array.isArray(target) && !(target instanceof PyTuple)) {
-            for (let k = 0; k < n; k++) target.push(stack[m + k]);
-          } else this.extend(target, stack.slice(m), opPos, op);
-          stack.length = m;
-          this.account(8 * n, opPos, op);
-          break;
-        }
         case 0x7d: // EMPTY_DICT
           stack.push(new Map());
           break;
-        case 0x73: {
-          // SETITEM
-          const v = pop();
-          const k = pop();
-          const target = peek();
-          if (target instanceof Map) target.set(k, v);
-          else this.setItems(target, [k, v], opPos, op);
-          this.account(16, opPos, op);
-          break;
-        }
-        case 0x75: {
-          // SETITEMS
-          const m = popMark();
-          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
-            throw new StackError("SETITEMS without a dict below the MARK", {
-              offset: opPos,
-              opcode: "SETITEMS",
-            });
-          const n = stack.length - m;
-          if (n % 2)
-            throw new StackError("SETITEMS with an odd number of items", {
-              offset: opPos,
-              opcode: "SETITEMS",
-            });
-          const target = stack[m - 1];
-          if (target instanceof Map)
-            for (let k = m; k < stack.length; k += 2) target.set(stack[k], stack[k + 1]);
-          else this.setItems(target, stack.slice(m), opPos, op);
-          stack.length = m;
-          this.account(8 * n, opPos, op);
-          break;
-        }
         case 0x4e: // NONE
           stack.push(null);
           break;
@@ -1113,9 +1118,13 @@ export class Unpickler {
           break;
         }
         case 0x2e: {
-          // STOP
-          const v = pop();
-          return { value: v, end: pos };
+          // STOP (no call here: a call site first reached at the very end would deoptimize the loop)
+          const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
+          if (stack.length <= floor) {
+            cur = pos;
+            cold(); // throws the stack error
+          }
+          return { value: stack[stack.length - 1], end: pos };
         }
         default:
           cur = pos;

@@ -76,8 +76,9 @@ export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
   if (Array.isArray(items)) {
     // arrays (frozen ones too, which Array.from walks with an iterator) copied by index: holes
     // become undefined, as Array.from makes them
-    copy = [];
-    for (let i = 0; i < items.length; i++) copy.push(items[i] as T);
+    const n = items.length;
+    copy = new Array<T>(n); // exactly as long (a pushed array reserves 16 slots)
+    for (let i = 0; i < n; i++) copy[i] = items[i] as T;
   } else copy = Array.from(items as Iterable<T>);
   // a plain array given the tuple prototype (as the unpickler makes them): much cheaper than
   // pushing into a new Array subclass instance

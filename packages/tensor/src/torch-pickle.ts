@@ -233,13 +233,28 @@ function ints(v: unknown, fn: string, suffix = ""): number[] {
     const what = `${fn}${suffix}`;
     throw new TorchPickleError(`${what} must be a tuple of ints, got ${describe(v)}`, { what });
   }
-  // pushed, not preallocated: a packed array (tensors keep it, frozen, as their shape/stride)
-  const out: number[] = [];
-  for (let i = 0; i < v.length; i++) {
+  const n = v.length;
+  const at = (i: number): number => {
     const x: unknown = v[i];
     // the element's name is only built for the error message
-    out.push(typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`));
+    return typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`);
+  };
+  // Tensors keep this array (frozen) as their shape/stride: up to 4 dimensions as literals (packed,
+  // exactly as long: a pushed array would reserve 16 slots), longer ones preallocated.
+  switch (n) {
+    case 0:
+      return [];
+    case 1:
+      return [at(0)];
+    case 2:
+      return [at(0), at(1)];
+    case 3:
+      return [at(0), at(1), at(2)];
+    case 4:
+      return [at(0), at(1), at(2), at(3)];
   }
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = at(i);
   return out;
 }
 function describe(v: unknown): string {

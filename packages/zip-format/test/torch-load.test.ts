@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { dumps, PyOrderedDict } from "@pt/pickle";
+import { dumps, PyGlobal, PyOrderedDict, tuple } from "@pt/pickle";
 import { BlobSource, BufferSource, dtypes, Storage } from "@pt/storage";
 import { arange, type Tensor, tensor } from "@pt/tensor";
 import { deflateSync } from "fflate";
@@ -326,6 +326,36 @@ describe("records", () => {
         ]),
       ),
     ).rejects.toThrow(/byteorder says "middle"/);
+  });
+  test("persistent ids naming one key: one Storage; another class or size for it is refused", async () => {
+    class Ref {
+      constructor(readonly pid: unknown) {}
+    }
+    const pid = (cls: string, numel: number) =>
+      new Ref(tuple(["storage", new PyGlobal("torch", cls), "0", "cpu", numel]));
+    const load = async (refs: Ref[]) =>
+      loadZip(
+        await archive([
+          ["data.pkl", dumps(refs, { persistentId: (v) => (v instanceof Ref ? v.pid : null) })],
+          ["data/0", new Uint8Array(16)],
+          ["version", enc.encode("3\n")],
+        ]),
+      );
+    // consecutive ids for one storage (views of it): the same object every time
+    const same = (await load([pid("FloatStorage", 4), pid("FloatStorage", 4), pid("FloatStorage", 4)]))
+      .value as Storage[];
+    expect(same[0]).toBeInstanceOf(Storage);
+    expect(same[1]).toBe(same[0]);
+    expect(same[2]).toBe(same[0]);
+    const dtype = (await load([pid("FloatStorage", 4), pid("IntStorage", 4)]).catch(
+      (e: unknown) => e,
+    )) as ZipTorchError;
+    expect(dtype.code).toBe("PERSISTENT_ID_INVALID");
+    expect(dtype.message).toMatch(/declares it as float32 and again as int32/);
+    const size = (await load([pid("FloatStorage", 4), pid("FloatStorage", 2)]).catch(
+      (e: unknown) => e,
+    )) as ZipTorchError;
+    expect(size.code).toBe("STORAGE_SIZE_MISMATCH");
   });
   test("an invalid persistent id is a typed error with its offset", async () => {
     const bad = new Uint8Array([0x80, 0x02, ...enc.encode("X\x01\x00\x00\x00zQ.")]);

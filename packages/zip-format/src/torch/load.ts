@@ -320,7 +320,36 @@ function unpickle(
 ): { value: unknown; storages: Map<string, Storage> } {
   const storages = new Map<string, Storage>();
   const registry = options.globals ? torchGlobals().merge(options.globals) : torchGlobals();
+  // The last persistent id's parts and its storage: views of one storage (torch writes a fresh
+  // pid tuple per tensor) then skip the parse and the checks, which gave the same answer.
+  let lastCls: unknown;
+  let lastKey: unknown;
+  let lastLoc: unknown;
+  let lastNumel: unknown;
+  let lastStorage: Storage | null = null;
   const persistentLoad = (pid: unknown, ctx: HookContext): unknown => {
+    if (
+      lastStorage !== null &&
+      isTuple(pid) &&
+      pid.length === 5 &&
+      pid[2] === lastKey &&
+      pid[1] === lastCls &&
+      pid[4] === lastNumel &&
+      pid[3] === lastLoc &&
+      pid[0] === "storage"
+    )
+      return lastStorage;
+    const s = persistentLoadParsed(pid, ctx);
+    if (isTuple(pid) && pid.length === 5 && typeof pid[2] === "string" && typeof pid[3] === "string") {
+      lastCls = pid[1];
+      lastKey = pid[2];
+      lastLoc = pid[3];
+      lastNumel = pid[4];
+      lastStorage = s;
+    } else lastStorage = null;
+    return s;
+  };
+  const persistentLoadParsed = (pid: unknown, ctx: HookContext): Storage => {
     let p: StoragePid;
     try {
       const cls = isTuple(pid) ? pid[1] : undefined;
