@@ -15,6 +15,7 @@
 // reported as such (status "missing" / "not-implemented"), not as a crash.
 // --cpu-profile P writes V8's CPU profile of the operation alone to P (a .cpuprofile file).
 // PT_BENCH_LIBRARY=/path/to/module.js replaces @pt/serialization/node (used by the tests).
+// PT_BENCH_LOAD_OPTIONS={"checkCrc":false} passes options to loadFile (variants, by hand only).
 
 import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
@@ -161,7 +162,10 @@ async function main() {
     });
     return;
   }
-  const loadFile = /** @type {(path: string) => Promise<unknown>} */ (api.loadFile);
+  // PT_BENCH_LOAD_OPTIONS='{"checkCrc":false}': options for our loadFile (to measure a variant)
+  const loadOptions = JSON.parse(process.env.PT_BENCH_LOAD_OPTIONS ?? "{}");
+  const loadFileRaw = /** @type {(path: string, o?: object) => Promise<unknown>} */ (api.loadFile);
+  const loadFile = (/** @type {string} */ path) => loadFileRaw(path, loadOptions);
   const saveFile = /** @type {(v: unknown, path: string, o?: object) => Promise<void>} */ (api.saveFile);
   const openFile = /** @type {(path: string) => Promise<{ value: unknown; close(): Promise<void> }>} */ (
     api.openFile

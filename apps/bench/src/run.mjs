@@ -179,6 +179,11 @@ function short(s) {
   return s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`;
 }
 
+/** `sync`: flush dirty pages to disk (ignored where there is no such command). */
+function settle() {
+  spawnSync("sync", [], { stdio: "ignore" });
+}
+
 async function main() {
   const o = options();
   if (o.help) {
@@ -187,6 +192,7 @@ async function main() {
   }
   mkdirSync(o.dir, { recursive: true });
   const manifest = ensureWorkloads(o);
+  settle(); // workloads just written: their writeback must not land on the first runs
   const machine = { ...machineInfo(), torch: manifest.torch ?? null, python: manifest.python ?? null };
   const library = libraryInfo();
   process.stderr.write(
@@ -207,7 +213,12 @@ async function main() {
       side === "ours" && !o.selfTest
         ? runChild(process.execPath, ["--expose-gc", CHILD, ...common, ...childFlags], o.timeoutMs)
         : runChild(o.python, [TORCH_CHILD, ...common], o.timeoutMs);
-    return result.finally(() => rmSync(out, { force: true }));
+    return result.finally(() => {
+      rmSync(out, { force: true });
+      // A save leaves up to a GiB of dirty pages whose writeback would land on whichever run
+      // comes next (either side): flushed here, outside every timed region.
+      if (op === "save") settle();
+    });
   };
 
   /**
