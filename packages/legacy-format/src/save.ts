@@ -4,7 +4,7 @@
  */
 import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
 import type { DType, Storage } from "@pt/storage";
-import { savedStorage } from "@pt/tensor";
+import { installTorchPickleProtocols, savedStorage } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
 import { legacyModuleSource, legacyStorageKey, viewOffsets } from "./keys.js";
@@ -160,6 +160,7 @@ function pickleObject(
   // in every persistent_id call, so CPython writes them again each time instead of a memo GET:
   // each is a new `PyStr` (a str with an identity of its own).
   const fresh = (text: string): PyStr => new PyStr(text);
+  installTorchPickleProtocols(); // torch's reductions are the classes' own REDUCE methods
   const pickler = new Pickler({
     protocol,
     persistentId,

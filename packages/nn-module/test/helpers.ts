@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dumps, genops, loads, PyStr } from "@pt/pickle";
 import { dtypes, Storage } from "@pt/storage";
-import { parseStoragePid, savedStorage, storagePersistentId, torchGlobals } from "@pt/tensor";
+import { parseStoragePid, savedStorage, storagePersistentId, torchGlobals, torchReducers } from "@pt/tensor";
 import { nnGlobals, reviveModules } from "../src/index.js";
 
 export const FIXTURES = new URL("../../../apps/conformance/fixtures/", import.meta.url);
@@ -85,6 +85,7 @@ export function dumpTorch(value: unknown): { pkl: Uint8Array; storages: Storage[
   const storages: Storage[] = [];
   const pkl = dumps(value, {
     protocol: 2,
+    reducers: torchReducers(),
     persistentId: (obj) => {
       const s = savedStorage(obj);
       if (!s) return null;

@@ -14,7 +14,7 @@ import {
 } from "@pt/nn-module";
 import { dumps, loads } from "@pt/pickle";
 import { Storage } from "@pt/storage";
-import { parseStoragePid, savedStorage, storagePersistentId, torchGlobals } from "@pt/tensor";
+import { parseStoragePid, savedStorage, storagePersistentId, torchGlobals, torchReducers } from "@pt/tensor";
 
 const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
 const sd = model.stateDict();
@@ -25,6 +25,7 @@ console.log(sd.attributes?.get("_metadata")); // OrderedDict("" → {version: 1}
 const records: Storage[] = [];
 const keys = new Map<Storage, string>();
 const pkl = dumps(model, {
+  reducers: torchReducers(), // torch's reductions of the parameters' tensors
   persistentId: (obj) => {
     const s = savedStorage(obj);
     if (!s) return null;

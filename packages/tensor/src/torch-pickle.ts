@@ -228,33 +228,38 @@ function float(v: unknown, what: string): number {
   if (typeof v === "bigint") return Number(v);
   throw new TorchPickleError(`${what} must be a number, got ${describe(v)}`, { what });
 }
+/** Element `i` of an int tuple; its name (`fn` + `suffix` + `[i]`) is only built for the error. */
+function intAt(v: readonly unknown[], i: number, fn: string, suffix: string): number {
+  const x: unknown = v[i];
+  return typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`);
+}
 function ints(v: unknown, fn: string, suffix = ""): number[] {
   if (!Array.isArray(v)) {
     const what = `${fn}${suffix}`;
     throw new TorchPickleError(`${what} must be a tuple of ints, got ${describe(v)}`, { what });
   }
   const n = v.length;
-  const at = (i: number): number => {
-    const x: unknown = v[i];
-    // the element's name is only built for the error message
-    return typeof x === "number" && Number.isSafeInteger(x) ? x : int(x, `${fn}${suffix}[${i}]`);
-  };
   // Tensors keep this array (frozen) as their shape/stride: up to 4 dimensions as literals (packed,
   // exactly as long: a pushed array would reserve 16 slots), longer ones preallocated.
   switch (n) {
     case 0:
       return [];
     case 1:
-      return [at(0)];
+      return [intAt(v, 0, fn, suffix)];
     case 2:
-      return [at(0), at(1)];
+      return [intAt(v, 0, fn, suffix), intAt(v, 1, fn, suffix)];
     case 3:
-      return [at(0), at(1), at(2)];
+      return [intAt(v, 0, fn, suffix), intAt(v, 1, fn, suffix), intAt(v, 2, fn, suffix)];
     case 4:
-      return [at(0), at(1), at(2), at(3)];
+      return [
+        intAt(v, 0, fn, suffix),
+        intAt(v, 1, fn, suffix),
+        intAt(v, 2, fn, suffix),
+        intAt(v, 3, fn, suffix),
+      ];
   }
   const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) out[i] = at(i);
+  for (let i = 0; i < n; i++) out[i] = intAt(v, i, fn, suffix);
   return out;
 }
 function describe(v: unknown): string {
@@ -929,6 +934,7 @@ function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reductio
  * (the `REDUCE` methods installed on the classes produce torch 1.13's).
  */
 export function torchReducers(flavor: TorchFlavor = "1.13"): Map<unknown, (value: never) => Reduction> {
+  installTorchPickleProtocols(); // dtypes (pickled as globals) need theirs too
   const m = new Map<unknown, (value: never) => Reduction>();
   for (const cls of [
     Tensor,
@@ -949,7 +955,10 @@ let installed = false;
 /**
  * Give torch values their pickle protocols: `REDUCE` on Tensor/Parameter/QuantizedTensor/
  * SparseTensor/MetaTensor (torch 1.13 reductions; v3 for dtypes without a storage class),
- * `GLOBAL_NAME` on DType and storage classes, `SETSTATE` on Tensor. Runs on import; idempotent.
+ * `GLOBAL_NAME` on DType and storage classes, `SETSTATE` on Tensor. Idempotent. Importing the
+ * package does not run it (it is free of side effects): `torchGlobals()`, `torchReducers()` and the
+ * format packages' savers call it; call it yourself before pickling torch values with `dumps`
+ * without `reducers: torchReducers()`.
  */
 export function installTorchPickleProtocols(): void {
   if (installed) return;
@@ -978,4 +987,3 @@ export function installTorchPickleProtocols(): void {
     configurable: true,
   });
 }
-installTorchPickleProtocols();

@@ -10,6 +10,7 @@ import {
   storagePersistentId,
   type Tensor,
   torchGlobals,
+  torchReducers,
 } from "@pt/tensor";
 import { describe, expect, it } from "vitest";
 
@@ -26,6 +27,7 @@ console.log(e.t().reshape(16).storage === e.storage); // false: reshape had to c
 // pickle a tensor exactly as torch.save's data.pkl, then load it back
 const records = new Map<string, Storage>();
 const pkl = dumps(e, {
+  reducers: torchReducers(), // torch's reductions of tensors (and dtypes as globals)
   persistentId: (obj) => {
     const s = savedStorage(obj);
     if (!s) return null;

@@ -1,6 +1,6 @@
 import { Pickler, PyStr } from "@pt/pickle";
 import type { Storage } from "@pt/storage";
-import { savedStorage, storagePersistentId, torchReducers } from "@pt/tensor";
+import { installTorchPickleProtocols, savedStorage, storagePersistentId, torchReducers } from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import type { CxxStdlib } from "../zip/serialization-id.js";
 import { type ZipSink, ZipWriter } from "../zip/writer.js";
@@ -65,6 +65,7 @@ export function pickleForZip(
   // text (`_metadata`'s '0') is a different object, written in full.
   const saved = new Map<Storage, { key: string; dtype: string; keyObject: PyStr }>();
   const storages: Array<[string, Storage]> = [];
+  installTorchPickleProtocols(); // torch 1.13's reductions are the classes' own REDUCE methods
   const pickler = new Pickler({
     protocol,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
