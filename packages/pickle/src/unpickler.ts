@@ -1028,6 +1028,17 @@ export class Unpickler {
           stack.push(t);
           break;
         }
+        case 0x51: {
+          // BINPERSID (one per tensor)
+          const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
+          if (stack.length <= floor) {
+            cur = pos;
+            cold(); // throws the stack error
+          }
+          const pid = stack[stack.length - 1];
+          stack[stack.length - 1] = this.persistent(pid, opPos, op);
+          break;
+        }
         case 0x52: {
           // REDUCE
           const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
