@@ -205,16 +205,17 @@ export function formatSummaryTable(rows) {
  */
 export function formatDetailTable(rows) {
   const lines = [
-    "| workload | op | pairs | ours (median) | torch (median) | ratios | ours peak rise | torch peak rise | status |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| workload | op | pairs | ours (median) | torch (median) | ratios | fastest ÷ fastest | ours peak rise | torch peak rise | status |",
+    "|---|---|---|---|---|---|---|---|---|---|",
   ];
   const notes = [];
   for (const r of rows) {
     const med = (/** @type {number[]} */ xs, /** @type {(x: number) => string} */ f) =>
       xs.length > 0 ? f(median(xs)) : "—";
     const ratios = r.ratio === null ? "—" : r.ratio.ratios.map(formatRatio).join(" ");
+    const best = r.ratio === null ? "—" : formatRatio(r.ratio.best);
     lines.push(
-      `| ${r.workload} | ${r.op} | ${r.ratio?.n ?? 0} | ${med(r.ours.seconds, formatSeconds)} | ${med(r.torch.seconds, formatSeconds)} | ${ratios} | ${med(r.ours.peakRise, formatBytes)} | ${med(r.torch.peakRise, formatBytes)} | ${r.status} |`,
+      `| ${r.workload} | ${r.op} | ${r.ratio?.n ?? 0} | ${med(r.ours.seconds, formatSeconds)} | ${med(r.torch.seconds, formatSeconds)} | ${ratios} | ${best} | ${med(r.ours.peakRise, formatBytes)} | ${med(r.torch.peakRise, formatBytes)} | ${r.status} |`,
     );
     if (r.note !== null) notes.push(`- ${r.workload} ${r.op}: ${r.note}`);
   }

@@ -32,6 +32,7 @@ export function median(values) {
  * @property {number[]} ratios the per-pair ratios, in run order
  * @property {number} oursMedian median of our values
  * @property {number} torchMedian median of torch's values
+ * @property {number} best our fastest value ÷ torch's fastest (reported beside the median)
  */
 
 /**
@@ -60,6 +61,10 @@ export function summarizePairs(pairs) {
     ratios,
     oursMedian: median(pairs.map((p) => p.ours)),
     torchMedian: median(pairs.map((p) => p.torch)),
+    // each side's fastest run over the other's: interference (page-cache writeback, a stalled
+    // allocation) only ever adds time, so on a noisy machine this is the steadier estimate of the
+    // two costs; reported beside the median, which the targets are judged on
+    best: Math.min(...pairs.map((p) => p.ours)) / Math.min(...pairs.map((p) => p.torch)),
   };
 }
 

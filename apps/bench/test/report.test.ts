@@ -171,9 +171,9 @@ describe("the tables", () => {
     const text = formatDetailTable(rows);
     const lines = text.split("\n");
     expect(lines[2]).toBe(
-      "| W1 | load | 3 | 840.0 ms | 1.00 s | 0.80 0.84 0.91 | 1.00 GiB | 2.00 GiB | ok |",
+      "| W1 | load | 3 | 840.0 ms | 1.00 s | 0.80 0.84 0.91 | 0.80 | 1.00 GiB | 2.00 GiB | ok |",
     );
-    expect(lines[4]).toBe("| W6 | list | 0 | — | 1.00 s | — | — | 3.0 MiB | not-implemented |");
+    expect(lines[4]).toBe("| W6 | list | 0 | — | 1.00 s | — | — | — | 3.0 MiB | not-implemented |");
     expect(text.endsWith("- W6 list: ours: Error: serialization: openFile not implemented")).toBe(true);
   });
 });

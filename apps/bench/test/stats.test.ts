@@ -50,6 +50,13 @@ describe("summarizePairs", () => {
     expect(s.oursMedian).toBe(2);
     expect(s.torchMedian).toBe(3);
     expect(s.oursMedian / s.torchMedian).not.toBe(s.median);
+    expect(s.best).toBe(1 / 1); // fastest ours (1) ÷ fastest torch (1)
+    expect(
+      summarizePairs([
+        { ours: 5, torch: 2 },
+        { ours: 3, torch: 9 },
+      ]).best,
+    ).toBe(3 / 2);
   });
 
   it("keeps the run order of the ratios and handles an even pair count", () => {
