@@ -459,6 +459,8 @@ function* legacyParser(
           ...plain(),
           globals: registry,
           persistentLoad,
+          // most memoized objects (persistent ids, argument tuples) are never fetched again
+          pruneMemo: true,
         };
         if (options.policy !== undefined) o.policy = options.policy;
         if (options.onGlobal !== undefined) o.onGlobal = options.onGlobal;

@@ -531,6 +531,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
   try {
     value = new Unpickler(pdata, {
       ...baseOpts(),
+      pruneMemo: true,
       persistentLoad: (pid: unknown, ctx: HookContext) => {
         if (isTuple(pid)) {
           const t = pid[0] === "module" ? pid.slice(1) : pid;

@@ -392,6 +392,8 @@ function unpickle(
     ...(options.onGlobal ? { onGlobal: options.onGlobal } : {}),
     persistentLoad,
     encoding: options.encoding ?? "utf-8",
+    // most memoized objects of data.pkl (persistent ids, argument tuples) are never fetched again
+    pruneMemo: true,
   });
   let value: unknown;
   try {
