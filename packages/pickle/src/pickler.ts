@@ -229,11 +229,9 @@ export class Pickler {
   private save(v: unknown, pers: boolean): void {
     if (++this.depth > this.maxDepth) throw new LimitError("maxDepth", this.depth, this.maxDepth, {});
     if (this.frameStart !== -1) this.boundary();
-    try {
-      this.saveInner(v, pers);
-    } finally {
-      this.depth--;
-    }
+    // no try/finally: an error ends the dump, and `dump()` resets the depth before the next one
+    this.saveInner(v, pers);
+    this.depth--;
   }
 
   private saveInner(v: unknown, pers: boolean): void {

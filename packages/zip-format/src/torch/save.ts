@@ -71,6 +71,8 @@ export function pickleForZip(
     ...(maxDepth !== undefined ? { maxDepth } : {}),
     ...(flavor === "1.13" ? {} : { reducers: torchReducers("2.x") }),
     persistentId: (obj: unknown) => {
+      // called for every value pickled (as CPython calls persistent_id): primitives leave at once
+      if (typeof obj !== "object" || obj === null) return null;
       const s = savedStorage(obj);
       if (!s) return null;
       const st = s.storage;
