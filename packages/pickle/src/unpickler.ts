@@ -539,6 +539,16 @@ export class Unpickler {
       cur = nl + 1;
       return s;
     };
+    // The MARK of ADDITEMS/APPENDS/SETITEMS, which needs the container just below it.
+    const itemsMark = (opName: string, container: string): number => {
+      const m = popMark();
+      if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
+        throw new StackError(`${opName} without a ${container} below the MARK`, {
+          offset: opPos,
+          opcode: opName,
+        });
+      return m;
+    };
     const sliceToMark = (): unknown[] => {
       const m = popMark();
       const items = stack.slice(m);
@@ -578,12 +588,7 @@ export class Unpickler {
           break;
         case 0x90: {
           // ADDITEMS
-          const m = popMark();
-          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
-            throw new StackError("ADDITEMS without a set below the MARK", {
-              offset: opPos,
-              opcode: "ADDITEMS",
-            });
+          const m = itemsMark("ADDITEMS", "set");
           const target = stack[m - 1];
           const n = stack.length - m;
           if (target instanceof Set && !(target instanceof PyFrozenSet))
@@ -860,12 +865,7 @@ export class Unpickler {
         }
         case 0x65: {
           // APPENDS
-          const m = popMark();
-          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
-            throw new StackError("APPENDS without a list below the MARK", {
-              offset: opPos,
-              opcode: "APPENDS",
-            });
+          const m = itemsMark("APPENDS", "list");
           const target = stack[m - 1];
           const n = stack.length - m;
           if (Array.isArray(target) && !(target instanceof PyTuple)) {
@@ -887,12 +887,7 @@ export class Unpickler {
         }
         case 0x75: {
           // SETITEMS
-          const m = popMark();
-          if (m === 0 || (marks.length && m <= (marks[marks.length - 1] as number)))
-            throw new StackError("SETITEMS without a dict below the MARK", {
-              offset: opPos,
-              opcode: "SETITEMS",
-            });
+          const m = itemsMark("SETITEMS", "dict");
           const n = stack.length - m;
           if (n % 2)
             throw new StackError("SETITEMS with an odd number of items", {

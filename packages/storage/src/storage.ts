@@ -71,6 +71,17 @@ export function swapBytes(bytes: Uint8Array, elementSize: number, copy = false):
 
 let nextId = 1;
 
+/** Whether `[offset, offset + nbytes)` is a range of whole, non-negative numbers within `total` bytes. */
+function inRange(offset: number, nbytes: number, total: number): boolean {
+  return (
+    Number.isSafeInteger(offset) &&
+    Number.isSafeInteger(nbytes) &&
+    offset >= 0 &&
+    nbytes >= 0 &&
+    offset + nbytes <= total
+  );
+}
+
 /**
  * A torch storage: a flat run of bytes holding elements of one dtype, on a device.
  *
@@ -164,13 +175,7 @@ export class Storage {
     nbytes: number,
     options: StorageOptions = {},
   ): Storage {
-    if (
-      !Number.isSafeInteger(byteOffset) ||
-      !Number.isSafeInteger(nbytes) ||
-      byteOffset < 0 ||
-      nbytes < 0 ||
-      byteOffset + nbytes > buffer.byteLength
-    ) {
+    if (!inRange(byteOffset, nbytes, buffer.byteLength)) {
       throw new StorageRangeError(
         `view of ${nbytes} bytes at offset ${byteOffset} is outside the ${buffer.byteLength}-byte buffer`,
         { offset: byteOffset, nbytes, byteLength: buffer.byteLength },
@@ -259,13 +264,7 @@ export class Storage {
     dtype: DType = parent.dtype,
     options: Omit<StorageOptions, "byteOrder"> = {},
   ): Storage {
-    if (
-      !Number.isSafeInteger(byteOffset) ||
-      !Number.isSafeInteger(nbytes) ||
-      byteOffset < 0 ||
-      nbytes < 0 ||
-      byteOffset + nbytes > parent.nbytes
-    ) {
+    if (!inRange(byteOffset, nbytes, parent.nbytes)) {
       throw new StorageRangeError(
         `view of ${nbytes} bytes at offset ${byteOffset} is outside the ${parent.nbytes}-byte storage`,
         { offset: byteOffset, nbytes, parentBytes: parent.nbytes },
