@@ -189,13 +189,13 @@ export async function openFile(path: string, options: LoadOptions = {}): Promise
   const src = new FileSource(fh.fd, false);
   try {
     const cp = await open(src, { crc32: nodeCrc32, ...options });
-    return {
-      ...cp,
+    // assigned, not spread: a spread would read (and so build) the lazily made lists
+    return Object.assign(cp, {
       close: async () => {
         src.close();
         await fh.close();
       },
-    };
+    });
   } catch (e) {
     await fh.close();
     throw e;
