@@ -7,7 +7,7 @@ import { PY3_TO_PY2_MODULES, PY3_TO_PY2_NAMES } from "./allowlist.js";
 import { LimitError, UnpicklableError } from "./errors.js";
 import { GLOBAL_NAME, REDUCE, type Reduction } from "./hooks.js";
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL } from "./opcodes.js";
-import { encodeRawUnicodeEscape, encodeUtf8, reprFloat } from "./text.js";
+import { encodeRawUnicodeEscape, encodeUtf8, isAscii, reprFloat } from "./text.js";
 import {
   PyByteArray,
   PyComplex,
@@ -46,11 +46,6 @@ const FRAME_SIZE_MIN = 4;
 const BATCHSIZE = 1000;
 
 /** A global reference written by the pickler's own reductions. */
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
-  return true;
-}
-
 function g(module: string, name: string): PyGlobal {
   return new PyGlobal(module, name);
 }

@@ -55,17 +55,16 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number): string 
   return out;
 }
 
+/** Whether every UTF-16 unit of `s` is ASCII (then its UTF-8 bytes are its char codes). */
+export function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
 /** Encode a JS string as UTF-8, lone surrogates as 3-byte sequences (CPython `surrogatepass`). */
 export function encodeUtf8(s: string): Uint8Array {
   const n = s.length;
-  let ascii = true;
-  for (let i = 0; i < n; i++) {
-    if (s.charCodeAt(i) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
+  if (isAscii(s)) {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) out[i] = s.charCodeAt(i);
     return out;
