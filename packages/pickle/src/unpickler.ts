@@ -20,6 +20,7 @@ import { scanMemoReads } from "./memo-scan.js";
 import { opcodeName } from "./opcodes.js";
 import { decodeRawUnicodeEscape, decodeUtf8, escapeDecode, latin1 } from "./text.js";
 import {
+  asTuple,
   PyByteArray,
   PyFloat,
   PyFrozenSet,
@@ -1238,23 +1239,14 @@ export class Unpickler {
 const DROPPED: unique symbol = Symbol("dropped memo value");
 const MISSING: unique symbol = Symbol("missing memo value");
 
-const TUPLE_PROTO = PyTuple.prototype;
 /** The empty tuple, shared (frozen) like CPython's `()`. */
-const EMPTY_TUPLE: PyTuple = Object.freeze(Object.setPrototypeOf([], TUPLE_PROTO)) as PyTuple;
-/**
- * Make `items` (a fresh plain array) a tuple in place. Constructing the `Array` subclass directly
- * (`new PyTuple(n)` then stores) goes through elements-kind transitions that keep V8 from ever
- * optimizing the opcode loop (5-10x slower); re-prototyping a literal does not.
- */
+const EMPTY_TUPLE: PyTuple = Object.freeze(asTuple([]));
+
 /** Error fields of the opcode at `opPos` (built only when throwing). */
 function errorFields(opPos: number, op: number): { offset: number; opcode: string } {
   return { offset: opPos, opcode: opcodeName(op) };
 }
 
-function asTuple(items: unknown[]): PyTuple {
-  Object.setPrototypeOf(items, TUPLE_PROTO);
-  return items as PyTuple;
-}
 function toTuple(items: unknown[]): PyTuple {
   return asTuple(items.slice());
 }

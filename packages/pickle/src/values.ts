@@ -70,6 +70,8 @@ export class PyTuple<T = unknown> extends Array<T> {
   }
 }
 
+const TUPLE_PROTO = PyTuple.prototype;
+
 /** Make a tuple holding `items` (the array is copied). */
 export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
   let copy: T[];
@@ -80,9 +82,17 @@ export function tuple<T>(items: Iterable<T> | ArrayLike<T> = []): PyTuple<T> {
     copy = new Array<T>(n); // exactly as long (a pushed array reserves 16 slots)
     for (let i = 0; i < n; i++) copy[i] = items[i] as T;
   } else copy = Array.from(items as Iterable<T>);
-  // a plain array given the tuple prototype (as the unpickler makes them): much cheaper than
-  // pushing into a new Array subclass instance
-  return Object.setPrototypeOf(copy, PyTuple.prototype) as PyTuple<T>;
+  return asTuple(copy);
+}
+
+/**
+ * Make `items` itself a tuple, without copying: for a fresh array nobody else holds (the unpickler's
+ * and the reducers' tuples; `tuple()` copies). Constructing the `Array` subclass directly
+ * (`new PyTuple(n)` then stores) goes through elements-kind transitions that keep V8 from
+ * optimizing the code that does it (5–10× slower); re-prototyping a plain array does not.
+ */
+export function asTuple<T>(items: T[]): PyTuple<T> {
+  return Object.setPrototypeOf(items, TUPLE_PROTO) as PyTuple<T>;
 }
 
 export function isTuple(v: unknown): v is PyTuple {

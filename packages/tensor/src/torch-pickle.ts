@@ -3,6 +3,7 @@
  * storages, dtypes, devices and sizes reduce to exactly what torch writes (saving).
  */
 import {
+  asTuple,
   CALL,
   type Callable,
   callable,
@@ -779,7 +780,7 @@ export function savedStorage(obj: unknown): SavedStorage | null {
 export function storagePersistentId(obj: unknown, key: string | PyStr): PyTuple {
   const s = savedStorage(obj);
   if (!s) throw new TorchPickleError(`not a storage: ${describe(obj)}`);
-  return own(["storage", s.storageClass, key, s.storage.device, s.numel]);
+  return asTuple(["storage", s.storageClass, key, s.storage.device, s.numel]);
 }
 
 // ---- reductions (saving) ------------------------------------------------------------------
@@ -817,11 +818,6 @@ export class BackwardHooks {
   }
 }
 const hooks = (): BackwardHooks => new BackwardHooks();
-
-/** `items` (a fresh array nobody else holds) made a tuple in place: no copy, as `tuple()` makes. */
-function own(items: unknown[]): PyTuple {
-  return Object.setPrototypeOf(items, PyTuple.prototype) as PyTuple;
-}
 
 /**
  * The reduction torch writes for a torch value (Tensor, Parameter, quantized, sparse, meta, Size,
@@ -903,7 +899,14 @@ function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reductio
     }
     return {
       func: G.rebuildTensorV2,
-      args: own([storageArg(v), v.storageOffset, tuple(v.shape), tuple(v.stride), v.requiresGrad, hooks()]),
+      args: asTuple([
+        storageArg(v),
+        v.storageOffset,
+        tuple(v.shape),
+        tuple(v.stride),
+        v.requiresGrad,
+        hooks(),
+      ]),
     };
   }
   if (v instanceof SparseTensor) {
