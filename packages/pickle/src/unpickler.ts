@@ -955,7 +955,7 @@ export class Unpickler {
           if (stack.length <= top)
             throw new StackError("BINPUT with an empty stack", { offset: opPos, opcode: "BINPUT" });
           if (idx === memo.length && sparse === null && idx < maxMemo)
-            memo.push(used === null || used[idx] === 1 ? stack[stack.length - 1] : DROPPED);
+            memo.push(keep(idx, stack[stack.length - 1]));
           else memoPut(idx, stack[stack.length - 1]);
           break;
         }

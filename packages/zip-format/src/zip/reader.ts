@@ -226,9 +226,9 @@ function decodeName(b: Uint8Array, from: number, to: number, utf8Flag: number): 
   return latin1(b, from, to);
 }
 
-/** Whether `b[x, x + n)` equals `b[y, y + n)`. */
-function sameBytes(b: Uint8Array, x: number, y: number, n: number): boolean {
-  for (let k = 0; k < n; k++) if (b[x + k] !== b[y + k]) return false;
+/** Whether `a[x, x + n)` equals `b[y, y + n)`. */
+function sameBytes(a: Uint8Array, x: number, b: Uint8Array, y: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (a[x + k] !== b[y + k]) return false;
   return true;
 }
 
@@ -467,7 +467,7 @@ function parseCentral(
     let name: string;
     let inPrefix: boolean;
     let fullName: string | null = null;
-    if (i > 0 && utf8Name === underUtf8 && nameLen >= underEnd && sameBytes(cd, 46, nameAt, underEnd)) {
+    if (i > 0 && utf8Name === underUtf8 && nameLen >= underEnd && sameBytes(cd, 46, cd, nameAt, underEnd)) {
       inPrefix = true;
       name = decodeName(cd, nameAt + underEnd, nameAt + nameLen, utf8Name);
     } else {
@@ -483,7 +483,7 @@ function parseCentral(
           "NO_PREFIX",
           `first entry ${JSON.stringify(fullName)} is not in a folder: no archive prefix`,
           {
-            record: fullName ?? under + name,
+            record: fullName,
             offset: at,
           },
         );
@@ -639,7 +639,7 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
   const flags = u16(h, base + 6);
   const nameLen = u16(h, base + 26);
   const extraLen = u16(h, base + 28);
-  if (nameLen !== n || !sameName(h, base, en)) {
+  if (nameLen !== n || !sameBytes(h, base + 30, en._nameSource, en._nameAt, n)) {
     throw new ZipFormatError(
       "LOCAL_HEADER_MISMATCH",
       `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
@@ -672,15 +672,6 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
 
 function localWhere(en: ZipEntry): { record: string; offset: number } {
   return { record: en.fullName, offset: en.localHeaderOffset };
-}
-
-/** Whether the local header at `base` of `h` holds the entry's name at its byte 30 (its length already checked). */
-function sameName(h: Uint8Array, base: number, en: ZipEntry): boolean {
-  const name = en._nameSource;
-  const at = en._nameAt;
-  const from = base + 30;
-  for (let i = 0; i < en.nameLength; i++) if (h[from + i] !== name[at + i]) return false;
-  return true;
 }
 
 /** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
