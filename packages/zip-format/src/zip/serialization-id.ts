@@ -20,11 +20,6 @@ const M64 = (1n << 64n) - 1n;
 /** The C++ standard library whose `std::hash` / `std::unordered_set` the id depends on. */
 export type CxxStdlib = "libstdc++" | "libc++";
 
-/** c10::hash_combine on 64-bit size_t. */
-function hashCombine(seed: bigint, value: bigint): bigint {
-  return (seed ^ ((value + 0x9e3779b9n + ((seed << 6n) & M64) + (seed >> 2n)) & M64)) & M64;
-}
-
 function load64(b: Uint8Array, i: number): bigint {
   let v = 0n;
   for (let k = 7; k >= 0; k--) v = (v << 8n) | BigInt(b[i + k] as number);
@@ -114,7 +109,17 @@ function libstdcxxHashHalves(bytes: Uint8Array, len = bytes.length): void {
 /** libstdc++ `std::_Hash_bytes(ptr, len, 0xc70f6907)` (its `std::hash<std::string>`). */
 export function libstdcxxStringHash(bytes: Uint8Array): bigint {
   libstdcxxHashHalves(bytes);
-  return (BigInt(RH) << 32n) | BigInt(RL);
+  return u64(RH, RL);
+}
+
+/** The 64-bit value `hi·2^32 + lo`. */
+function u64(hi: number, lo: number): bigint {
+  return (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** A 64-bit value in 20 zero-padded decimal digits, as the id writes each half. */
+function digits20(hi: number, lo: number): string {
+  return u64(hi, lo).toString().padStart(20, "0");
 }
 
 /** c10::hash_combine on 64-bit halves: `seed ^= value + 0x9e3779b9 + (seed << 6) + (seed >> 2)` → RH, RL. */
@@ -497,12 +502,14 @@ export class SerializationIdHasher {
 
   /** The 40-digit id for the records added so far. */
   digest(stdlib: CxxStdlib = "libstdc++"): string {
-    let nameHash: bigint;
+    let order: { his: Uint32Array; los: Uint32Array };
     if (stdlib === "libc++") {
-      const order = libcxxOrder(this.names.map((n) => libcxxStringHash(utf8Bytes(n))));
-      let combined = 0n;
-      for (const h of order) combined = hashCombine(combined, h);
-      nameHash = combined;
+      const hashes = libcxxOrder(this.names.map((n) => libcxxStringHash(utf8Bytes(n))));
+      order = { his: new Uint32Array(hashes.length), los: new Uint32Array(hashes.length) };
+      hashes.forEach((h, i) => {
+        order.his[i] = Number(h >> 32n);
+        order.los[i] = Number(h & 0xffffffffn);
+      });
     } else {
       const n = this.names.length;
       const his = new Uint32Array(n);
@@ -526,19 +533,16 @@ export class SerializationIdHasher {
         his[i] = RH;
         los[i] = RL;
       }
-      const order = libstdcxxOrder(his, los);
-      let ch = 0;
-      let cl = 0;
-      for (let i = 0; i < n; i++) {
-        hashCombineHalves(ch, cl, order.his[i] as number, order.los[i] as number);
-        ch = RH;
-        cl = RL;
-      }
-      nameHash = (BigInt(ch) << 32n) | BigInt(cl);
+      order = libstdcxxOrder(his, los);
     }
-    return (
-      nameHash.toString().padStart(20, "0") +
-      ((BigInt(this.crcHi) << 32n) | BigInt(this.crcLo)).toString().padStart(20, "0")
-    );
+    // hash_combine over the set's iteration order
+    let ch = 0;
+    let cl = 0;
+    for (let i = 0; i < order.his.length; i++) {
+      hashCombineHalves(ch, cl, order.his[i] as number, order.los[i] as number);
+      ch = RH;
+      cl = RL;
+    }
+    return `${digits20(ch, cl)}${digits20(this.crcHi, this.crcLo)}`;
   }
 }
