@@ -582,8 +582,8 @@ export function loadZipSync(
       const stored = entry.method === 0;
       if (stored && inMemory && !options.lazy)
         return residentStorage(src, reader.readEntrySync(entry), p, opts);
-      if (!stored || (inMemory && !options.lazy))
-        return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
+      // deflated: inflated now (no byte range to read later)
+      if (!stored) return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
       return Storage.lazy(p.dtype, recordSource(reader, entry.name, crcOn, crcFn), 0, p.nbytes, opts);
     },
   };
