@@ -3,8 +3,8 @@ import { fileURLToPath } from "node:url";
 import type { Io } from "../src/io.js";
 import { main } from "../src/main.js";
 
-/** The shared corpus (fails loudly when missing). */
-export const CORPUS = fileURLToPath(new URL("../../../../shared/corpus/", import.meta.url));
+/** The real-file corpus, in the repository (fails loudly when missing). */
+export const CORPUS = fileURLToPath(new URL("../../conformance/corpus/", import.meta.url));
 /** The conformance fixtures. */
 export const FIXTURES = fileURLToPath(new URL("../../conformance/fixtures/", import.meta.url));
 /** The repository root. */
@@ -13,7 +13,7 @@ export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export function corpusFile(name: string): string {
   const p = `${CORPUS}files/${name}`;
   if (!existsSync(p))
-    throw new Error(`corpus file missing: ${p} (the shared corpus must be beside the repository)`);
+    throw new Error(`corpus file missing: ${p} (apps/conformance/corpus is part of the repository)`);
   return p;
 }
 

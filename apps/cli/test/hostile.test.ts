@@ -59,7 +59,8 @@ describe("hostile files", () => {
       for (const cmd of ["scan", "disasm", "inspect"]) {
         const started = Date.now();
         const r = await run(cmd, `${HOSTILE}files/${c.file}`);
-        expect(Date.now() - started, `${cmd} ${c.name}`).toBeLessThan(2000);
+        // a hang detector, an order of magnitude above the typical time (speed is the bench's)
+        expect(Date.now() - started, `${cmd} ${c.name}`).toBeLessThan(10_000);
         expect([0, 1, 2], `${cmd} ${c.name}`).toContain(r.code);
         if (r.code === 2) expect(r.err, `${cmd} ${c.name}`).toMatch(new RegExp(`^pt: ${cmd}: [^\\n]+\\n$`));
       }

@@ -24,7 +24,7 @@ Deterministic: running it twice gives byte-identical outputs.
     to the relative "generator/models.py" (the script runs from apps/conformance).
 
 The descriptions are produced by the shared corpus describer
-(../../shared/corpus/tools/describe.py relative to apps/conformance, or $CORPUS_TOOLS), so one
+(apps/conformance/corpus/tools/describe.py, or $CORPUS_TOOLS), so one
 comparator serves the corpus and the fixtures.
 """
 import argparse
@@ -72,10 +72,9 @@ def prepare_environment(argv=None):
 
 
 def load_describe():
-    """Import the corpus describer (shared/corpus/tools/describe.py)."""
+    """Import the corpus describer (corpus/tools/describe.py)."""
     candidates = [os.environ.get('CORPUS_TOOLS', ''),
-                  os.path.join(APP, '..', '..', '..', 'shared', 'corpus', 'tools'),
-                  os.path.join(APP, '..', '..', 'shared', 'corpus', 'tools')]
+                  os.path.join(APP, 'corpus', 'tools')]
     for c in candidates:
         p = os.path.join(c, 'describe.py')
         if c and os.path.isfile(p):
@@ -83,7 +82,7 @@ def load_describe():
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
             return mod
-    raise SystemExit('generate.py: cannot find shared/corpus/tools/describe.py (set CORPUS_TOOLS)')
+    raise SystemExit('generate.py: cannot find corpus/tools/describe.py (set CORPUS_TOOLS)')
 
 
 # --------------------------------------------------------------------------------------
@@ -708,7 +707,7 @@ def main(argv):
         'torch_version': torch.__version__,
         'numpy_version': np.__version__,
         'python_version': '.'.join(map(str, sys.version_info[:3])),
-        'description_schema': 'shared/corpus/tools/describe.py (see README.md)',
+        'description_schema': 'corpus/tools/describe.py (see README.md)',
         'cases': [],
     }
     total = 0

@@ -31,7 +31,7 @@ export function defaultPaths(): Paths {
   return {
     root,
     fixtures: join(app, "fixtures"),
-    corpus: process.env.PT_CORPUS ?? resolve(root, "../shared/corpus"),
+    corpus: process.env.PT_CORPUS ?? join(app, "corpus"),
     python: process.env.PT_PYTHON ?? "/usr/bin/python3",
   };
 }

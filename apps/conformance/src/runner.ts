@@ -25,7 +25,7 @@ export interface Paths {
   readonly root: string;
   /** `apps/conformance/fixtures`. */
   readonly fixtures: string;
-  /** `shared/corpus` (beside the repository: `<root>/../shared/corpus`). */
+  /** The real-file corpus (`apps/conformance/corpus`, or `$PT_CORPUS`). */
   readonly corpus: string;
   /** Python with torch. */
   readonly python: string;
@@ -101,7 +101,7 @@ export async function readManifest(paths: Paths): Promise<{ torchVersion: string
 export async function corpusFiles(paths: Paths): Promise<Array<{ file: string; expected: string }>> {
   const dir = join(paths.corpus, "files");
   if (!existsSync(dir))
-    throw new Error(`the shared corpus is missing: ${dir} does not exist (set PT_CORPUS to its folder)`);
+    throw new Error(`the corpus is missing: ${dir} does not exist (set PT_CORPUS to its folder)`);
   const names = (await readdir(dir)).sort();
   return names.map((n) => ({ file: join(dir, n), expected: join(paths.corpus, "expected", `${n}.json`) }));
 }

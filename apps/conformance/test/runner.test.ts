@@ -100,7 +100,7 @@ describe("inputs", () => {
     expect(m.torchVersion).toMatch(/^1\.13/);
     expect((await corpusFiles(paths)).length).toBeGreaterThan(100);
     await expect(corpusFiles({ ...paths, corpus: "/nonexistent/corpus" })).rejects.toThrow(
-      /shared corpus is missing/,
+      /corpus is missing/,
     );
   });
 

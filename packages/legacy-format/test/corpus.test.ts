@@ -4,7 +4,7 @@ import { isLegacy, isTar, loadLegacySync, loadTarSync, saveLegacySync } from "..
 import { compareWithDescription } from "./describe.js";
 import knownFailures from "./known-failures.json" with { type: "json" };
 
-const corpus = new URL("../../../../shared/corpus/", import.meta.url);
+const corpus = new URL("../../../apps/conformance/corpus/", import.meta.url);
 
 interface Expected {
   format: { kind: string; main_pickle_proto?: number | string; sys_info?: { type_sizes: { long: number } } };

@@ -1,6 +1,6 @@
 /**
  * Test helper: compares a loaded value with the torch description of the same file
- * (`shared/corpus/expected/*.json`, `apps/conformance/fixtures/*.json`): the `object` tree
+ * (`apps/conformance/corpus/expected/*.json`, `apps/conformance/fixtures/*.json`): the `object` tree
  * (tensor dtype/shape/stride/offset/storage numel/requires_grad/values, containers, keys,
  * shared references) and the `storages` list (storage identity in order of first use,
  * dtype/numel/nbytes/sha256, and views of other storages with their byte offsets).

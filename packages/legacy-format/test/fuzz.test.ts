@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { LegacyFormatError, loadLegacySync, loadTarSync } from "../src/index.js";
 
 const fixtures = new URL("../../../apps/conformance/fixtures/", import.meta.url);
-const corpus = new URL("../../../../shared/corpus/files/", import.meta.url);
+const corpus = new URL("../../../apps/conformance/corpus/files/", import.meta.url);
 
 /** A small deterministic PRNG (mulberry32). */
 function rng(seed: number): () => number {

@@ -19,7 +19,7 @@ import {
 const fixtures = new URL("../../../apps/conformance/fixtures/", import.meta.url);
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(name, fixtures)));
 const corpusFile = (name: string) =>
-  new Uint8Array(readFileSync(new URL(`../../../../shared/corpus/files/${name}`, import.meta.url)));
+  new Uint8Array(readFileSync(new URL(`../../../apps/conformance/corpus/files/${name}`, import.meta.url)));
 
 function thrown(f: () => unknown): LegacyFormatError {
   try {
@@ -337,7 +337,8 @@ describe("legacy stream: loading", () => {
     // too many storages
     e = thrown(() => loadLegacySync(ok, { limits: { maxStorages: 0 } }));
     expect(e.code).toBe("Limit");
-    expect(performance.now() - t0).toBeLessThan(2000);
+    // a hang detector only (an order of magnitude above the typical time): speed is the bench's
+    expect(performance.now() - t0).toBeLessThan(10_000);
   });
 
   it("accepts big-endian element counts when sys_info says little_endian False, and can swap data", () => {

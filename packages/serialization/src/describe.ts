@@ -39,7 +39,7 @@ import { describeNumpy, isNumpyObject, numpyIdentity } from "./numpy.js";
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** The description of a loaded value: `object` and `storages` as in `shared/corpus/expected/*.json`. */
+/** The description of a loaded value: `object` and `storages` as in `apps/conformance/corpus/expected/*.json`. */
 export interface Description {
   readonly object: Json;
   readonly storages: Json[];
@@ -720,7 +720,7 @@ function cmpCodePoints(a: string, b: string): number {
 }
 
 /**
- * Describe a loaded value in the JSON schema of `shared/corpus/expected/*.json` (written by
+ * Describe a loaded value in the JSON schema of `apps/conformance/corpus/expected/*.json` (written by
  * `tools/describe.py` from real torch): `object` (tensors with dtype, shape, stride, offset,
  * storage group, SHA-256 of the logical values, sum, first 8 values; dicts with keys then items and
  * `_metadata` as `attrs`; `REF`s for objects reached again; inert classes as `stub`s) and

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 
-export const corpusDir = new URL("../../../../shared/corpus/", import.meta.url);
+export const corpusDir = new URL("../../../apps/conformance/corpus/", import.meta.url);
 export const fixturesDir = new URL("../../../apps/conformance/fixtures/", import.meta.url);
 
 if (!existsSync(new URL("expected/", corpusDir))) throw new Error(`corpus missing at ${corpusDir.pathname}`);

@@ -19,7 +19,7 @@ import {
   torchGlobals,
 } from "../src/index.js";
 
-const corpus = new URL("../../../../shared/corpus/", import.meta.url);
+const corpus = new URL("../../../apps/conformance/corpus/", import.meta.url);
 if (!existsSync(new URL("expected/", corpus))) throw new Error(`corpus missing at ${corpus.pathname}`);
 
 interface Rec {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ByteSource } from "@pt/storage";
 import { crc32 } from "../src/index.js";
 
-export const corpusDir = new URL("../../../../shared/corpus/", import.meta.url);
+export const corpusDir = new URL("../../../apps/conformance/corpus/", import.meta.url);
 export const fixturesDir = new URL("../fixtures/", import.meta.url);
 
 export function readBytes(url: URL): Uint8Array {

@@ -55,7 +55,7 @@ describe("truncation", () => {
         if (!isZipError(e)) throw e;
       }
     }
-    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
   test("a torch file truncated inside the central directory names the problem", async () => {
     const e = await expectCode(openAndReadAll(base.subarray(0, base.length - 1)), "EOCD_NOT_FOUND");
@@ -246,7 +246,7 @@ describe("inflate bombs", () => {
     ]);
     const e = await expectCode(openAndReadAll(z), "INFLATE_LIMIT");
     expect(e.record).toBe("bomb");
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // a hang detector: the refusal's work is bounded above
   });
   test("a real maximal-ratio deflate bomb is refused by a ratio or size limit", async () => {
     const t0 = Date.now();
@@ -255,7 +255,7 @@ describe("inflate bombs", () => {
     await expectCode(openAndReadAll(z, { maxInflatedSize: 1024 * 1024 }), "INFLATE_LIMIT");
     // within the defaults (deflate cannot exceed ≈1032:1) it inflates, bounded by its declared size
     expect((await (await openAndReadAll(z)).read("bomb")).length).toBe(zeros.length);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // a hang detector: the refusal's work is bounded above
   });
   test("a record that inflates to more than it declares stops early", async () => {
     const t0 = Date.now();
@@ -263,7 +263,7 @@ describe("inflate bombs", () => {
       { name: "a/bomb", data: new Uint8Array(1000), stored: bomb, method: 8, crc: 0, usize: 1000 },
     ]);
     await expectCode(openAndReadAll(z), "SIZE_MISMATCH");
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(10_000); // a hang detector: the refusal's work is bounded above
   });
   test("invalid deflate data", async () => {
     const z = buildZip([
@@ -322,5 +322,5 @@ test("random byte mutations of a torch file end in a result or a ZipError, never
     }
   }
   expect(rejected).toBeGreaterThan(500);
-  expect(Date.now() - t0).toBeLessThan(10000);
+  expect(Date.now() - t0).toBeLessThan(10_000);
 });

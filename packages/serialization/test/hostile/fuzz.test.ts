@@ -23,7 +23,7 @@ import { hostileDir, isOurError } from "./corpus.js";
 const ITERATIONS = Number(process.env.PT_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.PT_FUZZ_SEED ?? 0x5eed_2026);
 /** Per-iteration time bound: a hang shows up as a slow iteration. */
-const ITERATION_LIMIT_MS = Number(process.env.PT_FUZZ_ITERATION_MS ?? 2000);
+const ITERATION_LIMIT_MS = Number(process.env.PT_FUZZ_ITERATION_MS ?? 10_000);
 const MAX_FIXTURE_BYTES = 4096;
 
 const conformanceDir = new URL("../../../../apps/conformance/fixtures/", import.meta.url);
