@@ -5,5 +5,11 @@ export default defineConfig({
   base: "./",
   resolve: { conditions: ["@pt/source"] },
   worker: { format: "es" },
-  build: { target: "es2022", outDir: "dist", emptyOutDir: true, sourcemap: true, chunkSizeWarningLimit: 2000 },
+  build: {
+    target: "es2022",
+    outDir: "dist",
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 2000,
+  },
 });

@@ -11,8 +11,8 @@ import {
   type DType,
   type Float8Format,
   float8ArrayToFloat32,
-  halfArrayToFloat32,
   HttpSource,
+  halfArrayToFloat32,
   Storage,
 } from "@pt/storage";
 import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
@@ -57,16 +57,22 @@ function rootOf(s: Storage): Storage {
   return s.base ?? s;
 }
 
-function describeValue(
-  cp: Checkpoint,
-): { tree: TreeNode; tensors: Tensor[]; infos: TensorInfo[]; storages: Storage[]; storageInfos: StorageInfo[] } {
+function describeValue(cp: Checkpoint): {
+  tree: TreeNode;
+  tensors: Tensor[];
+  infos: TensorInfo[];
+  storages: Storage[];
+  storageInfos: StorageInfo[];
+} {
   const tensors: Tensor[] = [];
   const infos: TensorInfo[] = [];
   const storages: Storage[] = [];
   const storageIndex = new Map<Storage, number>();
   const users = new Map<number, number[]>();
-  const bare = new Set<number>();
-  const keyOf = (s: Storage) => cp.storageKeys.get(s) ?? (s.base ? cp.storageKeys.get(s.base) : undefined) ?? null;
+  /** Times each storage is saved as a value of its own. */
+  const bare = new Map<number, number>();
+  const keyOf = (s: Storage) =>
+    cp.storageKeys.get(s) ?? (s.base ? cp.storageKeys.get(s.base) : undefined) ?? null;
   const storageOf = (s: Storage): number => {
     const r = rootOf(s);
     let i = storageIndex.get(r);
@@ -120,7 +126,7 @@ function describeValue(
     }
     if (v instanceof Storage) {
       const s = storageOf(v);
-      bare.add(s);
+      bare.set(s, (bare.get(s) ?? 0) + 1);
       return { key, label: `Storage ${v.dtype.name}[${v.numel}] ${v.device}`, kind: "storage", storage: s };
     }
     const kids = childrenOf(v);
@@ -128,7 +134,9 @@ function describeValue(
     const kind = isModuleLike(v) ? "module" : label.includes("(placeholder") ? "placeholder" : "container";
     if (!kids) return { key, label, kind: kind === "placeholder" ? "placeholder" : "leaf" };
     // every child is walked (its tensors are listed); the tree shows the first TREE_LIMIT
-    const all = kids.map(([k, x]) => node(k, x, path ? (k.startsWith("[") ? `${path}${k}` : `${path}.${k}`) : k));
+    const all = kids.map(([k, x]) =>
+      node(k, x, path ? (k.startsWith("[") ? `${path}${k}` : `${path}.${k}`) : k),
+    );
     return {
       key,
       label,
@@ -147,7 +155,7 @@ function describeValue(
       nbytes: s.nbytes,
       device: s.device,
       users: users.get(i) ?? [],
-      bare: bare.has(i),
+      bare: bare.get(i) ?? 0,
     }),
   );
   return { tree, tensors, infos, storages, storageInfos };
@@ -174,12 +182,17 @@ function totalsOf(infos: TensorInfo[], storages: StorageInfo[]): Totals {
     parameters: infos.reduce((n, t) => n + t.numel, 0),
     bytes,
     storages: storages.length,
-    shared: storages.filter((s) => s.users.length + (s.bare ? 1 : 0) > 1).length,
+    shared: storages.filter((s) => s.users.length + s.bare > 1).length,
     byDtype,
   };
 }
 
-async function summarize(name: string, source: ByteSource, opening: Promise<Checkpoint>, extra: Partial<Summary>) {
+async function summarize(
+  name: string,
+  source: ByteSource,
+  opening: Promise<Checkpoint>,
+  extra: Partial<Summary>,
+) {
   const t0 = performance.now();
   const id = nextDoc++;
   let cp: Checkpoint | null = null;
@@ -206,7 +219,9 @@ async function summarize(name: string, source: ByteSource, opening: Promise<Chec
   const z = cp?.zip;
   if (z) {
     if (z.flavor)
-      details.push(`torch ${z.flavor === "1.13" ? "1.6-2.0" : z.flavor === "2.1" ? "2.1-2.6" : "≥2.7"} layout`);
+      details.push(
+        `torch ${z.flavor === "1.13" ? "1.6-2.0" : z.flavor === "2.1" ? "2.1-2.6" : "≥2.7"} layout`,
+      );
     details.push(`version ${z.version}`, `${z.byteorder}-endian`);
   }
   const storageInfos = d?.storageInfos ?? [];
@@ -229,12 +244,48 @@ async function summarize(name: string, source: ByteSource, opening: Promise<Chec
   return summary;
 }
 
+/**
+ * A Blob source that can also read synchronously, through the workers' `FileReaderSync`: some
+ * tensors (quantized, sparse) need their storage's bytes while the pickle is read.
+ */
+class WorkerBlobSource extends BlobSource {
+  readonly readSync?: (offset: number, length: number) => Uint8Array;
+  constructor(blob: Blob) {
+    super(blob);
+    const FRS = (globalThis as { FileReaderSync?: new () => { readAsArrayBuffer(b: Blob): ArrayBuffer } })
+      .FileReaderSync;
+    if (FRS) {
+      const reader = new FRS();
+      this.readSync = (offset, length) => {
+        if (offset < 0 || length < 0 || offset + length > blob.size)
+          throw new RangeError(
+            `read of ${length} bytes at offset ${offset} is outside the ${blob.size}-byte file`,
+          );
+        return new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, offset + length)));
+      };
+    }
+  }
+}
+
+/**
+ * Open lazily; a checkpoint whose pickle needs storage bytes while it is read (quantized, sparse)
+ * from a source without synchronous reads is opened again with its storages read up front.
+ */
+async function openChecked(source: ByteSource): Promise<Checkpoint> {
+  try {
+    return await open(source, LOAD_OPTIONS);
+  } catch (e) {
+    if (!String((e as Error).message).includes("has no readSync")) throw e;
+    return open(source, { ...LOAD_OPTIONS, lazy: false });
+  }
+}
+
 /** Open dropped or picked files (each its own document). */
 export async function openFiles(files: File[]): Promise<Summary[]> {
   const out: Summary[] = [];
   for (const f of files) {
-    const source = new BlobSource(f);
-    out.push(await summarize(f.name, source, open(source, LOAD_OPTIONS), {}));
+    const source = new WorkerBlobSource(f);
+    out.push(await summarize(f.name, source, openChecked(source), {}));
   }
   return out;
 }
@@ -244,7 +295,7 @@ export async function openRemote(url: string): Promise<Summary[]> {
   const t0 = performance.now();
   const source = await HttpSource.open(url);
   const name = decodeURIComponent(new URL(url, location.href).pathname.split("/").pop() || url);
-  const s = await summarize(name, source, open(source, LOAD_OPTIONS), {
+  const s = await summarize(name, source, openChecked(source), {
     ...(source.note ? { note: source.note } : {}),
   });
   return [{ ...s, bytesFetched: source.stats.bytesFetched, openMs: performance.now() - t0 }];
@@ -299,7 +350,10 @@ function decode(raw: Uint8Array, dt: DType): ArrayLike<number> {
       return new Uint32Array(buffer, byteOffset, n);
     case "int64":
     case "uint64": {
-      const a = dt.name === "int64" ? new BigInt64Array(buffer, byteOffset, n) : new BigUint64Array(buffer, byteOffset, n);
+      const a =
+        dt.name === "int64"
+          ? new BigInt64Array(buffer, byteOffset, n)
+          : new BigUint64Array(buffer, byteOffset, n);
       const o = new Float64Array(n);
       for (let i = 0; i < n; i++) o[i] = Number(a[i]);
       return o;
@@ -316,12 +370,11 @@ function decode(raw: Uint8Array, dt: DType): ArrayLike<number> {
 async function directRange(doc: Doc, t: Tensor): Promise<number | null> {
   const cp = doc.cp;
   const s = t.storage;
-  if (!cp?.zip || cp.zip.byteorder !== "little" || s.base || s.isLoaded || !s.isLazy || !t.isContiguous())
-    return null;
+  if (cp?.zip?.byteorder !== "little" || s.base || s.isLoaded || !s.isLazy || !t.isContiguous()) return null;
   const key = cp.storageKeys.get(s);
   if (key === undefined) return null;
   const rec = cp.records?.find((r) => r.name === `data/${key}`);
-  if (!rec || rec.method !== 0) return null;
+  if (rec?.method !== 0) return null;
   doc.zip ??= ZipReader.open(doc.source);
   const range = await (await doc.zip).dataRange(`data/${key}`);
   return range.offset;
@@ -406,7 +459,7 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
         sum += v;
         if (v < min) min = v;
         if (v > max) max = v;
-      } else if (v !== v) nan++;
+      } else if (Number.isNaN(v)) nan++;
       else if (v > 0) posInf++;
       else negInf++;
     }
@@ -473,7 +526,9 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
           heatmap: {
             rows: gh,
             cols: gw,
-            values: Array.from(cellSum, (s, i) => ((cellN[i] as number) > 0 ? s / (cellN[i] as number) : Number.NaN)),
+            values: Array.from(cellSum, (s, i) =>
+              (cellN[i] as number) > 0 ? s / (cellN[i] as number) : Number.NaN,
+            ),
           },
         }
       : {}),
@@ -511,7 +566,7 @@ export async function diffDocs(a: number, b: number, tick: Tick): Promise<DiffRo
         for (let i = 0; i < x.value.length; i++) {
           const u = x.value[i] as number;
           const v = y.value[i] as number;
-          if (u === v || (u !== u && v !== v)) continue;
+          if (u === v || (Number.isNaN(u) && Number.isNaN(v))) continue;
           const d = Math.abs(u - v);
           if (!(d <= max)) max = d;
         }
@@ -546,7 +601,7 @@ const SAFETENSORS_DTYPES: Record<string, string> = {
 };
 
 /** A tensor's elements as contiguous little-endian bytes. */
-async function contiguousBytes(doc: Doc, t: Tensor): Promise<Uint8Array> {
+async function contiguousBytes(t: Tensor): Promise<Uint8Array> {
   const item = t.dtype.itemSize;
   const s = t.storage;
   const wasLoaded = s.isLoaded;
@@ -569,7 +624,9 @@ async function safetensors(doc: Doc, tick: Tick): Promise<BlobPart[]> {
     const t = doc.tensors[info.index] as Tensor;
     const code = SAFETENSORS_DTYPES[info.dtype];
     if (!code || t instanceof QuantizedTensor)
-      throw new Error(`safetensors cannot hold ${info.path} (${info.dtype}${t instanceof QuantizedTensor ? ", quantized" : ""})`);
+      throw new Error(
+        `safetensors cannot hold ${info.path} (${info.dtype}${t instanceof QuantizedTensor ? ", quantized" : ""})`,
+      );
     const n = info.numel * t.dtype.itemSize;
     header[info.path] = { dtype: code, shape: info.shape, data_offsets: [offset, offset + n] };
     offset += n;
@@ -583,7 +640,7 @@ async function safetensors(doc: Doc, tick: Tick): Promise<BlobPart[]> {
   const parts: BlobPart[] = [len, hb as Uint8Array<ArrayBuffer>];
   let k = 0;
   for (const [, t] of picked) {
-    parts.push((await contiguousBytes(doc, t)) as Uint8Array<ArrayBuffer>);
+    parts.push((await contiguousBytes(t)) as Uint8Array<ArrayBuffer>);
     await tick(++k, picked.length, "safetensors");
   }
   return parts;

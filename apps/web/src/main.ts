@@ -112,7 +112,9 @@ async function openUrl(url: string): Promise<void> {
     added(r.summaries);
   } catch (e) {
     status(`could not open ${url}: ${(e as Error).message}`);
-    $("#doc").replaceChildren(el("p", { class: "error", role: "alert" }, `could not open ${url}: ${(e as Error).message}`));
+    $("#doc").replaceChildren(
+      el("p", { class: "error", role: "alert" }, `could not open ${url}: ${(e as Error).message}`),
+    );
   }
 }
 
@@ -131,7 +133,12 @@ function drawDocTabs(): void {
     ...docs.map((d) =>
       el(
         "button",
-        { role: "tab", "aria-selected": d === current ? "true" : "false", class: "doc-tab", "data-doc": d.doc },
+        {
+          role: "tab",
+          "aria-selected": d === current ? "true" : "false",
+          class: "doc-tab",
+          "data-doc": d.doc,
+        },
         d.name,
       ),
     ),
@@ -167,7 +174,18 @@ function show(s: Summary): void {
       ? el(
           "table",
           { class: "dtypes" },
-          el("thead", {}, el("tr", {}, el("th", {}, "dtype"), el("th", {}, "tensors"), el("th", {}, "parameters"), el("th", {}, "bytes"))),
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              el("th", {}, "dtype"),
+              el("th", {}, "tensors"),
+              el("th", {}, "parameters"),
+              el("th", {}, "bytes"),
+            ),
+          ),
           el(
             "tbody",
             {},
@@ -216,7 +234,7 @@ function tensorLine(info: TensorInfo, s: Summary): string {
   const st = s.storages[info.storage];
   const flags = [];
   if (info.requiresGrad) flags.push("requires_grad");
-  if (st && st.users.length + (st.bare ? 1 : 0) > 1) flags.push("shared");
+  if (st && st.users.length + st.bare > 1) flags.push("shared");
   if (!info.contiguous) flags.push("non-contiguous");
   if (st && (info.offset !== 0 || info.byteEnd - info.byteStart !== st.nbytes)) flags.push("view");
   return `${info.cls} ${info.dtype} [${info.shape.join(", ")}] stride [${info.stride.join(", ")}] offset ${info.offset} storage ${st?.key !== null && st ? JSON.stringify(st.key) : "?"}${flags.length ? ` · ${flags.join(", ")}` : ""}`;
@@ -289,12 +307,18 @@ function drawTree(s: Summary, panel: HTMLElement): void {
     placeholder: "filter tensors by name  ( / )",
     "aria-label": "filter tensors by name",
   });
-  const detail = el("aside", { class: "detail", id: "detail", "aria-live": "polite" }, el("p", { class: "hint" }, "Select a tensor."));
+  const detail = el(
+    "aside",
+    { class: "detail", id: "detail", "aria-live": "polite" },
+    el("p", { class: "hint" }, "Select a tensor."),
+  );
   const treeBox = el("div", { class: "tree-box" });
   const select = (i: TensorInfo) => drawDetail(s, i, detail);
   const drawFull = () => {
     if (!s.tree) {
-      treeBox.replaceChildren(el("p", { class: "hint" }, "No object tree: the file did not load (see the safety report)."));
+      treeBox.replaceChildren(
+        el("p", { class: "hint" }, "No object tree: the file did not load (see the safety report)."),
+      );
       return;
     }
     const tree = el("ul", { role: "tree", class: "tree", "aria-label": "object tree" });
@@ -303,7 +327,7 @@ function drawTree(s: Summary, panel: HTMLElement): void {
     first?.setAttribute("tabindex", "0");
     tree.addEventListener("keydown", (ev) => {
       const cur = document.activeElement as HTMLElement;
-      if (!cur || cur.getAttribute("role") !== "treeitem") return;
+      if (cur?.getAttribute("role") !== "treeitem") return;
       const items = visibleItems(tree);
       const i = items.indexOf(cur);
       const t = cur as unknown as { toggle?: (o?: boolean) => void };
@@ -344,14 +368,19 @@ function drawTree(s: Summary, panel: HTMLElement): void {
       li.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter") select(h);
         else if (ev.key === "ArrowDown") (li.nextElementSibling as HTMLElement | null)?.focus();
-        else if (ev.key === "ArrowUp") (li.previousElementSibling as HTMLElement | null)?.focus() ?? search.focus();
+        else if (ev.key === "ArrowUp")
+          (li.previousElementSibling as HTMLElement | null)?.focus() ?? search.focus();
         else return;
         ev.preventDefault();
       });
       list.append(li);
     }
     treeBox.replaceChildren(
-      el("p", { class: "hint", id: "match-count" }, `${hits.length} of ${s.tensors.length} tensors match “${q}”`),
+      el(
+        "p",
+        { class: "hint", id: "match-count" },
+        `${hits.length} of ${s.tensors.length} tensors match “${q}”`,
+      ),
       list,
     );
   };
@@ -379,7 +408,12 @@ function drawDetail(s: Summary, info: TensorInfo, box: HTMLElement): void {
     ["stride", `[${info.stride.join(", ")}]`],
     ["storage offset", String(info.offset)],
     ["elements", info.numel.toLocaleString("en-US")],
-    ["storage", st ? `${st.key !== null ? JSON.stringify(st.key) : "?"} ${st.dtype}[${st.numel}] ${st.device} ${fmtBytes(st.nbytes)}` : "?"],
+    [
+      "storage",
+      st
+        ? `${st.key !== null ? JSON.stringify(st.key) : "?"} ${st.dtype}[${st.numel}] ${st.device} ${fmtBytes(st.nbytes)}`
+        : "?",
+    ],
     ["bytes covered", `${info.byteStart}–${info.byteEnd} of ${st?.nbytes ?? "?"}`],
     ["shares storage with", others.length ? others.join(", ") : "—"],
     ["requires_grad", String(info.requiresGrad)],
@@ -394,16 +428,25 @@ function drawDetail(s: Summary, info: TensorInfo, box: HTMLElement): void {
     cancel.hidden = false;
     bar.hidden = false;
     out.replaceChildren(el("p", { class: "hint" }, "computing in the worker…"));
-    const job = call<Extract<Reply, { type: "stats" }>>({ type: "stats", doc: s.doc, tensor: info.index }, (p) => {
-      bar.value = p.total ? p.done / p.total : 0;
-      bar.title = p.phase;
-    });
+    const job = call<Extract<Reply, { type: "stats" }>>(
+      { type: "stats", doc: s.doc, tensor: info.index },
+      (p) => {
+        bar.value = p.total ? p.done / p.total : 0;
+        bar.title = p.phase;
+      },
+    );
     running = job;
     try {
       const r = await job.done;
       out.replaceChildren(statsView(r.stats, info));
     } catch (e) {
-      out.replaceChildren(el("p", { class: (e as { cancelled?: boolean }).cancelled ? "hint" : "error", id: "stats-error" }, (e as { cancelled?: boolean }).cancelled ? "cancelled" : (e as Error).message));
+      out.replaceChildren(
+        el(
+          "p",
+          { class: (e as { cancelled?: boolean }).cancelled ? "hint" : "error", id: "stats-error" },
+          (e as { cancelled?: boolean }).cancelled ? "cancelled" : (e as Error).message,
+        ),
+      );
     } finally {
       running = null;
       button.disabled = false;
@@ -416,7 +459,11 @@ function drawDetail(s: Summary, info: TensorInfo, box: HTMLElement): void {
   });
   box.replaceChildren(
     el("h3", {}, info.path),
-    el("table", { class: "kv", id: "tensor-detail" }, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
+    el(
+      "table",
+      { class: "kv", id: "tensor-detail" },
+      ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))),
+    ),
     el("div", { class: "actions" }, button, cancel, bar),
     out,
   );
@@ -430,7 +477,10 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
     ["std", fmtNum(st.std)],
     ["NaN", st.nan.toLocaleString("en-US")],
     ["+Inf / −Inf", `${st.posInf} / ${st.negInf}`],
-    ["zeros", `${st.count ? ((100 * st.zeros) / st.count).toFixed(2) : "0"} % (${st.zeros.toLocaleString("en-US")})`],
+    [
+      "zeros",
+      `${st.count ? ((100 * st.zeros) / st.count).toFixed(2) : "0"} % (${st.zeros.toLocaleString("en-US")})`,
+    ],
     ["computed in", `${st.ms.toFixed(0)} ms`],
   ];
   const h = st.histogram;
@@ -443,7 +493,10 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
   svg.setAttribute("class", "histogram");
   svg.setAttribute("id", "histogram");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `histogram of ${st.finite} finite values from ${fmtNum(h.lo)} to ${fmtNum(h.hi)}`);
+  svg.setAttribute(
+    "aria-label",
+    `histogram of ${st.finite} finite values from ${fmtNum(h.lo)} to ${fmtNum(h.hi)}`,
+  );
   svg.dataset.counts = h.counts.join(",");
   svg.dataset.total = String(st.finite);
   h.counts.forEach((c, i) => {
@@ -464,11 +517,22 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
     "div",
     {},
     el("table", { class: "kv" }, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
-    el("figure", {}, svg, el("figcaption", {}, `histogram: ${h.counts.length} bins over [${fmtNum(h.lo)}, ${fmtNum(h.hi)}]`)),
+    el(
+      "figure",
+      {},
+      svg,
+      el("figcaption", {}, `histogram: ${h.counts.length} bins over [${fmtNum(h.lo)}, ${fmtNum(h.hi)}]`),
+    ),
   );
   if (st.heatmap) {
     const { rows: gr, cols: gc, values } = st.heatmap;
-    const c = el("canvas", { width: gc, height: gr, id: "heatmap", class: "heatmap", "aria-label": `heat-map of ${info.shape.join("×")} (cell means)` });
+    const c = el("canvas", {
+      width: gc,
+      height: gr,
+      id: "heatmap",
+      class: "heatmap",
+      "aria-label": `heat-map of ${info.shape.join("×")} (cell means)`,
+    });
     const ctx = c.getContext("2d");
     if (ctx) {
       const img = ctx.createImageData(gc, gr);
@@ -483,7 +547,18 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
       });
       ctx.putImageData(img, 0, 0);
     }
-    box.append(el("figure", {}, c, el("figcaption", {}, `heat-map: ${gr}×${gc} cells of the ${info.shape.join("×")} matrix (blue < 0 < red)`)));
+    box.append(
+      el(
+        "figure",
+        {},
+        c,
+        el(
+          "figcaption",
+          {},
+          `heat-map: ${gr}×${gc} cells of the ${info.shape.join("×")} matrix (blue < 0 < red)`,
+        ),
+      ),
+    );
   }
   return box;
 }
@@ -494,7 +569,7 @@ const COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948"
 
 function drawStorages(s: Summary, panel: HTMLElement): void {
   const list = [...s.storages].sort(
-    (a, b) => b.users.length + (b.bare ? 1 : 0) - (a.users.length + (a.bare ? 1 : 0)) || b.nbytes - a.nbytes,
+    (a, b) => b.users.length + b.bare - (a.users.length + a.bare) || b.nbytes - a.nbytes,
   );
   panel.append(
     el(
@@ -505,7 +580,11 @@ function drawStorages(s: Summary, panel: HTMLElement): void {
   );
   const box = el("div", { class: "storages", id: "storages" });
   for (const st of list.slice(0, 300)) {
-    const bar = el("div", { class: "bar", role: "img", "aria-label": `storage ${st.key ?? "?"} of ${fmtBytes(st.nbytes)}` });
+    const bar = el("div", {
+      class: "bar",
+      role: "img",
+      "aria-label": `storage ${st.key ?? "?"} of ${fmtBytes(st.nbytes)}`,
+    });
     st.users.forEach((u, k) => {
       const t = s.tensors[u];
       if (!t || st.nbytes === 0) return;
@@ -520,12 +599,12 @@ function drawStorages(s: Summary, panel: HTMLElement): void {
     box.append(
       el(
         "div",
-        { class: `storage${users.length + (st.bare ? 1 : 0) > 1 ? " shared" : ""}`, "data-key": st.key ?? "" },
+        { class: `storage${users.length + st.bare > 1 ? " shared" : ""}`, "data-key": st.key ?? "" },
         el(
           "div",
           { class: "storage-head" },
           el("strong", {}, `storage ${st.key !== null ? JSON.stringify(st.key) : "?"}`),
-          ` ${st.dtype}[${st.numel}] ${st.device} ${fmtBytes(st.nbytes)} · ${users.length} tensor${users.length === 1 ? "" : "s"}${st.bare ? " + saved as a storage" : ""}`,
+          ` ${st.dtype}[${st.numel}] ${st.device} ${fmtBytes(st.nbytes)} · ${users.length} tensor${users.length === 1 ? "" : "s"}${st.bare ? ` + saved as a storage${st.bare > 1 ? ` ×${st.bare}` : ""}` : ""}`,
         ),
         bar,
         el(
@@ -559,13 +638,33 @@ function drawSafety(s: Summary, panel: HTMLElement): void {
   }[r.verdict];
   panel.append(
     el("p", { class: `verdict verdict-${r.verdict}`, id: "verdict", role: "status" }, text),
-    el("p", {}, el("strong", {}, "torch.load(f, weights_only=True): "), el("span", { id: "torch-load" }, r.torchLoad)),
+    el(
+      "p",
+      {},
+      el("strong", {}, "torch.load(f, weights_only=True): "),
+      el("span", { id: "torch-load" }, r.torchLoad),
+    ),
     r.error ? el("p", { class: "error" }, r.error) : "",
-    el("p", { class: "hint" }, "This page never executes anything from a file: classes outside the allowlist are shown as inert placeholders."),
+    el(
+      "p",
+      { class: "hint" },
+      "This page never executes anything from a file: classes outside the allowlist are shown as inert placeholders.",
+    ),
     el(
       "table",
       { class: "globals", id: "globals" },
-      el("thead", {}, el("tr", {}, el("th", {}, "global"), el("th", {}, "verdict"), el("th", {}, "where"), el("th", {}, "why"))),
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          el("th", {}, "global"),
+          el("th", {}, "verdict"),
+          el("th", {}, "where"),
+          el("th", {}, "why"),
+        ),
+      ),
       el(
         "tbody",
         {},
@@ -602,7 +701,11 @@ function drawDiff(s: Summary, panel: HTMLElement): void {
   go.addEventListener("click", async () => {
     out.replaceChildren(el("p", { class: "hint" }, "comparing…"));
     try {
-      const r = await call<Extract<Reply, { type: "diff" }>>({ type: "diff", a: s.doc, b: Number(pick.value) }).done;
+      const r = await call<Extract<Reply, { type: "diff" }>>({
+        type: "diff",
+        a: s.doc,
+        b: Number(pick.value),
+      }).done;
       out.replaceChildren(diffTable(r.rows));
     } catch (e) {
       out.replaceChildren(el("p", { class: "error" }, (e as Error).message));
@@ -624,7 +727,19 @@ function diffTable(rows: DiffRow[]): HTMLElement {
     el(
       "table",
       { class: "diff" },
-      el("thead", {}, el("tr", {}, el("th", {}, "tensor"), el("th", {}, "status"), el("th", {}, "A"), el("th", {}, "B"), el("th", {}, "max |A−B|"))),
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          el("th", {}, "tensor"),
+          el("th", {}, "status"),
+          el("th", {}, "A"),
+          el("th", {}, "B"),
+          el("th", {}, "max |A−B|"),
+        ),
+      ),
       el(
         "tbody",
         {},
@@ -655,9 +770,12 @@ function drawConvert(s: Summary, panel: HTMLElement): void {
       out.textContent = `writing ${format}…`;
       bar.hidden = false;
       try {
-        const r = await call<Extract<Reply, { type: "converted" }>>({ type: "convert", doc: s.doc, format }, (p) => {
-          bar.value = p.total ? Math.min(1, p.done / p.total) : 0;
-        }).done;
+        const r = await call<Extract<Reply, { type: "converted" }>>(
+          { type: "convert", doc: s.doc, format },
+          (p) => {
+            bar.value = p.total ? Math.min(1, p.done / p.total) : 0;
+          },
+        ).done;
         const url = URL.createObjectURL(r.blob);
         const a = el("a", { href: url, download: r.name });
         document.body.append(a);
@@ -674,7 +792,11 @@ function drawConvert(s: Summary, panel: HTMLElement): void {
     return b;
   };
   panel.append(
-    el("p", { class: "hint" }, "Written here, in the worker, and handed to the browser as a download. Nothing is uploaded."),
+    el(
+      "p",
+      { class: "hint" },
+      "Written here, in the worker, and handed to the browser as a download. Nothing is uploaded.",
+    ),
     el(
       "div",
       { class: "actions" },
@@ -705,9 +827,18 @@ function init(): void {
   } catch {
     saved = null;
   }
-  setTheme(saved === "dark" || saved === "light" ? saved : matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
-  $("#theme").addEventListener("click", () => setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"));
+  setTheme(
+    saved === "dark" || saved === "light"
+      ? saved
+      : matchMedia("(prefers-color-scheme: dark)").matches
+        ? "dark"
+        : "light",
+  );
+  $("#theme").addEventListener("click", () =>
+    setTheme(document.documentElement.dataset.theme === "dark" ? "light" : "dark"),
+  );
   const input = $<HTMLInputElement>("#file");
+  $("#open-button").addEventListener("click", () => input.click());
   input.addEventListener("change", () => {
     void openFiles([...(input.files ?? [])]);
     input.value = "";

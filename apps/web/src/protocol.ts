@@ -42,8 +42,8 @@ export interface StorageInfo {
   readonly device: string;
   /** Tensors viewing it. */
   readonly users: number[];
-  /** Saved as a value of its own too. */
-  readonly bare: boolean;
+  /** Times it is saved as a value of its own (not through a tensor). */
+  readonly bare: number;
 }
 
 export interface Totals {

@@ -61,7 +61,8 @@ export async function safetyReport(source: Source): Promise<SafetyReport> {
   const refused = globals.filter((g) => g.verdict !== "allowed");
   const first = refused[0];
   return {
-    verdict: r.format === "unknown" ? "unknown" : dangerous ? "dangerous" : refused.length ? "unsafe" : "safe",
+    verdict:
+      r.format === "unknown" ? "unknown" : dangerous ? "dangerous" : refused.length ? "unsafe" : "safe",
     format: r.format,
     globals,
     torchLoad:

@@ -14,7 +14,15 @@ import {
   PyTuple,
 } from "@pt/pickle";
 import { isDType, Storage } from "@pt/storage";
-import { MetaTensor, NestedTensor, Parameter, QuantizedTensor, SparseTensor, Tensor, TorchDevice } from "@pt/tensor";
+import {
+  MetaTensor,
+  NestedTensor,
+  Parameter,
+  QuantizedTensor,
+  SparseTensor,
+  Tensor,
+  TorchDevice,
+} from "@pt/tensor";
 
 /** An `nn.Module` loaded as a real module (duck-typed: `className` + `dict`). */
 export interface ModuleLike {
@@ -43,7 +51,8 @@ export function keyText(k: unknown): string {
 /** The children of a container value as [key label, child], or null for leaves. */
 export function childrenOf(v: unknown): Array<[string, unknown]> | null {
   if (v instanceof Tensor) return null;
-  if (v instanceof PyTuple && v.length <= 8 && v.every((x) => typeof x !== "object" || x === null)) return null;
+  if (v instanceof PyTuple && v.length <= 8 && v.every((x) => typeof x !== "object" || x === null))
+    return null;
   if (isModuleLike(v)) {
     // parameters, buffers and submodules by name, then the other attributes (as `pt inspect`)
     const out: Array<[string, unknown]> = [];
@@ -53,7 +62,8 @@ export function childrenOf(v: unknown): Array<[string, unknown]> | null {
     }
     for (const [k, x] of v.dict) {
       if (MODULE_GROUPS.includes(k) || k === "training") continue;
-      if (k.startsWith("_") && (x === null || ((x instanceof Map || x instanceof Set) && x.size === 0))) continue;
+      if (k.startsWith("_") && (x === null || ((x instanceof Map || x instanceof Set) && x.size === 0)))
+        continue;
       out.push([k, x]);
     }
     return out;

@@ -1,5 +1,14 @@
 /** The page's worker: every byte of a checkpoint is read and computed on here, never on the page's thread. */
-import { Cancelled, closeDoc, convertDoc, diffDocs, openFiles, openRemote, type Tick, tensorStats } from "./engine.js";
+import {
+  Cancelled,
+  closeDoc,
+  convertDoc,
+  diffDocs,
+  openFiles,
+  openRemote,
+  type Tick,
+  tensorStats,
+} from "./engine.js";
 import type { Reply, Request } from "./protocol.js";
 
 const post = (m: Reply) => (self as unknown as { postMessage(m: Reply): void }).postMessage(m);

@@ -4,7 +4,16 @@
  * views are taken by these tests (into docs/ with PT_WEB_SCREENSHOTS=1, else a temporary folder).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,7 +22,11 @@ import { loadFile } from "@pt/serialization/node";
 import type { Tensor } from "@pt/tensor";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIG_ROWS, seededFloats, writeBigCheckpoint } from "../../../packages/serialization/test/big-checkpoint.js";
+import {
+  BIG_ROWS,
+  seededFloats,
+  writeBigCheckpoint,
+} from "../../../packages/serialization/test/big-checkpoint.js";
 import { startServer, type TestServer } from "./server.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -24,7 +37,8 @@ const FIXTURES = join(ROOT, "apps/conformance/fixtures");
 const CORPUS = join(ROOT, "apps/conformance/corpus/files");
 const HOSTILE = join(ROOT, "packages/serialization/fixtures/hostile/files");
 const CHROMIUM = process.env.PT_CHROMIUM ?? "/usr/bin/chromium";
-const SHOTS = process.env.PT_WEB_SCREENSHOTS === "1" ? join(APP, "docs") : mkdtempSync(join(tmpdir(), "pt-web-shots-"));
+const SHOTS =
+  process.env.PT_WEB_SCREENSHOTS === "1" ? join(APP, "docs") : mkdtempSync(join(tmpdir(), "pt-web-shots-"));
 
 /** Debian's chromium, installed here if missing (no browser download works in this environment). */
 function ensureChromium(): void {
@@ -95,7 +109,8 @@ let big: string;
 
 beforeAll(async () => {
   ensureChromium();
-  if (!existsSync(join(DIST, "index.html"))) execFileSync("pnpm", ["run", "build"], { cwd: APP, stdio: "inherit" });
+  if (!existsSync(join(DIST, "index.html")))
+    execFileSync("pnpm", ["run", "build"], { cwd: APP, stdio: "inherit" });
   tmp = mkdtempSync(join(tmpdir(), "pt-web-e2e-"));
   big = join(tmp, "w2.pt");
   await writeBigCheckpoint(big);
@@ -133,7 +148,10 @@ async function fresh(query = ""): Promise<Page> {
 async function pick(page: Page, ...files: string[]): Promise<void> {
   const before = await page.locator("#docs [role=tab]").count();
   await page.setInputFiles("#file", files);
-  await page.locator("#docs [role=tab]").nth(before + files.length - 1).waitFor();
+  await page
+    .locator("#docs [role=tab]")
+    .nth(before + files.length - 1)
+    .waitFor();
   await page.locator("#totals").waitFor();
 }
 
@@ -149,11 +167,15 @@ describe("apps/web in Chromium", () => {
     const file = join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt");
     await pick(page, file);
     const { json } = await ptInspect(file);
-    expect(await page.locator("#totals").textContent()).toBe(totalsText(json?.totals as Record<string, number>));
-    const paths = await page.locator("[role=treeitem][data-path]").evaluateAll((els) => els.map((e) => e.getAttribute("data-path")));
-    expect(paths).toEqual((json?.tensors as Array<{ path: string[] }>).map((t) => t.path.join(".")));
+    expect(await page.locator("#totals").textContent()).toBe(
+      totalsText(json?.totals as Record<string, number>),
+    );
+    const paths = await page
+      .locator("[role=treeitem][data-path]")
+      .evaluateAll((els) => els.map((e) => e.getAttribute("data-path")));
+    expect(paths).toEqual(((json?.tensors ?? []) as Array<{ path: string[] }>).map((t) => t.path.join(".")));
     await expect(page.locator("[data-path='4.weight'] > .row").textContent()).resolves.toContain(
-      "Tensor float32 [2, 27] stride [27, 1] offset 0 storage \"7\"",
+      'Tensor float32 [2, 27] stride [27, 1] offset 0 storage "7"',
     );
     // keyboard: "/" focuses the filter, typing filters, ArrowDown + Enter selects
     await page.keyboard.press("/");
@@ -186,7 +208,9 @@ describe("apps/web in Chromium", () => {
     expect(counts).toEqual(bins(values));
     expect(counts?.reduce((a, b) => a + b, 0)).toBe(54);
     const min = Math.min(...values);
-    expect(await page.locator("#stats tr", { hasText: "min" }).first().textContent()).toContain(min.toPrecision(6));
+    expect(await page.locator("#stats tr", { hasText: "min" }).first().textContent()).toContain(
+      min.toPrecision(6),
+    );
     expect(await page.locator("#heatmap").getAttribute("width")).toBe("27");
     await shot(page, "stats");
     await page.close();
@@ -201,11 +225,15 @@ describe("apps/web in Chromium", () => {
     await page.locator("#docs [role=tab]").first().click();
     expect(await page.locator("#meta").textContent()).toMatch(/^legacy checkpoint/);
     const { json } = await ptInspect(legacy);
-    expect(await page.locator("#totals").textContent()).toBe(totalsText(json?.totals as Record<string, number>));
+    expect(await page.locator("#totals").textContent()).toBe(
+      totalsText(json?.totals as Record<string, number>),
+    );
     await page.click("#tab-storages");
     const shared = page.locator("#storages .storage.shared").first();
     await expect(shared.locator(".users li").count()).resolves.toBe(2);
-    await expect(shared.locator(".users").textContent()).resolves.toMatch(/a\[0\] — bytes 0–12 .*c\[2\]\[1\] — bytes 4–12/);
+    await expect(shared.locator(".users").textContent()).resolves.toMatch(
+      /a\[0\] — bytes 0–12 .*c\[2\]\[1\] — bytes 4–12/,
+    );
     await shot(page, "storages");
     await page.close();
   });
@@ -215,8 +243,12 @@ describe("apps/web in Chromium", () => {
     await pick(page, join(HOSTILE, "global_os_system.pt"));
     await page.click("#tab-safety");
     await expect(page.locator("#verdict").textContent()).resolves.toMatch(/^DANGEROUS/);
-    await expect(page.locator("#globals tbody tr").first().textContent()).resolves.toMatch(/os\.system\s*dangerous/);
-    await expect(page.locator("#torch-load").textContent()).resolves.toMatch(/refuses to load it: "Unsupported global: GLOBAL os\.system/);
+    await expect(page.locator("#globals tbody tr").first().textContent()).resolves.toMatch(
+      /os\.system\s*dangerous/,
+    );
+    await expect(page.locator("#torch-load").textContent()).resolves.toMatch(
+      /refuses to load it: "Unsupported global: GLOBAL os\.system/,
+    );
     await expect(page.locator("#load-error").textContent()).resolves.toMatch(/os\.system/);
     await shot(page, "safety");
     await page.click("#docs [role=tab]");
@@ -274,10 +306,13 @@ describe("apps/web in Chromium", () => {
     await download.saveAs(st);
     const bytes = readFileSync(st);
     const n = Number(bytes.readBigUInt64LE(0));
-    const header = JSON.parse(bytes.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString("utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: number[] }
+    >;
     expect(header["4.weight"]).toEqual({ dtype: "F32", shape: [2, 27], data_offsets: expect.any(Array) });
     const sd = (await loadFile(a)) as Map<string, Tensor>;
-    const [s0, s1] = header["4.weight"]?.data_offsets as number[];
+    const [s0, s1] = (header["4.weight"]?.data_offsets ?? []) as number[];
     expect(new Uint8Array(bytes.subarray(8 + n + (s0 as number), 8 + n + (s1 as number)))).toEqual(
       (sd.get("4.weight") as Tensor).storage.bytes,
     );
@@ -306,7 +341,8 @@ describe("apps/web in Chromium", () => {
       const error = await page.locator("#load-error").count();
       if (code === 0) {
         const want = totalsText(json?.totals as Record<string, number>);
-        if (shown !== want || error) mismatches.push(`${f}: page "${shown}"${error ? " (error)" : ""}, pt inspect "${want}"`);
+        if (shown !== want || error)
+          mismatches.push(`${f}: page "${shown}"${error ? " (error)" : ""}, pt inspect "${want}"`);
       } else if (!error) mismatches.push(`${f}: pt inspect fails, the page shows no error`);
     }
     await page.close();
@@ -333,7 +369,9 @@ describe("apps/web in Chromium", () => {
     await p2.locator("[data-path='big.weight'] > .row").click();
     await p2.click("#compute");
     await p2.locator("#histogram").waitFor({ timeout: 240_000 });
-    const counts = ((await p2.locator("#histogram").getAttribute("data-counts")) ?? "").split(",").map(Number);
+    const counts = ((await p2.locator("#histogram").getAttribute("data-counts")) ?? "")
+      .split(",")
+      .map(Number);
     // the file holds 2^18 seeded values in [-1, 1), then zeros: their bin holds the rest
     const head = seededFloats(1 << 18, 42);
     const want = bins(head);
@@ -349,7 +387,9 @@ describe("apps/web in Chromium", () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBe(BIG_ROWS * BIG_ROWS);
     expect(await p2.locator("#heatmap").getAttribute("width")).toBe("64");
     const longTasks = await p2.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks);
-    console.log(`main-thread long tasks while opening and computing: ${JSON.stringify(longTasks.map(Math.round))}`);
+    console.log(
+      `main-thread long tasks while opening and computing: ${JSON.stringify(longTasks.map(Math.round))}`,
+    );
     expect(Math.max(0, ...longTasks)).toBeLessThanOrEqual(100);
     await shot(p2, "big-stats");
     await p2.close();
@@ -359,7 +399,9 @@ describe("apps/web in Chromium", () => {
     const url = `${server.base}/norange/nn_cnn_bn_state_dict.zip.pt`;
     const page = await fresh(`?url=${encodeURIComponent(url)}`);
     await page.locator("#totals").waitFor();
-    await expect(page.locator(".note").textContent()).resolves.toMatch(/does not support range requests.*downloading the whole file/);
+    await expect(page.locator(".note").textContent()).resolves.toMatch(
+      /does not support range requests.*downloading the whole file/,
+    );
     await page.close();
   });
 
@@ -379,9 +421,11 @@ describe("apps/web in Chromium", () => {
     await context.setOffline(true);
     try {
       await page.reload();
-      await page.locator("#open-label").waitFor();
+      await page.locator("#open-button").waitFor();
       await pick(page, join(FIXTURES, "handmade_state_dict.zip.pt"));
-      expect(await page.locator("#totals").textContent()).toBe("3 tensors, 9 parameters, 40 B in 3 storages (0 shared)");
+      expect(await page.locator("#totals").textContent()).toBe(
+        "3 tensors, 9 parameters, 40 B in 3 storages (0 shared)",
+      );
     } finally {
       await context.setOffline(false);
     }

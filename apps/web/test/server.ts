@@ -93,7 +93,11 @@ export async function startServer(dist: string): Promise<TestServer> {
       const body = readRange(file, start, end + 1);
       count(path, body.length);
       res
-        .writeHead(206, { ...headers, "content-range": `bytes ${start}-${end}/${size}`, "content-length": String(body.length) })
+        .writeHead(206, {
+          ...headers,
+          "content-range": `bytes ${start}-${end}/${size}`,
+          "content-length": String(body.length),
+        })
         .end(body);
       return;
     }
@@ -105,7 +109,12 @@ export async function startServer(dist: string): Promise<TestServer> {
     }
     const body = readFileSync(p);
     count(path, body.length);
-    res.writeHead(200, { "content-type": MIME[extname(p)] ?? "application/octet-stream", "cache-control": "no-cache" }).end(body);
+    res
+      .writeHead(200, {
+        "content-type": MIME[extname(p)] ?? "application/octet-stream",
+        "cache-control": "no-cache",
+      })
+      .end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;

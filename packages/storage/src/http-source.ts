@@ -201,8 +201,10 @@ export class HttpSource implements ByteSource {
    * work (its bytes become the first cached block).
    */
   static async open(url: string, options: HttpSourceOptions = {}): Promise<HttpSource> {
-    const f = options.fetch ?? globalThis.fetch;
-    if (typeof f !== "function") throw new HttpSourceError("network", "no global fetch in this runtime", url);
+    if (!options.fetch && typeof globalThis.fetch !== "function")
+      throw new HttpSourceError("network", "no global fetch in this runtime", url);
+    // browsers refuse a `fetch` called on another object than the global one ("Illegal invocation")
+    const f = options.fetch ?? globalThis.fetch.bind(globalThis);
     const o = {
       fetch: f,
       headers: options.headers ?? {},
