@@ -449,14 +449,21 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
   let mean = 0;
   let m2 = 0;
   for await (const a of elements(doc, t)) {
+    // one pass per chunk: sums shifted by the chunk's first finite value (numerically stable
+    // enough for a summary), combined across chunks with Chan et al.'s formula
     let cn = 0;
-    let sum = 0;
+    let k = Number.NaN;
+    let s1 = 0;
+    let s2 = 0;
     for (let i = 0; i < a.length; i++) {
       const v = a[i] as number;
       if (v === 0) zeros++;
       if (v - v === 0) {
+        if (cn === 0) k = v;
         cn++;
-        sum += v;
+        const d = v - k;
+        s1 += d;
+        s2 += d * d;
         if (v < min) min = v;
         if (v > max) max = v;
       } else if (Number.isNaN(v)) nan++;
@@ -464,12 +471,8 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
       else negInf++;
     }
     if (cn > 0) {
-      const cm = sum / cn;
-      let cm2 = 0;
-      for (let i = 0; i < a.length; i++) {
-        const v = a[i] as number;
-        if (v - v === 0) cm2 += (v - cm) * (v - cm);
-      }
+      const cm = k + s1 / cn;
+      const cm2 = Math.max(0, s2 - (s1 * s1) / cn);
       const n = finite + cn;
       const delta = cm - mean;
       mean += (delta * cn) / n;
@@ -481,7 +484,7 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
   }
   const lo = finite ? min : 0;
   const hi = finite ? max : 0;
-  const counts = new Array<number>(BINS).fill(0);
+  const counts = new Float64Array(BINS);
   const width = (hi - lo) / BINS;
   const two = t.shape.length === 2 && t.numel > 0;
   const rows = two ? (t.shape[0] as number) : 0;
@@ -490,20 +493,29 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
   const gw = Math.min(GRID, cols);
   const cellSum = two ? new Float64Array(gh * gw) : null;
   const cellN = two ? new Float64Array(gh * gw) : null;
+  // heat-map cells: the column's cell precomputed, the row's updated as rows go by
+  const colCell = new Int32Array(cols);
+  for (let c = 0; c < cols; c++) colCell[c] = Math.floor((c * gw) / cols);
+  let r = 0;
+  let c = 0;
+  let rowBase = 0;
   let at = 0;
   for await (const a of elements(doc, t)) {
     for (let i = 0; i < a.length; i++) {
       const v = a[i] as number;
-      if (v - v !== 0) continue;
-      const b = width > 0 ? Math.min(BINS - 1, Math.floor((v - lo) / width)) : 0;
-      counts[b] = (counts[b] as number) + 1;
-      if (cellSum && cellN) {
-        const e = at + i;
-        const r = Math.floor(e / cols);
-        const c = e - r * cols;
-        const cell = Math.floor((r * gh) / rows) * gw + Math.floor((c * gw) / cols);
-        cellSum[cell] = (cellSum[cell] as number) + v;
-        cellN[cell] = (cellN[cell] as number) + 1;
+      if (v - v === 0) {
+        const b = width > 0 ? Math.min(BINS - 1, Math.floor((v - lo) / width)) : 0;
+        counts[b] = (counts[b] as number) + 1;
+        if (cellSum && cellN) {
+          const cell = rowBase + (colCell[c] as number);
+          cellSum[cell] = (cellSum[cell] as number) + v;
+          cellN[cell] = (cellN[cell] as number) + 1;
+        }
+      }
+      if (two && ++c === cols) {
+        c = 0;
+        r++;
+        rowBase = Math.floor((r * gh) / rows) * gw;
       }
     }
     at += a.length;
@@ -520,7 +532,7 @@ export async function tensorStats(docId: number, index: number, tick: Tick): Pro
     posInf,
     negInf,
     zeros,
-    histogram: { lo, hi, counts },
+    histogram: { lo, hi, counts: Array.from(counts) },
     ...(cellSum && cellN
       ? {
           heatmap: {

@@ -485,6 +485,10 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
   ];
   const h = st.histogram;
   const peak = Math.max(1, ...h.counts);
+  // one bin towering over the rest (a mostly-zero tensor): heights on a log scale
+  const second = Math.max(0, ...h.counts.filter((c, i) => i !== h.counts.indexOf(peak) && c > 0));
+  const log = second > 0 && peak / second > 20;
+  const height = (c: number) => (log ? Math.log1p(c) / Math.log1p(peak) : c / peak);
   const W = 320;
   const H = 100;
   const bw = W / h.counts.length;
@@ -501,7 +505,7 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
   svg.dataset.total = String(st.finite);
   h.counts.forEach((c, i) => {
     const r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
-    const bh = c ? Math.max(1, (c / peak) * H) : 0;
+    const bh = c ? Math.max(1, height(c) * H) : 0;
     r.setAttribute("x", String(i * bw));
     r.setAttribute("y", String(H - bh));
     r.setAttribute("width", String(Math.max(0.5, bw - 0.5)));
@@ -521,7 +525,11 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
       "figure",
       {},
       svg,
-      el("figcaption", {}, `histogram: ${h.counts.length} bins over [${fmtNum(h.lo)}, ${fmtNum(h.hi)}]`),
+      el(
+        "figcaption",
+        {},
+        `histogram: ${h.counts.length} bins over [${fmtNum(h.lo)}, ${fmtNum(h.hi)}]${log ? " (log scale)" : ""}`,
+      ),
     ),
   );
   if (st.heatmap) {
