@@ -66,6 +66,27 @@ describe("openUrl", () => {
     await local.close();
   });
 
+  it("lists legacy and tar checkpoints over HTTP with the same tree as from memory", async () => {
+    for (const file of [
+      new URL("nn_cnn_bn_state_dict.legacy.pt", fixturesDir),
+      new URL("dtype_all_in_one.legacy.pt", fixturesDir),
+      new URL("../corpus/files/pytorch__2017-03_legacy_serialized_TAR.pt", fixturesDir),
+    ]) {
+      const bytes = readBytes(file);
+      const name = `/${file.pathname.split("/").pop()}`;
+      server.files.set(name, { data: bytes });
+      server.reset();
+      const cp = await openUrl(`${server.base}${name}`, { unsafe: "opaque" });
+      const local = await open(bytes, { unsafe: "opaque" });
+      expect(cp.format).toBe(local.format);
+      const want = describeTensors(local.value);
+      expect(Object.keys(want).length).toBeGreaterThan(1);
+      expect(describeTensors(cp.value)).toEqual(want);
+      expect(server.log.bytes).toBeLessThanOrEqual(bytes.length + 65536);
+      await cp.close();
+    }
+  });
+
   it("falls back to one download when the server has no range support, with the same tree", async () => {
     const file = new URL("dtype_all_in_one.zip.pt", fixturesDir);
     const bytes = readBytes(file);
@@ -84,4 +105,23 @@ describe("openUrl", () => {
 async function firstDataOffset(cp: { source: ByteSource }): Promise<number> {
   const reader = await ZipReader.open(cp.source);
   return (await reader.dataRange("data/0")).offset;
+}
+
+/** path → dtype/shape/stride/offset of every tensor reachable from `v` (any container). */
+function describeTensors(
+  v: unknown,
+  path = "",
+  out: Record<string, unknown> = {},
+  seen = new Set<unknown>(),
+) {
+  if (typeof v !== "object" || v === null || seen.has(v)) return out;
+  seen.add(v);
+  const t = v as Tensor;
+  if (t.shape && t.stride && t.dtype) {
+    out[path] = [t.dtype.name, [...t.shape], [...t.stride], t.storageOffset];
+    return out;
+  }
+  if (v instanceof Map) for (const [k, x] of v) describeTensors(x, `${path}/${String(k)}`, out, seen);
+  else if (Array.isArray(v)) v.forEach((x, i) => describeTensors(x, `${path}/${i}`, out, seen));
+  return out;
 }
