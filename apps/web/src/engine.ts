@@ -3,6 +3,8 @@
  * them as plain data for the page, and compute per-tensor statistics, diffs and conversions by
  * streaming storage bytes in chunks. Nothing here touches the DOM; nothing from a file is executed.
  */
+
+import { PyOrderedDict } from "@pt/pickle";
 import { type Checkpoint, open, saveTo } from "@pt/serialization";
 import {
   BlobSource,
@@ -18,7 +20,7 @@ import {
 import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
 import type { DiffRow, Stats, StorageInfo, Summary, TensorInfo, Totals, TreeNode } from "./protocol.js";
-import { safetyReport } from "./safety.js";
+import { type SafetyReport, safetyReport } from "./safety.js";
 import { childrenOf, isModuleLike, shortRepr } from "./walk.js";
 
 /** How the page opens every file: nothing executed, user classes as inert placeholders. */
@@ -192,6 +194,7 @@ async function summarize(
   source: ByteSource,
   opening: Promise<Checkpoint>,
   extra: Partial<Summary>,
+  given?: SafetyReport,
 ) {
   const t0 = performance.now();
   const id = nextDoc++;
@@ -202,7 +205,7 @@ async function summarize(
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
   }
-  const safety = await safetyReport(source);
+  const safety = given ?? (await safetyReport(source));
   const d = cp ? describeValue(cp) : null;
   const doc: Doc = {
     id,
@@ -280,14 +283,84 @@ async function openChecked(source: ByteSource): Promise<Checkpoint> {
   }
 }
 
-/** Open dropped or picked files (each its own document). */
+/** Open dropped or picked files (each its own document; an `*.index.json` joins its shards). */
 export async function openFiles(files: File[]): Promise<Summary[]> {
   const out: Summary[] = [];
+  const indexes = files.filter((f) => f.name.endsWith(".json"));
   for (const f of files) {
+    if (indexes.includes(f)) continue;
     const source = new WorkerBlobSource(f);
     out.push(await summarize(f.name, source, openChecked(source), {}));
   }
+  for (const f of indexes) out.push(await joinShards(f, out));
   return out;
+}
+
+const VERDICT_ORDER = ["safe", "unknown", "unsafe", "dangerous"] as const;
+
+/**
+ * A sharded checkpoint (`pytorch_model.bin.index.json` and the like): one document whose value is
+ * every tensor of the index's `weight_map`, taken from the shards opened with it. It is a
+ * document like any other: tree, statistics, diff, and convert (to one file).
+ */
+async function joinShards(index: File, opened: Summary[]): Promise<Summary> {
+  const source = new WorkerBlobSource(index);
+  const byName = new Map(opened.map((s) => [s.name, docs.get(s.doc)]));
+  const shardSummaries = new Map(opened.map((s) => [s.name, s]));
+  let weightMap: Record<string, string> = {};
+  let problem: string | null = null;
+  try {
+    const j = JSON.parse(await index.text()) as { weight_map?: Record<string, string> };
+    if (!j.weight_map || typeof j.weight_map !== "object") problem = "no weight_map in the index";
+    else weightMap = j.weight_map;
+  } catch (e) {
+    problem = `not JSON: ${(e as Error).message}`;
+  }
+  const merged = new PyOrderedDict<string, unknown>();
+  const keys = new Map<Storage, string>();
+  const missing: string[] = [];
+  const shards = new Set(Object.values(weightMap));
+  for (const [name, shard] of Object.entries(weightMap)) {
+    const d = byName.get(shard);
+    const v = d?.cp?.value;
+    const t = v instanceof Map ? v.get(name) : undefined;
+    if (t === undefined) {
+      missing.push(`${name} (${shard}${d ? "" : ", not opened"})`);
+      continue;
+    }
+    merged.set(name, t);
+  }
+  for (const shard of shards) {
+    const d = byName.get(shard);
+    d?.cp?.storageKeys.forEach((k, st) => {
+      keys.set(st, `${shard}:${k}`);
+    });
+  }
+  const safeties = [...shards].map((sh) => shardSummaries.get(sh)?.safety).filter((x) => x !== undefined);
+  const worst = safeties.reduce<SafetyReport | undefined>(
+    (a, b) => (!a || VERDICT_ORDER.indexOf(b.verdict) > VERDICT_ORDER.indexOf(a.verdict) ? b : a),
+    undefined,
+  );
+  const cp = {
+    format: "sharded",
+    value: merged,
+    storages: [],
+    storageKeys: keys,
+    close: async () => undefined,
+  } as unknown as Checkpoint;
+  const note =
+    problem ??
+    `${shards.size} shard${shards.size === 1 ? "" : "s"}: ${[...shards].join(", ")}${missing.length ? `; ${missing.length} tensor${missing.length === 1 ? "" : "s"} of the index not found: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? ", …" : ""}` : ""}`;
+  return summarize(
+    index.name,
+    source,
+    problem ? Promise.reject(new Error(problem)) : Promise.resolve(cp),
+    { note, size: [...shards].reduce((n, sh) => n + (shardSummaries.get(sh)?.size ?? 0), 0) },
+    {
+      ...(worst ?? { verdict: "unknown", format: "sharded", globals: [], torchLoad: "no shard opened" }),
+      format: "sharded",
+    },
+  );
 }
 
 /** Open a URL lazily with HTTP range requests (as `openUrl`, keeping the source for the safety report when loading fails). */

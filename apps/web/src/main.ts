@@ -74,10 +74,15 @@ export function fmtBytes(n: number): string {
   return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
 }
 
+/** `1,234,567` (without `toLocaleString`, whose first call loads locale data: a long task). */
+function commas(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
 function fmtNum(x: number): string {
   if (Number.isNaN(x)) return "nan";
   if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (Number.isInteger(x) && Math.abs(x) < 1e15) return x.toLocaleString("en-US");
+  if (Number.isInteger(x) && Math.abs(x) < 1e15) return commas(x);
   return Math.abs(x) >= 1e5 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(4) : x.toPrecision(6);
 }
 
@@ -150,6 +155,16 @@ function drawDocTabs(): void {
 }
 
 function show(s: Summary): void {
+  const t0 = performance.now();
+  try {
+    draw(s);
+  } finally {
+    // visible in the browser's performance timeline (the e2e tests read it)
+    performance.measure("pt:draw", { start: t0, end: performance.now() });
+  }
+}
+
+function draw(s: Summary): void {
   current = s;
   drawDocTabs();
   const t = s.totals;
@@ -168,7 +183,7 @@ function show(s: Summary): void {
     el(
       "p",
       { class: "totals", id: "totals" },
-      `${t.tensors} tensor${t.tensors === 1 ? "" : "s"}, ${t.parameters.toLocaleString("en-US")} parameters, ${fmtBytes(t.bytes)} in ${t.storages} storage${t.storages === 1 ? "" : "s"} (${t.shared} shared)`,
+      `${t.tensors} tensor${t.tensors === 1 ? "" : "s"}, ${commas(t.parameters)} parameters, ${fmtBytes(t.bytes)} in ${t.storages} storage${t.storages === 1 ? "" : "s"} (${t.shared} shared)`,
     ),
     Object.keys(t.byDtype).length
       ? el(
@@ -195,7 +210,7 @@ function show(s: Summary): void {
                 {},
                 el("td", {}, d),
                 el("td", {}, String(v.tensors)),
-                el("td", {}, v.parameters.toLocaleString("en-US")),
+                el("td", {}, commas(v.parameters)),
                 el("td", {}, fmtBytes(v.bytes)),
               ),
             ),
@@ -407,7 +422,7 @@ function drawDetail(s: Summary, info: TensorInfo, box: HTMLElement): void {
     ["shape", `[${info.shape.join(", ")}]`],
     ["stride", `[${info.stride.join(", ")}]`],
     ["storage offset", String(info.offset)],
-    ["elements", info.numel.toLocaleString("en-US")],
+    ["elements", commas(info.numel)],
     [
       "storage",
       st
@@ -475,12 +490,9 @@ function statsView(st: Stats, info: TensorInfo): HTMLElement {
     ["max", fmtNum(st.max)],
     ["mean", fmtNum(st.mean)],
     ["std", fmtNum(st.std)],
-    ["NaN", st.nan.toLocaleString("en-US")],
+    ["NaN", commas(st.nan)],
     ["+Inf / −Inf", `${st.posInf} / ${st.negInf}`],
-    [
-      "zeros",
-      `${st.count ? ((100 * st.zeros) / st.count).toFixed(2) : "0"} % (${st.zeros.toLocaleString("en-US")})`,
-    ],
+    ["zeros", `${st.count ? ((100 * st.zeros) / st.count).toFixed(2) : "0"} % (${commas(st.zeros)})`],
     ["computed in", `${st.ms.toFixed(0)} ms`],
   ];
   const h = st.histogram;

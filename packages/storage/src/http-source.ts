@@ -235,7 +235,7 @@ export class HttpSource implements ByteSource {
         await res.body?.cancel();
         throw new HttpSourceError(
           "protocol",
-          `${url}: a 206 answer without a usable Content-Range (${res.headers.get("content-range") ?? "none"}): the size is unknown`,
+          `${url}: a 206 answer without a usable Content-Range (${res.headers.get("content-range") ?? "none"}): the size is unknown (a cross-origin server must list Content-Range in Access-Control-Expose-Headers)`,
           url,
           { status: 206 },
         );
