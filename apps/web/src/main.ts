@@ -297,7 +297,9 @@ function treeItem(n: TreeNode, s: Summary, depth: number, select: (i: TensorInfo
     if (info) select(info);
     else toggle();
   });
-  if (depth <= 1 && hasKids && (n.children?.length ?? 0) <= 500) toggle(true);
+  // open the root (up to 500 children) and small containers near it
+  const nk = n.children?.length ?? 0;
+  if (hasKids && ((depth <= 1 && nk <= 500) || (depth <= 3 && nk <= 12))) toggle(true);
   return li;
 }
 
