@@ -122,6 +122,9 @@ function describeTensors(
     return out;
   }
   if (v instanceof Map) for (const [k, x] of v) describeTensors(x, `${path}/${String(k)}`, out, seen);
-  else if (Array.isArray(v)) v.forEach((x, i) => describeTensors(x, `${path}/${i}`, out, seen));
+  else if (Array.isArray(v))
+    v.forEach((x, i) => {
+      describeTensors(x, `${path}/${i}`, out, seen);
+    });
   return out;
 }
