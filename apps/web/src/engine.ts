@@ -660,7 +660,7 @@ export async function diffDocs(a: number, b: number, tick: Tick): Promise<DiffRo
       if (e instanceof Cancelled) throw e;
       max = Number.NaN;
     }
-    rows.push({ path, status: max === 0 ? "equal" : "changed", a: sig(ia), maxAbsDiff: max });
+    rows.push({ path, status: max === 0 ? "equal" : "changed", a: sig(ia), b: sig(ib), maxAbsDiff: max });
     await tick(++k, pa.size, "diff");
   }
   for (const [path, ib] of pb) if (!pa.has(path)) rows.push({ path, status: "added", b: sig(ib) });

@@ -275,7 +275,9 @@ describe("apps/web in Chromium", () => {
     expect(await page.locator("#diff-summary").textContent()).toBe(
       "7 equal, 1 changed, 0 with another dtype/shape, 1 removed, 0 added",
     );
-    expect(await page.locator("tr.d-changed").textContent()).toMatch(/^0\.biaschangedfloat32 \[3\]0\.25/);
+    expect(await page.locator("tr.d-changed").textContent()).toMatch(
+      /^0\.biaschangedfloat32 \[3\]float32 \[3\]0\.25/,
+    );
     await shot(page, "diff");
     await page.click("#tab-convert");
     for (const format of ["zip", "legacy"] as const) {
