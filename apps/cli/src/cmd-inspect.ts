@@ -18,7 +18,7 @@ import {
   shortRepr,
 } from "./walk.js";
 
-export const INSPECT_HELP = `usage: pt inspect FILE [--json] [--hash] [--all]
+export const INSPECT_HELP = `usage: pt inspect FILE|URL [--json] [--hash] [--all]
 
 Show what a checkpoint holds without loading its tensor data: the format and records, a tree
 of the object (dicts, lists, modules…) with every tensor's dtype, shape, stride, storage
@@ -291,7 +291,8 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
   const [file] = expectPositionals(args, ["FILE"]) as [string];
   if (args.options.has("json") && args.options.has("all"))
     throw new UsageError("--all only applies to the tree (not --json)");
-  const size = fileSize(file);
+  const remote = /^https?:\/\//i.test(file);
+  const size = remote ? 0 : fileSize(file);
   const opened = await openCheckpoint(file);
   try {
     const found = findTensors(opened.value);
@@ -309,7 +310,7 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
       const h = tensors[i]?.sha256;
       if (h) hashes.set(f.tensor, h);
     });
-    for (const l of headerLines(file, size, opened)) io.out(`${l}\n`);
+    for (const l of headerLines(file, opened.remoteSize ?? size, opened)) io.out(`${l}\n`);
     io.out("\n");
     for (const l of treeLines(
       opened.value,

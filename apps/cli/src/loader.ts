@@ -3,6 +3,7 @@
  * the same way: lazily over a file descriptor, unknown classes as inert placeholders (nothing is
  * ever executed; `pt scan` says which globals a file uses).
  */
+import { openUrl } from "@pt/serialization";
 import { type Checkpoint, type LoadOptions, openFile } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
 import { fsReason } from "./files.js";
@@ -15,6 +16,8 @@ export interface Opened {
   /** The record key of a storage (`data/<key>` in zip files; the legacy key), if known. */
   storageKey(s: Storage): string | undefined;
   readonly checkpoint: Checkpoint;
+  /** The size in bytes of a checkpoint opened from an http(s) URL. */
+  readonly remoteSize?: number;
   close(): Promise<void>;
 }
 
@@ -27,8 +30,17 @@ export const CLI_LOAD_OPTIONS: LoadOptions = { unsafe: "opaque", lazy: true, tor
 /** Open `path` lazily. File-system errors become one-line CLI errors; format errors keep their message. */
 export async function openCheckpoint(path: string, options: LoadOptions = CLI_LOAD_OPTIONS): Promise<Opened> {
   let cp: Checkpoint;
+  let remoteSize: number | undefined;
   try {
-    cp = await openFile(path, options);
+    if (/^https?:\/\//i.test(path)) {
+      // read lazily with HTTP range requests; a server without them is downloaded once (noted)
+      const u = await openUrl(path, {
+        ...options,
+        http: { onNote: (m) => process.stderr.write(`note: ${m}\n`) },
+      });
+      remoteSize = u.source.byteLength;
+      cp = u;
+    } else cp = await openFile(path, options);
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
@@ -40,6 +52,7 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     format: cp.format,
     value: cp.value,
     checkpoint: cp,
+    ...(remoteSize !== undefined ? { remoteSize } : {}),
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
     close: () => cp.close(),
   };

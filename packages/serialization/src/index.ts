@@ -27,3 +27,4 @@ export {
 } from "./load.js";
 export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
+export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";

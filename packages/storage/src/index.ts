@@ -2,4 +2,5 @@ export * from "./byte-source.js";
 export * from "./convert.js";
 export * from "./dtype.js";
 export * from "./errors.js";
+export * from "./http-source.js";
 export * from "./storage.js";

@@ -84,6 +84,7 @@ describe("workspace hygiene", () => {
         "@pt/serialization",
         "@pt/storage",
         "@pt/tensor",
+        "@pt/web",
         "@pt/zip-format",
       ].sort(),
     );

@@ -1,0 +1,118 @@
+/** Messages between the page and its worker (all plain data: structured-cloned). */
+import type { SafetyReport } from "./safety.js";
+
+export interface TreeNode {
+  readonly key: string;
+  readonly label: string;
+  readonly kind: "tensor" | "container" | "leaf" | "placeholder" | "module" | "storage" | "ref";
+  /** Index into `Summary.tensors`. */
+  readonly tensor?: number;
+  /** Index into `Summary.storages` (bare storages). */
+  readonly storage?: number;
+  readonly children?: TreeNode[];
+  /** Children left out (more than the display limit). */
+  readonly more?: number;
+}
+
+export interface TensorInfo {
+  readonly index: number;
+  /** `a.b[0]`-style path of its first occurrence. */
+  readonly path: string;
+  readonly cls: string;
+  readonly dtype: string;
+  readonly shape: number[];
+  readonly stride: number[];
+  readonly offset: number;
+  readonly numel: number;
+  readonly requiresGrad: boolean;
+  readonly contiguous: boolean;
+  /** Index into `Summary.storages`. */
+  readonly storage: number;
+  /** Bytes of the storage this tensor's elements lie in: `[byteStart, byteEnd)`. */
+  readonly byteStart: number;
+  readonly byteEnd: number;
+}
+
+export interface StorageInfo {
+  readonly index: number;
+  readonly key: string | null;
+  readonly dtype: string;
+  readonly numel: number;
+  readonly nbytes: number;
+  readonly device: string;
+  /** Tensors viewing it. */
+  readonly users: number[];
+  /** Times it is saved as a value of its own (not through a tensor). */
+  readonly bare: number;
+}
+
+export interface Totals {
+  tensors: number;
+  parameters: number;
+  bytes: number;
+  storages: number;
+  shared: number;
+  byDtype: Record<string, { tensors: number; parameters: number; bytes: number }>;
+}
+
+export interface Summary {
+  readonly doc: number;
+  readonly name: string;
+  readonly size: number;
+  readonly format: string;
+  readonly details: string[];
+  readonly records?: Array<{ name: string; size: number }>;
+  /** Set when loading the object failed (the safety report is still there). */
+  readonly error?: string;
+  readonly note?: string;
+  readonly bytesFetched?: number;
+  readonly tree: TreeNode | null;
+  readonly tensors: TensorInfo[];
+  readonly storages: StorageInfo[];
+  readonly totals: Totals;
+  readonly safety: SafetyReport;
+  readonly openMs: number;
+}
+
+export interface Stats {
+  readonly count: number;
+  readonly finite: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  readonly std: number;
+  readonly nan: number;
+  readonly posInf: number;
+  readonly negInf: number;
+  readonly zeros: number;
+  /** Histogram of the finite values: `bins` equal bins over `[min, max]`. */
+  readonly histogram: { lo: number; hi: number; counts: number[] };
+  /** 2-D tensors: a grid of cell means (row-major), `rows` × `cols`. */
+  readonly heatmap?: { rows: number; cols: number; values: number[] };
+  readonly ms: number;
+}
+
+export interface DiffRow {
+  readonly path: string;
+  readonly status: "added" | "removed" | "changed" | "equal" | "dtype/shape";
+  readonly a?: string;
+  readonly b?: string;
+  readonly maxAbsDiff?: number;
+}
+
+export type Request =
+  | { type: "open"; req: number; files: File[] }
+  | { type: "openUrl"; req: number; url: string }
+  | { type: "stats"; req: number; doc: number; tensor: number }
+  | { type: "diff"; req: number; a: number; b: number }
+  | { type: "convert"; req: number; doc: number; format: "zip" | "legacy" | "safetensors" }
+  | { type: "cancel"; req: number }
+  | { type: "close"; doc: number };
+
+export type Reply =
+  | { type: "opened"; req: number; summaries: Summary[] }
+  | { type: "progress"; req: number; done: number; total: number; phase: string }
+  | { type: "stats"; req: number; stats: Stats }
+  | { type: "diff"; req: number; rows: DiffRow[] }
+  | { type: "converted"; req: number; blob: Blob; name: string }
+  | { type: "error"; req: number; message: string; cancelled?: boolean };
