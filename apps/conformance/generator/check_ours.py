@@ -35,6 +35,7 @@ import signal
 import struct
 import sys
 import types
+import weakref
 import zipfile
 
 import numpy as np
@@ -81,6 +82,7 @@ def resolve_allowed(module, name):
         return getattr(collections, name)
     if top == 'numpy':
         allowed = {('numpy.core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
+                   ('numpy._core.multiarray', '_reconstruct'), ('numpy._core.multiarray', 'scalar'),
                    ('numpy', 'ndarray'), ('numpy', 'dtype')}
         if (module, name) in allowed:
             import importlib
@@ -266,6 +268,13 @@ def _float_bits(x):
     return struct.pack('<d', x)
 
 
+def _untyped(t):
+    """A tensor's UntypedStorage (torch 1.13: through TypedStorage._storage; 2.x: untyped_storage())."""
+    if hasattr(t, 'untyped_storage'):
+        return t.untyped_storage()
+    return t.storage()._storage
+
+
 def _storage_bytes(u):
     nb = u.nbytes()
     if nb == 0:
@@ -275,6 +284,7 @@ def _storage_bytes(u):
     return b.numpy().tobytes()
 
 
+COMPRESSED_LAYOUTS = tuple(getattr(torch, n) for n in ('sparse_csc', 'sparse_bsr', 'sparse_bsc') if hasattr(torch, n))
 ATOMS = (type(None), bool, int, float, str, bytes, complex)
 
 
@@ -309,8 +319,8 @@ class Comparer:
         return self.fail(path + ' identity', 'the original reaches this object a second time, ours has a distinct object')
 
     def storage(self, t_o, t_u, path):
-        so = t_o.storage()._storage._cdata
-        su = t_u.storage()._storage._cdata
+        so = _untyped(t_o)._cdata
+        su = _untyped(t_u)._cdata
         a = self.st_o2u.get(so)
         b = self.st_u2o.get(su)
         if a is None and b is None:
@@ -347,11 +357,19 @@ class Comparer:
             b = self.value(o.col_indices(), u.col_indices(), path + '.col_indices()', fresh=True)
             c = self.value(o.values(), u.values(), path + '.values()', fresh=True)
             return a and b and c
+        if o.layout in COMPRESSED_LAYOUTS:  # torch 2.x: CSC, BSR, BSC
+            row = o.layout in (torch.sparse_bsr,)
+            ci, pi = ('crow_indices', 'col_indices') if row else ('ccol_indices', 'row_indices')
+            self.rep.check(True, f'{path} {str(o.layout).replace("torch.", "")} {list(o.shape)}')
+            a = self.value(getattr(o, ci)(), getattr(u, ci)(), f'{path}.{ci}()', fresh=True)
+            b = self.value(getattr(o, pi)(), getattr(u, pi)(), f'{path}.{pi}()', fresh=True)
+            c = self.value(o.values(), u.values(), path + '.values()', fresh=True)
+            return a and b and c
         if tuple(o.stride()) != tuple(u.stride()):
             errs.append(f'stride {list(o.stride())} != {list(u.stride())}')
         if o.storage_offset() != u.storage_offset():
             errs.append(f'storage_offset {o.storage_offset()} != {u.storage_offset()}')
-        uo, uu = o.storage()._storage, u.storage()._storage
+        uo, uu = _untyped(o), _untyped(u)
         if uo.nbytes() != uu.nbytes():
             errs.append(f'storage nbytes {uo.nbytes()} != {uu.nbytes()}')
         elif _storage_bytes(uo) != _storage_bytes(uu):
@@ -467,6 +485,8 @@ class Comparer:
             ok = self.value(dict(vars(o)), dict(vars(u)), path + '.__dict__', fresh=True)
             sd_ok = self.value(o.state_dict(), u.state_dict(), path + '.state_dict()', fresh=True)
             return self.rep.check(ok and sd_ok, f'{path} {qualname(o)}', 'module differs (see above)')
+        if isinstance(o, weakref.ref):  # torch 2.x RNN modules keep weak references to their weights
+            return self.value(o(), u(), path + '()', fresh=True)
         if isinstance(o, (types.FunctionType, types.BuiltinFunctionType, type)):
             return self.rep.check(o is u, f'{path} {qualname(o)} {getattr(o, "__qualname__", "")}', f'{o!r} is not {u!r}')
         st_o = o.__getstate__() if hasattr(o, '__getstate__') else getattr(o, '__dict__', None)
