@@ -167,8 +167,10 @@ def register(case):
         m = models.Net()
         for p in m.fc1.parameters():
             p.requires_grad_(False)
-        return collections.OrderedDict([('params', collections.OrderedDict(m.named_parameters())),
-                                        ('trainable', [n for n, p in m.named_parameters() if p.requires_grad])])
+        params = collections.OrderedDict(m.named_parameters())
+        # the same name objects in both (distinct equal str objects would pickle twice)
+        return collections.OrderedDict([('params', params),
+                                        ('trainable', [n for n, p in params.items() if p.requires_grad])])
 
     # --- a full training checkpoint ----------------------------------------------------------------
     @case('training_checkpoint', ['checkpoint', 'optimizer', 'AdamW', 'lr_scheduler', 'GradScaler', 'rng_state',

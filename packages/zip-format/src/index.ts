@@ -17,5 +17,6 @@ export {
   type ZipFlavor,
   type ZipSaveOptions,
   type ZipSaveResult,
+  zipSaveOptionsLike,
 } from "./torch/save.js";
 export * from "./zip/index.js";

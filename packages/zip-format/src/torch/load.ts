@@ -77,6 +77,10 @@ export interface ZipFormatInfo {
   readonly torchscript: boolean;
   /** The torch writer whose record set this archive has, when it matches one of `saveZip`'s flavors. */
   readonly flavor: "1.13" | "2.1" | "2.7" | null;
+  /** Whether any record has a non-zero CRC-32 (false: written with `compute_crc32 = False`). */
+  readonly crc32Computed: boolean;
+  /** Whether `byteorder` comes after `version` (torch.save's `_disable_byteorder_record=True`). */
+  readonly byteorderRecordLast: boolean;
 }
 
 /** Result of {@link loadZip}. */
@@ -243,6 +247,15 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const core = records.filter((r) => !r.startsWith("data/"));
   const eq = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   let flavor: ZipFormatInfo["flavor"] = null;
+  // _disable_byteorder_record=True: torch's C++ writer adds `byteorder` last, after `version`
+  const byteorderRecordLast =
+    hasByteorderRecord && records.indexOf("byteorder") > records.indexOf(versionRecord);
+  let crc32Computed = false;
+  for (const e of reader.records.values())
+    if (e.crc32 !== 0) {
+      crc32Computed = true;
+      break;
+    }
   if (!torchscript && versionRecord === "version") {
     const dataIdx = records.indexOf(dataNames[0] ?? "");
     const contiguous = dataNames.every((n, i) => records[dataIdx + i] === n) || dataNames.length === 0;
@@ -266,6 +279,15 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       inNumericOrder(dataNames)
     )
       flavor = "2.7";
+    else if (byteorderRecordLast && contiguous) {
+      const trail = ["version", "byteorder", ".data/serialization_id"];
+      if (eq(core, ["data.pkl", ...trail]) && inStringOrder(dataNames)) flavor = "2.1";
+      else if (
+        eq(core, ["data.pkl", ".format_version", ".storage_alignment", ...trail]) &&
+        inNumericOrder(dataNames)
+      )
+        flavor = "2.7";
+    }
   }
   return {
     pickle,
@@ -281,6 +303,8 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       serializationId,
       torchscript,
       flavor,
+      crc32Computed,
+      byteorderRecordLast,
     },
   };
 }
@@ -634,6 +658,8 @@ function modelJsonResult(
       serializationId: null,
       torchscript: true,
       flavor: null,
+      crc32Computed: true,
+      byteorderRecordLast: false,
     },
     storages,
     reader,

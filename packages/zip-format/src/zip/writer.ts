@@ -5,6 +5,7 @@ import {
   encodeDataDescriptor,
   encodeEndRecords,
   encodeLocalHeader,
+  FIELD_ALIGNMENT,
   recordLayout,
   writeCentralEntry,
 } from "./layout.js";
@@ -25,6 +26,11 @@ export interface ZipWriterOptions {
   readonly crc32?: Crc32Function;
   /** Compute real CRCs (default `true`). `false` writes 0, as torch ≥ 2.6 does with CRC computation turned off. */
   readonly computeCrc?: boolean;
+  /**
+   * Where record data starts: a multiple of this many bytes (default 64, torch's `kFieldAlignment`;
+   * torch ≥ 2.7 takes `torch.utils.serialization.config.save.storage_alignment`).
+   */
+  readonly alignment?: number;
 }
 
 /** Record data: one buffer, or chunks (sync or async iterable) whose total length is the declared size. */
@@ -54,6 +60,8 @@ export class ZipWriter {
   private readonly sink: ZipSink;
   private readonly crcFn: Crc32Function;
   private readonly computeCrc: boolean;
+  /** Record data starts at multiples of this. */
+  readonly alignment: number;
   private readonly central: CentralItem[] = [];
   private readonly names = new Set<string>();
   private readonly hasher = new SerializationIdHasher();
@@ -73,6 +81,13 @@ export class ZipWriter {
     this.sink = sink;
     this.crcFn = options.crc32 ?? defaultCrc32;
     this.computeCrc = options.computeCrc ?? true;
+    const alignment = options.alignment ?? FIELD_ALIGNMENT;
+    if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
+      throw new ZipWriterError(
+        "WRITER_INVALID",
+        `invalid alignment ${String(alignment)} (a positive integer)`,
+      );
+    this.alignment = alignment;
   }
 
   /** Bytes written so far (the offset of the next local header). */
@@ -149,7 +164,7 @@ export class ZipWriter {
     this.busy = true;
     try {
       const start = this.cursor;
-      const layout = recordLayout(start, nameBytes.length, declared);
+      const layout = recordLayout(start, nameBytes.length, declared, this.alignment);
       if (data instanceof Uint8Array && data.length <= CRC_PIECE) {
         // One buffer (the common case: many small records): the same chunks as below, without
         // a closure or a microtask per chunk when the sink writes synchronously.
