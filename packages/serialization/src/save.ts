@@ -39,6 +39,8 @@ export interface SaveOptions {
    * explicitly win. Ignored when the formats differ.
    */
   readonly like?: { readonly format: string; readonly zip?: ZipFormatInfo | undefined };
+  /** Legacy: called with a warning when torch will not load the file (default `console.warn`). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Where `saveTo` streams bytes: `write` is awaited before the next chunk; `close` once at the end. */
@@ -69,7 +71,10 @@ export async function saveTo(value: unknown, sink: Sink, options: SaveOptions = 
     return;
   }
   if (format === "legacy") {
-    await saveLegacy(value, sink, { flavor: options.flavor === "1.13" ? "1.13" : "2.x" });
+    await saveLegacy(value, sink, {
+      flavor: options.flavor === "1.13" ? "1.13" : "2.x",
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
     return;
   }
   throw new SerializationError("INVALID_OPTION", `unknown format ${JSON.stringify(format)} (zip or legacy)`);
