@@ -56,7 +56,7 @@ export interface LegacySaveOptions {
   /** Pickle reducers by constructor (for classes of other packages). Default: none. */
   readonly reducers?: ReadonlyMap<unknown, (value: never) => Reduction> | undefined;
   /**
-   * Which torch's legacy writer to reproduce (default `"2.x"`): `"1.13"` drops tensors' Python
+   * Which torch's legacy writer to reproduce (default `"1.13"`): `"1.13"` drops tensors' Python
    * attributes and refuses CSC/BSR/BSC tensors (torch 1.13 cannot pickle them); `"2.x"` writes
    * them as torch 2.x does (`_rebuild_from_type_v2` with the attributes, `_rebuild_sparse_tensor`
    * for every layout, sparse COO with its coalesced flag).
@@ -183,7 +183,7 @@ function pickleObject(
   const fresh = (text: string): PyStr => new PyStr(text);
   installTorchPickleProtocols(); // torch 1.13's reductions are the classes' own REDUCE methods
   let reducers = options.reducers;
-  if ((options.flavor ?? "2.x") === "2.x") {
+  if (options.flavor === "2.x") {
     const m = new Map(torchReducers("2.x"));
     if (options.reducers) for (const [k, v] of options.reducers) m.set(k, v);
     reducers = m;
