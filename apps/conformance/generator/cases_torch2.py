@@ -32,9 +32,10 @@ def _save_config(**kw):
             setattr(cfg, k, v)
 
 
-def _saver(zip_kwargs=None, config=None):
+def _saver(zip_kwargs=None, config=None, skip_data=False):
     def save(value, path, fmt):
-        with _save_config(**(config or {})):
+        ctx = torch.serialization.skip_data() if skip_data else contextlib.nullcontext()
+        with _save_config(**(config or {})), ctx:
             if fmt == 'zip':
                 torch.save(value, path, **(zip_kwargs or {}))
             else:
@@ -206,3 +207,6 @@ def register(case):
     case('save_alignment_4096', ['save_options', 'storage_alignment', 'torch2'],
          'zip written with torch.utils.serialization.config.save.storage_alignment = 4096',
          min_torch=2, formats=('zip',), save=_saver(config={'storage_alignment': 4096}))(_small)
+    case('save_skip_data', ['save_options', 'skip_data', 'torch2'],
+         'zip written inside torch.serialization.skip_data(): storage records are zeros with CRC 0 (torch loads zeros)',
+         min_torch=2, formats=('zip',), save=_saver(skip_data=True))(_small)

@@ -32,6 +32,8 @@ export interface SaveOptions {
   readonly disableByteorderRecord?: boolean;
   /** Zip, flavor 2.7: torch's `config.save.storage_alignment` (default 64). */
   readonly storageAlignment?: number;
+  /** Zip: as under torch's `torch.serialization.skip_data()`: storage records are zeros with CRC 0. */
+  readonly skipData?: boolean;
   /**
    * "Like the input": an opened checkpoint (`open`/`openFile`), whose layout the save reproduces
    * when `format` is the checkpoint's own: zip flavor, CRCs off, byteorder record last, storage
@@ -67,6 +69,7 @@ export async function saveTo(value: unknown, sink: Sink, options: SaveOptions = 
       ...(o.computeCrc32 !== undefined ? { computeCrc32: o.computeCrc32 } : {}),
       ...(o.disableByteorderRecord !== undefined ? { disableByteorderRecord: o.disableByteorderRecord } : {}),
       ...(o.storageAlignment !== undefined ? { storageAlignment: o.storageAlignment } : {}),
+      ...(o.skipData !== undefined ? { skipData: o.skipData } : {}),
     });
     return;
   }

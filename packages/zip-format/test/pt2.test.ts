@@ -3,7 +3,15 @@ import { readdirSync, readFileSync } from "node:fs";
 import { BufferSource } from "@pt/storage";
 import { Parameter } from "@pt/tensor";
 import { describe, expect, it } from "vitest";
-import { isPt2Archive, loadPt2, MemorySink, ZipReader, ZipTorchError, ZipWriter } from "../src/index.js";
+import {
+  isPt2Archive,
+  loadPt2,
+  loadZip,
+  MemorySink,
+  ZipReader,
+  ZipTorchError,
+  ZipWriter,
+} from "../src/index.js";
 
 const dir = new URL("../../../apps/conformance/fixtures-2.14/pt2/", import.meta.url);
 const cases = readdirSync(dir).filter((n) => n.endsWith(".pt2"));
@@ -34,6 +42,9 @@ describe("torch.export archives (.pt2) written by torch 2.14", () => {
       const want = JSON.parse(readFileSync(new URL(`${name}.json`, dir), "utf8")) as Expected;
       const reader = await open(bytes);
       expect(await isPt2Archive(reader)).toBe(true);
+      await expect(loadZip(bytes)).rejects.toThrow(
+        /torch\.export archive, \.pt2: read its weights and constants with loadPt2/,
+      );
       const a = await loadPt2(reader);
       expect(a.models).toEqual(["model"]);
       const all = [...a.weights, ...a.constants];

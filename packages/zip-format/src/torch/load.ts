@@ -81,6 +81,11 @@ export interface ZipFormatInfo {
   readonly crc32Computed: boolean;
   /** Whether `byteorder` comes after `version` (torch.save's `_disable_byteorder_record=True`). */
   readonly byteorderRecordLast: boolean;
+  /**
+   * Whether the storages look written under `torch.serialization.skip_data()`: every non-empty
+   * `data/` record has CRC 0 while other records have CRCs (their bytes are zeros).
+   */
+  readonly dataSkipped: boolean;
 }
 
 /** Result of {@link loadZip}. */
@@ -239,7 +244,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   if (!reader.has("data.pkl"))
     throw new ZipTorchError(
       "NO_DATA_PKL",
-      `archive ${reader.prefix}/ has no data.pkl record${torchscript ? " (TorchScript v1 archives keep their tensors in model.json)" : ""}`,
+      `archive ${reader.prefix}/ has no data.pkl record${torchscript ? " (TorchScript v1 archives keep their tensors in model.json)" : reader.has("archive_format") && reader.has("data/weights/model_weights_config.json") ? " (a torch.export archive, .pt2: read its weights and constants with loadPt2)" : ""}`,
       {},
     );
   const pickle = read("data.pkl");
@@ -251,11 +256,17 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const byteorderRecordLast =
     hasByteorderRecord && records.indexOf("byteorder") > records.indexOf(versionRecord);
   let crc32Computed = false;
-  for (const e of reader.records.values())
+  let dataCrcs = 0;
+  let dataRecords = 0;
+  for (const e of reader.records.values()) {
+    const isData = e.name.startsWith("data/") && e.uncompressedSize > 0;
+    if (isData) dataRecords++;
     if (e.crc32 !== 0) {
       crc32Computed = true;
-      break;
+      if (isData) dataCrcs++;
     }
+  }
+  const dataSkipped = dataRecords > 0 && dataCrcs === 0 && crc32Computed;
   if (!torchscript && versionRecord === "version") {
     const dataIdx = records.indexOf(dataNames[0] ?? "");
     const contiguous = dataNames.every((n, i) => records[dataIdx + i] === n) || dataNames.length === 0;
@@ -305,6 +316,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       flavor,
       crc32Computed,
       byteorderRecordLast,
+      dataSkipped,
     },
   };
 }
@@ -660,6 +672,7 @@ function modelJsonResult(
       flavor: null,
       crc32Computed: true,
       byteorderRecordLast: false,
+      dataSkipped: false,
     },
     storages,
     reader,

@@ -47,6 +47,11 @@ export interface ZipSaveOptions {
    * data starts at a multiple of it, and `.storage_alignment` says it.
    */
   readonly storageAlignment?: number;
+  /**
+   * torch's `torch.serialization.skip_data()`: every storage record is written as zeros of its
+   * size with CRC 0 (the other records as usual); torch loads such a file as zero-filled tensors.
+   */
+  readonly skipData?: boolean;
 }
 
 /** What {@link saveZip} wrote. */
@@ -122,6 +127,11 @@ function loadedChunks(bytes: Uint8Array, size: number): Uint8Array | Uint8Array[
   return out;
 }
 
+function* zeroChunks(n: number, size: number): Generator<Uint8Array> {
+  const z = new Uint8Array(Math.min(n, size));
+  for (let p = 0; p < n; p += size) yield p + size <= n ? z : z.subarray(0, n - p);
+}
+
 async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Array> {
   if (!storage.isLoaded) await storage.load();
   const bytes = storage.bytes;
@@ -176,6 +186,12 @@ export async function saveZip(
   const ordered =
     flavor === "2.7" ? storages : [...storages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [key, st] of ordered) {
+    if (options.skipData) {
+      await writer.writeRecord(`data/${key}`, zeroChunks(st.nbytes, chunkSize), st.nbytes, {
+        computeCrc: false,
+      });
+      continue;
+    }
     const data = st.isLoaded ? loadedChunks(st.bytes, chunkSize) : chunks(st, chunkSize);
     await writer.writeRecord(`data/${key}`, data, st.nbytes);
   }
@@ -196,6 +212,7 @@ export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null
   return {
     flavor: format.flavor,
     ...(format.crc32Computed ? {} : { computeCrc32: false }),
+    ...(format.crc32Computed && format.dataSkipped ? { skipData: true } : {}),
     ...(format.byteorderRecordLast ? { disableByteorderRecord: true } : {}),
     ...(format.storageAlignment !== null && format.storageAlignment !== 64
       ? { storageAlignment: format.storageAlignment }

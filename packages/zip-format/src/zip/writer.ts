@@ -124,9 +124,16 @@ export class ZipWriter {
 
   /**
    * Write one record `<prefix>/<name>`. `size` is required when `data` is given as chunks, and the
-   * chunks must add up to it exactly.
+   * chunks must add up to it exactly. `options.computeCrc` overrides the writer's for this record
+   * (torch's `skip_data()` writes its storage records with CRC 0).
    */
-  async writeRecord(name: string, data: RecordData, size?: number): Promise<void> {
+  async writeRecord(
+    name: string,
+    data: RecordData,
+    size?: number,
+    options?: { readonly computeCrc?: boolean },
+  ): Promise<void> {
+    const computeCrc = options?.computeCrc ?? this.computeCrc;
     if (this.finished)
       throw new ZipWriterError("WRITER_STATE", `cannot write record ${name}: the archive is finished`, {
         record: name,
@@ -170,7 +177,7 @@ export class ZipWriter {
         // a closure or a microtask per chunk when the sink writes synchronously.
         let w = this.emitNow(encodeLocalHeader(nameBytes, declared, layout));
         if (w) await w;
-        const crc = this.computeCrc ? this.crcFn(data, 0) : 0;
+        const crc = computeCrc ? this.crcFn(data, 0) : 0;
         w = this.emitNow(data);
         if (w) await w;
         w = this.emitNow(encodeDataDescriptor(crc, declared, layout));
@@ -196,7 +203,7 @@ export class ZipWriter {
         }
         if (written < 8) head.set(chunk.subarray(0, 8 - written), written);
         written += chunk.length;
-        if (!this.computeCrc) {
+        if (!computeCrc) {
           await this.emit(chunk);
           return;
         }
