@@ -5,7 +5,8 @@ the original fixture.
 usage:
   /usr/bin/python3 generator/check_ours.py ORIGINAL OURS [--byte-identical] [-q]
   /usr/bin/python3 generator/check_ours.py --batch PAIRS.json [-q]
-      PAIRS.json: [{"original": "...", "ours": "...", "byte_identical": false, "name": "..."}, ...]
+      PAIRS.json: [{"original": "...", "ours": "...", "byte_identical": false, "name": "...",
+                    "fallback": "..."?}, ...]  (fallback: compared with when ORIGINAL cannot be loaded)
       (relative paths are resolved against the JSON file's directory)
 
 Before OURS is unpickled, every global its pickles reference is checked against an allowlist
@@ -516,7 +517,9 @@ def compare_objects(original, ours, rep):
     return rep
 
 
-def compare_files(original, ours, byte_identical=False, rep=None, name=None):
+def compare_files(original, ours, byte_identical=False, rep=None, name=None, fallback=None):
+    """`fallback`: the same value as written by this torch (the same case of its own fixture set),
+    compared with when this torch cannot load `original` (a torch 2.x fixture in torch 1.13)."""
     rep = rep or Report()
     label = name or os.path.basename(ours)
     if byte_identical:
@@ -531,10 +534,20 @@ def compare_files(original, ours, byte_identical=False, rep=None, name=None):
             rep.check(False, f'{label}: byte-identical', f'sizes {len(a)} vs {len(b)}, first difference at byte {first}')
     try:
         o = load_trusted(original)
-    except Exception as e:  # noqa: BLE001 - this torch cannot load the original: nothing to compare with
-        print(f'SKIP  {label}: torch {torch.__version__} cannot load the original: {type(e).__name__}: {e}'[:300],
-              file=rep.out)
-        return rep
+    except Exception as e:  # noqa: BLE001 - this torch cannot load the original
+        why = f'{type(e).__name__}: {e}'
+        o = None
+        if fallback:
+            try:
+                o = load_trusted(fallback)
+                if not rep.quiet:
+                    print(f'NOTE  {label}: torch {torch.__version__} cannot load the original ({why[:120]}); '
+                          f'compared with {os.path.basename(fallback)} of its own fixtures', file=rep.out)
+            except Exception:  # noqa: BLE001
+                o = None
+        if o is None:  # nothing to compare with
+            print(f'SKIP  {label}: torch {torch.__version__} cannot load the original: {why}'[:300], file=rep.out)
+            return rep
     try:
         check_allowlist(ours)
         rep.check(True, f'{label}: pickle globals within the allowlist')
@@ -564,17 +577,18 @@ def main(argv):
         with open(args.batch) as f:
             for p in json.load(f):
                 pairs.append((os.path.join(base, p['original']), os.path.join(base, p['ours']),
-                              bool(p.get('byte_identical', False)), p.get('name')))
+                              bool(p.get('byte_identical', False)), p.get('name'),
+                              os.path.join(base, p['fallback']) if p.get('fallback') else None))
     if args.original or args.ours:
         if not (args.original and args.ours):
             ap.error('give ORIGINAL and OURS')
-        pairs.append((args.original, args.ours, args.byte_identical, None))
+        pairs.append((args.original, args.ours, args.byte_identical, None, None))
     if not pairs:
         ap.error('nothing to compare')
     status = 0
-    for orig, ours, bi, name in pairs:
+    for orig, ours, bi, name, fallback in pairs:
         try:
-            compare_files(orig, ours, bi, rep, name)
+            compare_files(orig, ours, bi, rep, name, fallback)
         except Refused:
             status = 2
         except Exception as e:  # a load failure is a failed check, not a crash
