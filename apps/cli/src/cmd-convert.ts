@@ -20,7 +20,8 @@ options:
              names, each tensor written contiguously; dtypes safetensors cannot represent,
              quantized and sparse tensors are refused; shared storages are noted on stderr
              and in __metadata__.shared_storages; non-tensor values are left out, with a note)
-  --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default)
+  --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default;
+             zip to zip keeps IN's layout unless --flavor is given)
 
 OUT is written to a temporary file in the same folder and renamed when complete.
 `;
@@ -80,6 +81,7 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
     await saveFile(opened.value, output, {
       format: format as "zip" | "legacy",
       ...(flavor ? { flavor } : {}),
+      like: opened.checkpoint, // same format as IN: its layout (flavor, CRCs, byteorder, alignment)
     });
     io.out(`${output}: ${format}${flavor ? ` (torch ${flavor} layout)` : ""}\n`);
     return 0;

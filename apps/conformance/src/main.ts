@@ -4,6 +4,7 @@
  * (a failure not in known-failures.json, or a listed failure that passes).
  *
  * usage: node dist/main.js [--json | --markdown] [--only SUBSTRING]... [--skip-torch] [--skip-corpus]
+ *        [--oracle LABEL=COMMAND]...   (default: 1.13=/usr/bin/python3 2.14=scripts/torch2-python)
  * (`--markdown` prints the README section: date, torch version, totals, the table, known failures)
  */
 import { execFileSync } from "node:child_process";
@@ -19,21 +20,47 @@ import {
   staleKnown,
   summarize,
 } from "./results.js";
-import { type Paths, runConformance } from "./runner.js";
+import { type Oracle, type Paths, runConformance } from "./runner.js";
 
 export * from "./results.js";
 export * from "./runner.js";
 
-/** Default paths, from this file's location (src/ or dist/ of apps/conformance). */
+/**
+ * Default paths, from this file's location (src/ or dist/ of apps/conformance): both fixture sets
+ * and both oracles, torch 1.13 (`$PT_PYTHON`, default `/usr/bin/python3`) and torch 2.14
+ * (`$PT_PYTHON2`, default `scripts/torch2-python`, the forky chroot of `pnpm oracle`).
+ */
 export function defaultPaths(): Paths {
   const app = resolve(dirname(fileURLToPath(import.meta.url)), "..");
   const root = resolve(app, "../..");
+  const python = process.env.PT_PYTHON ?? "/usr/bin/python3";
   return {
     root,
     fixtures: join(app, "fixtures"),
+    sets: [
+      { label: "1.13", dir: join(app, "fixtures"), prefix: "" },
+      { label: "2.14", dir: join(app, "fixtures-2.14"), prefix: "2.14/" },
+    ],
     corpus: process.env.PT_CORPUS ?? join(app, "corpus"),
-    python: process.env.PT_PYTHON ?? "/usr/bin/python3",
+    python,
+    oracles: [
+      { label: "1.13", command: [python] },
+      { label: "2.14", command: [process.env.PT_PYTHON2 ?? join(root, "scripts/torch2-python")] },
+    ],
   };
+}
+
+/** `LABEL=COMMAND` (`2.14=scripts/torch2-python`; the command is split on spaces). */
+export function parseOracle(spec: string): Oracle {
+  const i = spec.indexOf("=");
+  const label = spec.slice(0, i).trim();
+  const command = spec
+    .slice(i + 1)
+    .split(" ")
+    .filter((x) => x.length > 0);
+  if (i <= 0 || !/^[0-9][0-9.]*$/.test(label) || command.length === 0)
+    throw new Error(`--oracle ${spec}: expected LABEL=COMMAND, e.g. 2.14=scripts/torch2-python`);
+  return { label, command };
 }
 
 /** Read `known-failures.json` (keys starting with `_` are comments). */
@@ -44,13 +71,15 @@ export function readKnownFailures(path: string): KnownFailures {
   return out;
 }
 
-function torchVersionOf(python: string): string {
+function torchVersionOf(oracle: Oracle): string {
   try {
-    return execFileSync(python, ["-c", "import torch; print(torch.__version__)"], {
+    const [cmd, ...pre] = oracle.command as [string, ...string[]];
+    return execFileSync(cmd, [...pre, "-c", "import torch; print(torch.__version__)"], {
       encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
     }).trim();
   } catch {
-    return "unknown";
+    return "unavailable";
   }
 }
 
@@ -61,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let markdown = false;
   let skipTorch = false;
   let skipCorpus = false;
+  const oracles: Oracle[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--json") json = true;
@@ -68,14 +98,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     else if (a === "--skip-torch") skipTorch = true;
     else if (a === "--skip-corpus") skipCorpus = true;
     else if (a === "--only" && argv[i + 1] !== undefined) only.push(argv[++i] as string);
-    else {
+    else if (a === "--oracle" && argv[i + 1] !== undefined) {
+      try {
+        oracles.push(parseOracle(argv[++i] as string));
+      } catch (e) {
+        process.stderr.write(`conformance: ${(e as Error).message}\n`);
+        return 2;
+      }
+    } else {
       process.stderr.write(
-        `conformance: unknown argument ${a}\nusage: node dist/main.js [--json | --markdown] [--only SUBSTRING]... [--skip-torch] [--skip-corpus]\n`,
+        `conformance: unknown argument ${a}\nusage: node dist/main.js [--json | --markdown] [--only SUBSTRING]... [--skip-torch] [--skip-corpus] [--oracle LABEL=COMMAND]...\n`,
       );
       return 2;
     }
   }
-  const paths = defaultPaths();
+  const defaults = defaultPaths();
+  const paths: Paths = oracles.length ? { ...defaults, oracles } : defaults;
+  const oracleList = paths.oracles ?? [];
   const knownPath = join(paths.root, "apps/conformance/known-failures.json");
   const known = existsSync(knownPath) ? readKnownFailures(knownPath) : {};
   const started = Date.now();
@@ -89,7 +128,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const s = summarize(results, known);
   // A partial run (--only/--skip-*) cannot tell stale entries from skipped ones.
   const stale = only.length || skipTorch || skipCorpus ? [] : staleKnown(results, known);
-  const torch = skipTorch ? "not run" : torchVersionOf(paths.python);
+  const versions = oracleList.map((o) => ({ ...o, version: skipTorch ? "not run" : torchVersionOf(o) }));
+  const torch = skipTorch ? "not run" : versions.map((o) => `${o.label}: ${o.version}`).join(", ");
   const bad = s.unexpectedFailures + s.unexpectedPasses + stale.length;
   if (json) {
     process.stdout.write(
@@ -97,6 +137,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         {
           date: new Date().toISOString(),
           torch,
+          oracles: versions,
           seconds,
           summary: s,
           stale_known_failures: stale,
@@ -109,7 +150,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } else if (markdown) {
     const date = new Date().toISOString().slice(0, 10);
     const lines = [
-      `Last run: ${date}, against torch ${torch} (\`/usr/bin/python3\`), ${seconds.toFixed(1)} s: **${s.passed} passed, ${s.failed} failed** (${s.knownFailures} known failures, ${s.unexpectedFailures} unexpected failures, ${s.unexpectedPasses} unexpected passes).`,
+      `Last run: ${date}, against ${versions.map((o) => `torch ${o.version} (\`${o.command.join(" ").replace(`${paths.root}/`, "")}\`, columns \`@${o.label}\`)`).join(" and ")}, ${seconds.toFixed(1)} s: **${s.passed} passed, ${s.failed} failed, ${s.skipped} not applicable** (${s.knownFailures} known failures, ${s.unexpectedFailures} unexpected failures, ${s.unexpectedPasses} unexpected passes).`,
       "",
       "```text",
       formatTable(results, known).trimEnd(),
@@ -129,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(formatFailures(results, known));
     for (const st of stale) process.stdout.write(`STALE  ${st}: listed in known-failures.json but not run\n`);
     process.stdout.write(
-      `\ntorch ${torch}, ${new Date().toISOString().slice(0, 10)}, ${seconds.toFixed(1)} s; ${s.knownFailures} known failures, ${s.unexpectedFailures} unexpected failures, ${s.unexpectedPasses} unexpected passes\n`,
+      `\ntorch ${torch}; ${new Date().toISOString().slice(0, 10)}, ${seconds.toFixed(1)} s; ${s.knownFailures} known failures, ${s.unexpectedFailures} unexpected failures, ${s.unexpectedPasses} unexpected passes, ${s.skipped} not applicable\n`,
     );
     process.stdout.write(`${s.passed} passed, ${s.failed} failed\n`);
   }

@@ -2,25 +2,46 @@
  * Results of the conformance checks, the known-failure list, and the table printed at the end.
  */
 
-/** The checks, in table column order. */
-export const CHECKS = ["describe", "state_dict", "torch:zip", "torch:legacy", "bytes"] as const;
-export type CheckName = (typeof CHECKS)[number];
+/**
+ * A check: `describe`, `state_dict`, `bytes`, and per oracle (torch version label) `torch:zip@<label>`
+ * and `torch:legacy@<label>` (our re-save in that torch's flavor, loaded and compared by that torch).
+ */
+export type CheckName = string;
 
-/** One check of one case. `ok` false carries a one-line reason. */
+/** The checks run against the given oracles, in table column order. */
+export function checksFor(oracleLabels: readonly string[]): CheckName[] {
+  return [
+    "describe",
+    "state_dict",
+    ...oracleLabels.flatMap((l) => [`torch:zip@${l}`, `torch:legacy@${l}`]),
+    "bytes",
+  ];
+}
+
+/** The columns of the default run (torch 1.13 and torch 2.14). */
+export const CHECKS: readonly CheckName[] = checksFor(["1.13", "2.14"]);
+
+/**
+ * One check of one case. `ok` false carries a one-line reason. `skipped`: the check does not apply
+ * (that torch cannot load the original, or cannot load its own legacy file of this value): neither
+ * passed nor failed, with the reason.
+ */
 export interface CheckResult {
   readonly case: string;
   readonly check: CheckName;
   readonly ok: boolean;
   readonly detail?: string;
+  readonly skipped?: string;
 }
 
 /** `known-failures.json`: case → check → reason. */
 export type KnownFailures = Record<string, Partial<Record<CheckName, string>>>;
 
 /** How a result relates to the known-failure list. */
-export type Outcome = "pass" | "fail" | "xfail" | "xpass";
+export type Outcome = "pass" | "fail" | "xfail" | "xpass" | "skip";
 
 export function outcome(r: CheckResult, known: KnownFailures): Outcome {
+  if (r.skipped !== undefined) return "skip";
   const isKnown = known[r.case]?.[r.check] !== undefined;
   if (r.ok) return isKnown ? "xpass" : "pass";
   return isKnown ? "xfail" : "fail";
@@ -42,12 +63,24 @@ export interface Summary {
   knownFailures: number;
   unexpectedFailures: number;
   unexpectedPasses: number;
+  skipped: number;
 }
 
 export function summarize(results: readonly CheckResult[], known: KnownFailures): Summary {
-  const s: Summary = { passed: 0, failed: 0, knownFailures: 0, unexpectedFailures: 0, unexpectedPasses: 0 };
+  const s: Summary = {
+    passed: 0,
+    failed: 0,
+    knownFailures: 0,
+    unexpectedFailures: 0,
+    unexpectedPasses: 0,
+    skipped: 0,
+  };
   for (const r of results) {
     const o = outcome(r, known);
+    if (o === "skip") {
+      s.skipped++;
+      continue;
+    }
     if (r.ok) s.passed++;
     else s.failed++;
     if (o === "xfail") s.knownFailures++;
@@ -57,13 +90,24 @@ export function summarize(results: readonly CheckResult[], known: KnownFailures)
   return s;
 }
 
-const CELL: Record<Outcome, string> = { pass: "pass", fail: "FAIL", xfail: "known", xpass: "XPASS" };
+const CELL: Record<Outcome, string> = {
+  pass: "pass",
+  fail: "FAIL",
+  xfail: "known",
+  xpass: "XPASS",
+  skip: "n/a",
+};
 
 /**
  * The table: one row per case, one column per check (`pass`, `FAIL`, `known` = a listed known
- * failure, `XPASS` = a listed failure that now passes, `-` = not applicable).
+ * failure, `XPASS` = a listed failure that now passes, `n/a` = skipped with a reason, `-` = not run).
  */
-export function formatTable(results: readonly CheckResult[], known: KnownFailures): string {
+export function formatTable(
+  results: readonly CheckResult[],
+  known: KnownFailures,
+  checks: readonly CheckName[] = columnsOf(results),
+): string {
+  const CHECKS = checks;
   const rows = new Map<string, Map<CheckName, Outcome>>();
   for (const r of results) {
     let row = rows.get(r.case);
@@ -84,6 +128,18 @@ export function formatTable(results: readonly CheckResult[], known: KnownFailure
   for (const [c, row] of rows)
     out.push(line([c, ...CHECKS.map((k) => (row.has(k) ? CELL[row.get(k) as Outcome] : "-"))]));
   return `${out.join("\n")}\n`;
+}
+
+/** The columns for a set of results: the checks they name, in the order of `checksFor`. */
+export function columnsOf(results: readonly CheckResult[]): CheckName[] {
+  const labels: string[] = [];
+  for (const r of results) {
+    const m = /^torch:(?:zip|legacy)@(.+)$/.exec(r.check);
+    if (m && !labels.includes(m[1] as string)) labels.push(m[1] as string);
+  }
+  const cols = checksFor(labels);
+  for (const r of results) if (!cols.includes(r.check)) cols.splice(cols.length - 1, 0, r.check);
+  return cols;
 }
 
 /** Lines explaining every failure and unexpected pass. */

@@ -8,6 +8,7 @@ import { defaultPaths, readKnownFailures } from "../src/main.js";
 import {
   CHECKS,
   type CheckResult,
+  checksFor,
   formatFailures,
   formatTable,
   type KnownFailures,
@@ -19,6 +20,7 @@ import {
   checkWithTorch,
   corpusFiles,
   describeCheck,
+  fixtureSets,
   parseCheckOurs,
   RESAVE_LOAD,
   readManifest,
@@ -33,27 +35,32 @@ describe("results", () => {
     { case: "a.pt", check: "describe", ok: true },
     { case: "a.pt", check: "bytes", ok: false, detail: "first difference at byte 9" },
     { case: "b.pt", check: "describe", ok: true },
-    { case: "c.pt", check: "torch:zip", ok: false, detail: "boom" },
+    { case: "c.pt", check: "torch:zip@1.13", ok: false, detail: "boom" },
+    { case: "c.pt", check: "torch:zip@2.14", ok: false, skipped: "torch 2.14 cannot load the original" },
   ];
   it("classifies against the known-failure list (which may only shrink)", () => {
-    expect(results.map((r) => outcome(r, known))).toEqual(["pass", "xfail", "xpass", "fail"]);
+    expect(results.map((r) => outcome(r, known))).toEqual(["pass", "xfail", "xpass", "fail", "skip"]);
     expect(summarize(results, known)).toEqual({
       passed: 2,
       failed: 2,
       knownFailures: 1,
       unexpectedFailures: 1,
       unexpectedPasses: 1,
+      skipped: 1,
     });
     expect(staleKnown(results, { ...known, "d.pt": { describe: "gone" } })).toEqual(["d.pt describe"]);
   });
-  it("prints a table case × check and explains failures", () => {
+  it("prints a table case × check with a column pair per oracle, and explains failures", () => {
+    expect(checksFor(["1.13", "2.14"])).toEqual([...CHECKS]);
     const t = formatTable(results, known).split("\n");
-    expect(t[0]).toMatch(/^case +describe +state_dict +torch:zip +torch:legacy +bytes$/);
-    expect(t[2]).toMatch(/^a\.pt +pass +- +- +- +known$/);
-    expect(t[3]).toMatch(/^b\.pt +XPASS +- +- +- +-$/);
-    expect(t[4]).toMatch(/^c\.pt +- +- +FAIL +- +-$/);
+    expect(t[0]).toMatch(
+      /^case +describe +state_dict +torch:zip@1\.13 +torch:legacy@1\.13 +torch:zip@2\.14 +torch:legacy@2\.14 +bytes$/,
+    );
+    expect(t[2]).toMatch(/^a\.pt +pass +- +- +- +- +- +known$/);
+    expect(t[3]).toMatch(/^b\.pt +XPASS +- +- +- +- +- +-$/);
+    expect(t[4]).toMatch(/^c\.pt +- +- +FAIL +- +n\/a +- +-$/);
     const f = formatFailures(results, known);
-    expect(f).toContain("FAIL   c.pt torch:zip: boom\n");
+    expect(f).toContain("FAIL   c.pt torch:zip@1.13: boom\n");
     expect(f).toContain("XPASS  b.pt describe: listed as a known failure (fixed since) but passes");
     expect(f).toContain("known  a.pt bytes: legacy keys [first difference at byte 9]");
   });
@@ -68,9 +75,11 @@ describe("check_ours.py output", () => {
       "PASS  y.pt>zip: torch 1.13.0a0 loads it",
       "FAIL  y.pt>zip:$['w'] torch.Tensor: stride [1] != [2]",
       "FAIL  z.pt>legacy: pickle globals within the allowlist: global os.system is not allowed",
+      "SKIP  v.pt>zip: torch 1.13.0a0 cannot load the original: AttributeError: uint16",
       "2 passed, 1 failed",
     ].join("\n");
-    const r = parseCheckOurs(out, ["x.pt>zip", "y.pt>zip", "z.pt>legacy", "w.pt>zip"]);
+    const r = parseCheckOurs(out, ["x.pt>zip", "y.pt>zip", "z.pt>legacy", "w.pt>zip", "v.pt>zip"]);
+    expect(r.get("v.pt>zip")?.skipped).toMatch(/cannot load the original/);
     expect(r.get("x.pt>zip")).toEqual({ ok: true });
     expect(r.get("y.pt>zip")?.ok).toBe(false);
     expect(r.get("y.pt>zip")?.detail).toContain("stride [1] != [2]");
@@ -98,6 +107,14 @@ describe("inputs", () => {
     const m = await readManifest(paths);
     expect(m.files).toHaveLength(98);
     expect(m.torchVersion).toMatch(/^1\.13/);
+    const sets = fixtureSets(paths);
+    expect(sets.map((x) => x.label)).toEqual(["1.13", "2.14"]);
+    const m2 = await readManifest(paths, sets[1]);
+    expect(m2.torchVersion).toMatch(/^2\.14/);
+    expect(m2.files.length).toBeGreaterThan(m.files.length);
+    expect(m2.files.find((f) => f.label === "2.14/dtype_uint16.legacy.pt")?.compareWith).toMatch(
+      /dtype_uint16\.zip\.pt$/,
+    );
     expect((await corpusFiles(paths)).length).toBeGreaterThan(100);
     await expect(corpusFiles({ ...paths, corpus: "/nonexistent/corpus" })).rejects.toThrow(
       /corpus is missing/,
@@ -145,8 +162,9 @@ describe("the command", () => {
     const r = spawnSync(process.execPath, [dist, "--only", "seed_expand", "--skip-corpus"], {
       encoding: "utf8",
     });
-    expect(r.stdout.split("\n")[0]).toMatch(/^case +describe +state_dict +torch:zip +torch:legacy +bytes$/);
-    expect(r.stdout).toMatch(/\nseed_expand\.zip\.pt +\S+ +- +\S+ +\S+ +\S+\n/);
+    expect(r.stdout.split("\n")[0]).toMatch(/^case +describe +state_dict +torch:zip@1\.13 .* +bytes$/);
+    expect(r.stdout).toMatch(/\nseed_expand\.zip\.pt +\S+ +- +\S+ +\S+ +\S+ +\S+ +\S+\n/);
+    expect(r.stdout).toMatch(/\n2\.14\/seed_expand\.zip\.pt +\S+ +- +\S+ +\S+ +\S+ +\S+ +\S+\n/);
     expect(r.stdout).toMatch(/\n\d+ passed, \d+ failed\n$/);
     expect([0, 1]).toContain(r.status);
     const j = spawnSync(
@@ -161,6 +179,7 @@ describe("the command", () => {
       results: Array<{ case: string; check: string; outcome: string }>;
     };
     expect(json.torch).toBe("not run");
+    expect(spawnSync(process.execPath, [dist, "--oracle", "nolabel"], { encoding: "utf8" }).status).toBe(2);
     expect(json.results.map((x) => `${x.case} ${x.check}`)).toContain("seed_expand.legacy.pt bytes");
     const bad = spawnSync(process.execPath, [dist, "--bogus"], { encoding: "utf8" });
     expect(bad.status).toBe(2);

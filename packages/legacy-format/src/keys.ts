@@ -22,9 +22,13 @@ export const viewOffsets = new WeakMap<Storage, { root: Storage; offset: number 
 
 const moduleSources = new WeakMap<object, ModuleSource>();
 
-/** @internal Remember the source file and text a module class had in the legacy file it was loaded from. */
+/**
+ * @internal Remember the source file and text a module class had in the legacy file it was loaded
+ * from. The latest load wins: class objects are shared between loads, and files of torch 1.13 and
+ * torch 2.x carry different sources for the same `torch.nn` class.
+ */
 export function rememberModuleSource(cls: object, source: ModuleSource): void {
-  if (!moduleSources.has(cls)) moduleSources.set(cls, source);
+  moduleSources.set(cls, source);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
 import type { DType, Storage } from "@pt/storage";
-import { installTorchPickleProtocols, savedStorage } from "@pt/tensor";
+import { installTorchPickleProtocols, savedStorage, torchReducers } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
 import { legacyModuleSource, legacyStorageKey, viewOffsets } from "./keys.js";
@@ -55,6 +55,19 @@ export interface LegacySaveOptions {
   readonly views?: "separate" | "metadata" | undefined;
   /** Pickle reducers by constructor (for classes of other packages). Default: none. */
   readonly reducers?: ReadonlyMap<unknown, (value: never) => Reduction> | undefined;
+  /**
+   * Which torch's legacy writer to reproduce (default `"1.13"`): `"1.13"` drops tensors' Python
+   * attributes and refuses CSC/BSR/BSC tensors (torch 1.13 cannot pickle them); `"2.x"` writes
+   * them as torch 2.x does (`_rebuild_from_type_v2` with the attributes, `_rebuild_sparse_tensor`
+   * for every layout, sparse COO with its coalesced flag).
+   */
+  readonly flavor?: "1.13" | "2.x" | undefined;
+  /**
+   * Called once per save with a warning (default `console.warn`): torch 2.x cannot load a legacy
+   * file holding storages of dtypes without a storage class (uint16/32/64, float8, complex32, bit
+   * and packed dtypes: "UntypedStorage has no attribute dtype"); we read such files, torch does not.
+   */
+  readonly onWarning?: ((message: string) => void) | undefined;
 }
 
 interface SavedRecord {
@@ -87,12 +100,19 @@ function pickleObject(
   value: unknown,
   options: LegacySaveOptions,
   keyOf: (s: Storage) => string,
-): { bytes: Uint8Array; order: Storage[]; dtypes: Map<Storage, DType>; byKey: Map<string, SavedRecord> } {
+): {
+  bytes: Uint8Array;
+  order: Storage[];
+  dtypes: Map<Storage, DType>;
+  byKey: Map<string, SavedRecord>;
+  untyped: Set<string>;
+} {
   const protocol = options.protocol ?? 2;
   const emitted = new Set<unknown>();
   const order: Storage[] = [];
   const dtypes = new Map<Storage, DType>();
   const byKey = new Map<string, SavedRecord>();
+  const untyped = new Set<string>();
   const persistentId = (v: unknown): unknown => {
     if (!isObjectLike(v)) return null;
     const mod = options.moduleSources?.get(v) ?? options.moduleClass?.(v) ?? legacyModuleSource(v);
@@ -103,6 +123,7 @@ function pickleObject(
     }
     const s = savedStorage(v);
     if (!s) return null;
+    if (s.untyped) untyped.add(s.storage.dtype.name);
     const loc = s.storage.device;
     const root = options.views === "metadata" ? s.storage.base : null;
     if (root) {
@@ -160,14 +181,20 @@ function pickleObject(
   // in every persistent_id call, so CPython writes them again each time instead of a memo GET:
   // each is a new `PyStr` (a str with an identity of its own).
   const fresh = (text: string): PyStr => new PyStr(text);
-  installTorchPickleProtocols(); // torch's reductions are the classes' own REDUCE methods
+  installTorchPickleProtocols(); // torch 1.13's reductions are the classes' own REDUCE methods
+  let reducers = options.reducers;
+  if (options.flavor === "2.x") {
+    const m = new Map(torchReducers("2.x"));
+    if (options.reducers) for (const [k, v] of options.reducers) m.set(k, v);
+    reducers = m;
+  }
   const pickler = new Pickler({
     protocol,
     persistentId,
-    ...(options.reducers ? { reducers: options.reducers } : {}),
+    ...(reducers ? { reducers } : {}),
   });
   const raw = pickler.dump(value);
-  return { bytes: raw, order, dtypes, byKey };
+  return { bytes: raw, order, dtypes, byKey, untyped };
 }
 
 /** Byte offset of a view in its root storage. */
@@ -213,6 +240,11 @@ export function planLegacySave(value: unknown, options: LegacySaveOptions = {}):
   // Pass 2: the real object pickle.
   const real = pickleObject(value, options, keyOf);
   const sortedKeys = [...real.byKey.keys()].sort(codePointCompare);
+  if (real.untyped.size) {
+    (options.onWarning ?? ((m: string) => console.warn(m)))(
+      "legacy save: untyped storages written (dtypes without a storage class: uint16/32/64, float8, complex32, bit and packed dtypes); torch cannot load this legacy file (its legacy loader asks UntypedStorage for a dtype): save as zip for torch",
+    );
+  }
   const ts = options.sysInfo?.typeSizes ?? DEFAULT_SYS_INFO.typeSizes;
   const sysInfo = new Map<string, unknown>([
     ["protocol_version", PROTOCOL_VERSION],

@@ -232,6 +232,7 @@ function decoder(dtype: DType): (dv: DataView, at: number) => Elem {
     case "int16":
       return (dv, at) => dv.getInt16(at, true);
     case "uint16":
+    case "bits16":
       return (dv, at) => dv.getUint16(at, true);
     case "int8":
     case "qint8":
@@ -325,7 +326,7 @@ export async function tensorValues(
     for (let i = 0; i < numel; i++) {
       const v = get(dv, i * size) as number | bigint;
       s += BigInt(v);
-      if (i < 8) first.push(jint(BigInt.asIntN(64, BigInt(v))));
+      if (i < 8) first.push(jint(dtype.name === "uint64" ? BigInt(v) : BigInt.asIntN(64, BigInt(v))));
     }
     d.sum = jint(BigInt.asIntN(64, s));
     d.first8 = first;

@@ -6,7 +6,8 @@ import { complexRepr, logicalBytes, sha256Hex, tensorValues } from "./describe.j
 /**
  * numpy values in a pickle loaded with the opaque policy are `PyObject` records of
  * `numpy.core.multiarray._reconstruct` + BUILD (arrays), `numpy.core.multiarray.scalar` (scalars)
- * and `numpy.dtype` (dtypes). This decodes them for descriptions, without numpy.
+ * and `numpy.dtype` (dtypes); numpy 2 (torch 2.x's files) names `numpy._core.multiarray`. This decodes
+ * them for descriptions, without numpy.
  */
 
 const ARRAY = "numpy.core.multiarray._reconstruct";
@@ -39,8 +40,11 @@ const NAMES: Record<string, string> = {
   c16: "complex128",
 };
 
+/** The class of a numpy record; numpy 2's `numpy._core.multiarray` names as numpy 1's `numpy.core.multiarray`. */
 function cls(o: unknown): string | null {
-  return o instanceof PyObject ? o.cls.qualifiedName : null;
+  if (!(o instanceof PyObject)) return null;
+  const q = o.cls.qualifiedName;
+  return q.startsWith("numpy._core.") ? `numpy.core.${q.slice(12)}` : q;
 }
 
 /** Whether `o` is a numpy array, scalar or dtype record. */
@@ -120,7 +124,9 @@ export async function describeNumpy(
       const [re, im] = first as [number, number];
       return { _type: `numpy.${d.name}`, value: complexRepr(new PyComplex(num(re), num(im))) };
     }
-    return { _type: `numpy.${d.name === "bool" ? "bool_" : d.name}`, value: first };
+    // numpy 1's bool scalar class is `numpy.bool_`; numpy 2 (whose pickles name `numpy._core`) calls it `numpy.bool`
+    const numpy2 = o.cls.qualifiedName.startsWith("numpy._core.");
+    return { _type: `numpy.${d.name === "bool" && !numpy2 ? "bool_" : d.name}`, value: first };
   }
   // ndarray: _reconstruct(ndarray, (0,), b'b') then BUILD (version, shape, dtype, is_fortran, rawdata)
   const st = o.state;

@@ -49,6 +49,12 @@ export type DTypeName =
   | "float8_e4m3fnuz"
   | "float8_e5m2fnuz"
   | "float8_e8m0fnu"
+  | "float4_e2m1fn_x2"
+  | "bits8"
+  | "bits16"
+  | "bits1x8"
+  | "bits2x4"
+  | "bits4x2"
   | "qint8"
   | "quint8"
   | "qint32"
@@ -59,7 +65,8 @@ export type DTypeName =
  * A torch dtype. Instances are singletons: compare with `===`.
  *
  * - `arrayKind`: the typed array holding the raw elements. float16/bfloat16 are held as their
- *   `Uint16Array` bit patterns, float8 as `Uint8Array` bytes, complex as two lanes per element
+ *   `Uint16Array` bit patterns, float8 as `Uint8Array` bytes (torch 2.x's packed `float4_e2m1fn_x2`
+ *   and `bits*` dtypes as their raw bytes / 16-bit words), complex as two lanes per element
  *   (`complex32` as two float16 bit patterns), bool as `Uint8Array` 0/1, quantized as their
  *   underlying integers (`quint4x2`/`quint2x4` pack 2/4 values per byte).
  */
@@ -165,6 +172,13 @@ export const dtypes = {
   float8_e4m3fnuz: d("float8_e4m3fnuz", 1, null, "Uint8Array", { float: true, signed: true }, null),
   float8_e5m2fnuz: d("float8_e5m2fnuz", 1, null, "Uint8Array", { float: true, signed: true }, null),
   float8_e8m0fnu: d("float8_e8m0fnu", 1, null, "Uint8Array", { float: true }, null),
+  // torch 2.x packed and bit dtypes: opaque bytes (two float4 values per byte; bitsN: raw bits)
+  float4_e2m1fn_x2: d("float4_e2m1fn_x2", 1, null, "Uint8Array", {}, null),
+  bits8: d("bits8", 1, null, "Uint8Array", {}, null),
+  bits16: d("bits16", 2, null, "Uint16Array", {}, null),
+  bits1x8: d("bits1x8", 1, null, "Uint8Array", {}, null),
+  bits2x4: d("bits2x4", 1, null, "Uint8Array", {}, null),
+  bits4x2: d("bits4x2", 1, null, "Uint8Array", {}, null),
   qint8: d("qint8", 1, "QInt8", "Int8Array", { quant: true, signed: true }, "QInt8"),
   quint8: d("quint8", 1, "QUInt8", "Uint8Array", { quant: true }, "QUInt8"),
   qint32: d("qint32", 4, "QInt32", "Int32Array", { quant: true, signed: true }, "QInt32"),

@@ -10,6 +10,7 @@ export {
   type ZipLoadSource,
 } from "./torch/load.js";
 export { type ModelJsonTensor, TorchScriptV1Model } from "./torch/model-json.js";
+export { isPt2Archive, loadPt2, type Pt2Archive, type Pt2Tensor } from "./torch/pt2.js";
 export {
   MULTIPLE_DTYPES_MESSAGE,
   pickleForZip,
@@ -17,5 +18,6 @@ export {
   type ZipFlavor,
   type ZipSaveOptions,
   type ZipSaveResult,
+  zipSaveOptionsLike,
 } from "./torch/save.js";
 export * from "./zip/index.js";

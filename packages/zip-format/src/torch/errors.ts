@@ -12,6 +12,7 @@ export type ZipTorchErrorCode = Extract<
   | "PERSISTENT_ID_INVALID"
   | "DATA_PKL_INVALID"
   | "SAVE_INVALID"
+  | "PT2_INVALID"
 >;
 
 /**

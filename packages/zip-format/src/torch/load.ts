@@ -77,6 +77,15 @@ export interface ZipFormatInfo {
   readonly torchscript: boolean;
   /** The torch writer whose record set this archive has, when it matches one of `saveZip`'s flavors. */
   readonly flavor: "1.13" | "2.1" | "2.7" | null;
+  /** Whether any record has a non-zero CRC-32 (false: written with `compute_crc32 = False`). */
+  readonly crc32Computed: boolean;
+  /** Whether `byteorder` comes after `version` (torch.save's `_disable_byteorder_record=True`). */
+  readonly byteorderRecordLast: boolean;
+  /**
+   * Whether the storages look written under `torch.serialization.skip_data()`: every non-empty
+   * `data/` record has CRC 0 while other records have CRCs (their bytes are zeros).
+   */
+  readonly dataSkipped: boolean;
 }
 
 /** Result of {@link loadZip}. */
@@ -235,7 +244,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   if (!reader.has("data.pkl"))
     throw new ZipTorchError(
       "NO_DATA_PKL",
-      `archive ${reader.prefix}/ has no data.pkl record${torchscript ? " (TorchScript v1 archives keep their tensors in model.json)" : ""}`,
+      `archive ${reader.prefix}/ has no data.pkl record${torchscript ? " (TorchScript v1 archives keep their tensors in model.json)" : reader.has("archive_format") && reader.has("data/weights/model_weights_config.json") ? " (a torch.export archive, .pt2: read its weights and constants with loadPt2)" : ""}`,
       {},
     );
   const pickle = read("data.pkl");
@@ -243,6 +252,21 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const core = records.filter((r) => !r.startsWith("data/"));
   const eq = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
   let flavor: ZipFormatInfo["flavor"] = null;
+  // _disable_byteorder_record=True: torch's C++ writer adds `byteorder` last, after `version`
+  const byteorderRecordLast =
+    hasByteorderRecord && records.indexOf("byteorder") > records.indexOf(versionRecord);
+  let crc32Computed = false;
+  let dataCrcs = 0;
+  let dataRecords = 0;
+  for (const e of reader.records.values()) {
+    const isData = e.name.startsWith("data/") && e.uncompressedSize > 0;
+    if (isData) dataRecords++;
+    if (e.crc32 !== 0) {
+      crc32Computed = true;
+      if (isData) dataCrcs++;
+    }
+  }
+  const dataSkipped = dataRecords > 0 && dataCrcs === 0 && crc32Computed;
   if (!torchscript && versionRecord === "version") {
     const dataIdx = records.indexOf(dataNames[0] ?? "");
     const contiguous = dataNames.every((n, i) => records[dataIdx + i] === n) || dataNames.length === 0;
@@ -266,6 +290,15 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       inNumericOrder(dataNames)
     )
       flavor = "2.7";
+    else if (byteorderRecordLast && contiguous) {
+      const trail = ["version", "byteorder", ".data/serialization_id"];
+      if (eq(core, ["data.pkl", ...trail]) && inStringOrder(dataNames)) flavor = "2.1";
+      else if (
+        eq(core, ["data.pkl", ".format_version", ".storage_alignment", ...trail]) &&
+        inNumericOrder(dataNames)
+      )
+        flavor = "2.7";
+    }
   }
   return {
     pickle,
@@ -281,6 +314,9 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       serializationId,
       torchscript,
       flavor,
+      crc32Computed,
+      byteorderRecordLast,
+      dataSkipped,
     },
   };
 }
@@ -634,6 +670,9 @@ function modelJsonResult(
       serializationId: null,
       torchscript: true,
       flavor: null,
+      crc32Computed: true,
+      byteorderRecordLast: false,
+      dataSkipped: false,
     },
     storages,
     reader,

@@ -5,6 +5,7 @@ import type { Crc32Function } from "../zip/crc32.js";
 import type { CxxStdlib } from "../zip/serialization-id.js";
 import { type ZipSink, ZipWriter } from "../zip/writer.js";
 import { ZipTorchError } from "./errors.js";
+import type { ZipFormatInfo } from "./load.js";
 
 /**
  * Which `torch.save` to reproduce:
@@ -31,6 +32,26 @@ export interface ZipSaveOptions {
   readonly maxDepth?: number;
   /** Pickle protocol of `data.pkl` (torch.save's `pickle_protocol`, default 2). */
   readonly pickleProtocol?: number;
+  /**
+   * Write real CRC-32s (default `true`). `false` writes 0 in every header, as torch ≥ 2.6 does with
+   * `torch.utils.serialization.config.save.compute_crc32 = False`.
+   */
+  readonly computeCrc32?: boolean;
+  /**
+   * torch.save's `_disable_byteorder_record=True` (flavors 2.1 and 2.7): torch's Python side then
+   * writes no `byteorder` record first, and its C++ writer adds one at the end, after `version`.
+   */
+  readonly disableByteorderRecord?: boolean;
+  /**
+   * Flavor 2.7: `torch.utils.serialization.config.save.storage_alignment` (default 64): every record's
+   * data starts at a multiple of it, and `.storage_alignment` says it.
+   */
+  readonly storageAlignment?: number;
+  /**
+   * torch's `torch.serialization.skip_data()`: every storage record is written as zeros of its
+   * size with CRC 0 (the other records as usual); torch loads such a file as zero-filled tensors.
+   */
+  readonly skipData?: boolean;
 }
 
 /** What {@link saveZip} wrote. */
@@ -106,6 +127,11 @@ function loadedChunks(bytes: Uint8Array, size: number): Uint8Array | Uint8Array[
   return out;
 }
 
+function* zeroChunks(n: number, size: number): Generator<Uint8Array> {
+  const z = new Uint8Array(Math.min(n, size));
+  for (let p = 0; p < n; p += size) yield p + size <= n ? z : z.subarray(0, n - p);
+}
+
 async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Array> {
   if (!storage.isLoaded) await storage.load();
   const bytes = storage.bytes;
@@ -136,24 +162,60 @@ export async function saveZip(
     },
     ...(sink.close ? { close: () => (sink.close as () => void | Promise<void>).call(sink) } : {}),
   };
+  const alignment = options.storageAlignment ?? 64;
+  if (alignment !== 64 && flavor !== "2.7")
+    throw new ZipTorchError(
+      "SAVE_INVALID",
+      `storageAlignment ${alignment} needs the 2.7 flavor (torch ≥ 2.7)`,
+    );
+  if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
+    throw new ZipTorchError("SAVE_INVALID", `invalid storageAlignment ${String(alignment)}`);
+  const byteorderLast = flavor !== "1.13" && options.disableByteorderRecord === true;
   const writer = new ZipWriter(counting, {
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
     ...(options.crc32 ? { crc32: options.crc32 } : {}),
+    ...(options.computeCrc32 === false ? { computeCrc: false } : {}),
+    ...(alignment !== 64 ? { alignment } : {}),
   });
   await writer.writeRecord("data.pkl", pickle);
   if (flavor === "2.7") {
     await writer.writeRecord(".format_version", enc.encode("1"));
-    await writer.writeRecord(".storage_alignment", enc.encode("64"));
+    await writer.writeRecord(".storage_alignment", enc.encode(String(alignment)));
   }
-  if (flavor !== "1.13") await writer.writeRecord("byteorder", enc.encode("little"));
+  if (flavor !== "1.13" && !byteorderLast) await writer.writeRecord("byteorder", enc.encode("little"));
   const ordered =
     flavor === "2.7" ? storages : [...storages].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [key, st] of ordered) {
+    if (options.skipData) {
+      await writer.writeRecord(`data/${key}`, zeroChunks(st.nbytes, chunkSize), st.nbytes, {
+        computeCrc: false,
+      });
+      continue;
+    }
     const data = st.isLoaded ? loadedChunks(st.bytes, chunkSize) : chunks(st, chunkSize);
     await writer.writeRecord(`data/${key}`, data, st.nbytes);
   }
   await writer.writeRecord("version", enc.encode("3\n"));
+  if (byteorderLast) await writer.writeRecord("byteorder", enc.encode("little"));
   if (flavor !== "1.13") await writer.writeSerializationId(options.stdlib ?? "libstdc++");
   await writer.finish();
   return { storages, records: writer.recordNames, bytes: total };
+}
+
+/**
+ * The save options that reproduce a loaded archive's layout ("like the input"): its flavor, CRCs
+ * off when it has none, the byteorder record's place, its storage alignment. Null when the archive
+ * matches no writer this package reproduces (TorchScript, other record sets).
+ */
+export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null {
+  if (format.flavor === null) return null;
+  return {
+    flavor: format.flavor,
+    ...(format.crc32Computed ? {} : { computeCrc32: false }),
+    ...(format.crc32Computed && format.dataSkipped ? { skipData: true } : {}),
+    ...(format.byteorderRecordLast ? { disableByteorderRecord: true } : {}),
+    ...(format.storageAlignment !== null && format.storageAlignment !== 64
+      ? { storageAlignment: format.storageAlignment }
+      : {}),
+  };
 }

@@ -34,7 +34,8 @@ export type ZipErrorCode =
   | "STORAGE_SIZE_MISMATCH"
   | "PERSISTENT_ID_INVALID"
   | "DATA_PKL_INVALID"
-  | "SAVE_INVALID";
+  | "SAVE_INVALID"
+  | "PT2_INVALID";
 
 /** Structured fields carried by every {@link ZipError}. */
 export interface ZipErrorDetails {

@@ -27,7 +27,7 @@ export interface RecordLayout {
   readonly paddingLength: number;
   /** Total extra-field length in the local header (zip64 + 4 + padding). */
   readonly extraLength: number;
-  /** Offset of the first data byte: always a multiple of 64. */
+  /** Offset of the first data byte: a multiple of the alignment (64 by default). */
   readonly dataOffset: number;
   /** Data descriptor length: 0 for an empty record, 16, or 24 with 64-bit sizes when zip64. */
   readonly descriptorLength: number;
@@ -37,16 +37,22 @@ export interface RecordLayout {
 
 /**
  * Layout of a record of `size` bytes whose full entry name is `nameLength` bytes long, written at
- * `cursor` — torch's `getPadding` plus miniz's `mz_zip_writer_add_mem_ex_v2`.
+ * `cursor` — torch's `getPadding` plus miniz's `mz_zip_writer_add_mem_ex_v2`. `alignment`: where data
+ * starts (64, or torch ≥ 2.7's `config.save.storage_alignment`).
  */
-export function recordLayout(cursor: number, nameLength: number, size: number): RecordLayout {
+export function recordLayout(
+  cursor: number,
+  nameLength: number,
+  size: number,
+  alignment: number = FIELD_ALIGNMENT,
+): RecordLayout {
   const bigSize = size >= U32_MAX;
   const bigOffset = cursor >= U32_MAX;
   const zip64 = bigSize || bigOffset;
   const zip64ExtraLength = zip64 ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
   const start = cursor + 30 + nameLength + 4 + zip64ExtraLength;
-  const mod = start % FIELD_ALIGNMENT;
-  const paddingLength = mod === 0 ? 0 : FIELD_ALIGNMENT - mod;
+  const mod = start % alignment;
+  const paddingLength = mod === 0 ? 0 : alignment - mod;
   const extraLength = zip64ExtraLength + 4 + paddingLength;
   const dataOffset = start + paddingLength;
   const descriptorLength = size === 0 ? 0 : zip64 ? 24 : 16;

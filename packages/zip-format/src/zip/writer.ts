@@ -5,6 +5,7 @@ import {
   encodeDataDescriptor,
   encodeEndRecords,
   encodeLocalHeader,
+  FIELD_ALIGNMENT,
   recordLayout,
   writeCentralEntry,
 } from "./layout.js";
@@ -25,6 +26,11 @@ export interface ZipWriterOptions {
   readonly crc32?: Crc32Function;
   /** Compute real CRCs (default `true`). `false` writes 0, as torch ≥ 2.6 does with CRC computation turned off. */
   readonly computeCrc?: boolean;
+  /**
+   * Where record data starts: a multiple of this many bytes (default 64, torch's `kFieldAlignment`;
+   * torch ≥ 2.7 takes `torch.utils.serialization.config.save.storage_alignment`).
+   */
+  readonly alignment?: number;
 }
 
 /** Record data: one buffer, or chunks (sync or async iterable) whose total length is the declared size. */
@@ -54,6 +60,8 @@ export class ZipWriter {
   private readonly sink: ZipSink;
   private readonly crcFn: Crc32Function;
   private readonly computeCrc: boolean;
+  /** Record data starts at multiples of this. */
+  readonly alignment: number;
   private readonly central: CentralItem[] = [];
   private readonly names = new Set<string>();
   private readonly hasher = new SerializationIdHasher();
@@ -73,6 +81,13 @@ export class ZipWriter {
     this.sink = sink;
     this.crcFn = options.crc32 ?? defaultCrc32;
     this.computeCrc = options.computeCrc ?? true;
+    const alignment = options.alignment ?? FIELD_ALIGNMENT;
+    if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
+      throw new ZipWriterError(
+        "WRITER_INVALID",
+        `invalid alignment ${String(alignment)} (a positive integer)`,
+      );
+    this.alignment = alignment;
   }
 
   /** Bytes written so far (the offset of the next local header). */
@@ -109,9 +124,16 @@ export class ZipWriter {
 
   /**
    * Write one record `<prefix>/<name>`. `size` is required when `data` is given as chunks, and the
-   * chunks must add up to it exactly.
+   * chunks must add up to it exactly. `options.computeCrc` overrides the writer's for this record
+   * (torch's `skip_data()` writes its storage records with CRC 0).
    */
-  async writeRecord(name: string, data: RecordData, size?: number): Promise<void> {
+  async writeRecord(
+    name: string,
+    data: RecordData,
+    size?: number,
+    options?: { readonly computeCrc?: boolean },
+  ): Promise<void> {
+    const computeCrc = options?.computeCrc ?? this.computeCrc;
     if (this.finished)
       throw new ZipWriterError("WRITER_STATE", `cannot write record ${name}: the archive is finished`, {
         record: name,
@@ -149,13 +171,13 @@ export class ZipWriter {
     this.busy = true;
     try {
       const start = this.cursor;
-      const layout = recordLayout(start, nameBytes.length, declared);
+      const layout = recordLayout(start, nameBytes.length, declared, this.alignment);
       if (data instanceof Uint8Array && data.length <= CRC_PIECE) {
         // One buffer (the common case: many small records): the same chunks as below, without
         // a closure or a microtask per chunk when the sink writes synchronously.
         let w = this.emitNow(encodeLocalHeader(nameBytes, declared, layout));
         if (w) await w;
-        const crc = this.computeCrc ? this.crcFn(data, 0) : 0;
+        const crc = computeCrc ? this.crcFn(data, 0) : 0;
         w = this.emitNow(data);
         if (w) await w;
         w = this.emitNow(encodeDataDescriptor(crc, declared, layout));
@@ -181,7 +203,7 @@ export class ZipWriter {
         }
         if (written < 8) head.set(chunk.subarray(0, 8 - written), written);
         written += chunk.length;
-        if (!this.computeCrc) {
+        if (!computeCrc) {
           await this.emit(chunk);
           return;
         }
