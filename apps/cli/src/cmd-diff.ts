@@ -85,7 +85,9 @@ function sameBytes(x: Tensor, y: Tensor): boolean | null {
   const a = contiguousBytes(x);
   const b = contiguousBytes(y);
   if (a === null || b === null) return null;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
 }
 
 /** The shortest decimal that reads back to the same float32. */
@@ -112,7 +114,11 @@ export function formatDiff(x: number, t: Tensor): string {
 
 /** `pt diff A B`. */
 export async function diffCommand(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseArgs(argv, [{ name: "json" }, { name: "atol", value: true }, { name: "key", value: true }]);
+  const args = parseArgs(argv, [
+    { name: "json" },
+    { name: "atol", value: true },
+    { name: "key", value: true },
+  ]);
   if (args.options.has("help")) {
     io.out(DIFF_HELP);
     return 0;
@@ -196,9 +202,7 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
         for (const k of added) io.out(`+ ${k}  ${sig(tb.get(k) as Tensor)}  (only in B)\n`);
         for (const c of changed) io.out(`~ ${c.path}  ${c.a} → ${c.b}\n`);
         for (const v of values)
-          io.out(
-            `≠ ${v.path}  max |a-b| = ${v.text}  (${v.differing} of ${v.numel} elements differ)\n`,
-          );
+          io.out(`≠ ${v.path}  max |a-b| = ${v.text}  (${v.differing} of ${v.numel} elements differ)\n`);
         io.out(
           same
             ? `same: ${common.length} tensors with equal values\n`

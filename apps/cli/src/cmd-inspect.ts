@@ -5,8 +5,8 @@ import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
 import { fmtBytes, fsReason } from "./files.js";
 import { tensorSha256 } from "./hash.js";
-import { CliError, type Io, UsageError } from "./io.js";
 import { openInput } from "./input.js";
+import { CliError, type Io, UsageError } from "./io.js";
 import type { Opened } from "./loader.js";
 import { Progress } from "./progress.js";
 import {
@@ -283,7 +283,9 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
     `${file}: ${opened.format === "safetensors" ? "safetensors file" : opened.format === "pickle" ? "plain pickle" : `${cp.format} checkpoint`}${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
   ];
   if (opened.format === "safetensors" && cp.records) {
-    lines.push(`${cp.records.length} tensors; data section ${fmtBytes(cp.records.reduce((n, r) => n + r.size, 0))}`);
+    lines.push(
+      `${cp.records.length} tensors; data section ${fmtBytes(cp.records.reduce((n, r) => n + r.size, 0))}`,
+    );
   } else if (cp.records) {
     const data = cp.records.filter((r) => r.name.startsWith("data/"));
     const other = cp.records.filter((r) => !r.name.startsWith("data/"));
@@ -296,7 +298,12 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
 
 /** `pt inspect FILE`. */
 export async function inspectCommand(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseArgs(argv, [{ name: "json" }, { name: "hash" }, { name: "all" }, { name: "key", value: true }]);
+  const args = parseArgs(argv, [
+    { name: "json" },
+    { name: "hash" },
+    { name: "all" },
+    { name: "key", value: true },
+  ]);
   if (args.options.has("help")) {
     io.out(INSPECT_HELP);
     return 0;

@@ -71,7 +71,8 @@ async function openSafetensorsFile(path: string): Promise<Opened> {
 }
 
 function openPlainPickle(path: string, size: number): Opened {
-  if (size > MAX_PLAIN_PICKLE) throw new CliError(`${path}: a plain pickle of ${size} bytes is too large to read`);
+  if (size > MAX_PLAIN_PICKLE)
+    throw new CliError(`${path}: a plain pickle of ${size} bytes is too large to read`);
   const { bytes } = head(path, size);
   const value = loads(bytes, { globals: weightsOnlyRegistry(), policy: "opaque" });
   const checkpoint = {
@@ -97,7 +98,11 @@ export async function openInput(path: string, key?: string): Promise<Opened> {
       opened = await openCheckpoint(path);
     } catch (e) {
       // not a checkpoint, but a pickle (protocol 2+ starts with PROTO; `.pkl` of any protocol)
-      if (isSerializationError(e) && e.code === "UNKNOWN_FORMAT" && (bytes[0] === 0x80 || path.endsWith(".pkl")))
+      if (
+        isSerializationError(e) &&
+        e.code === "UNKNOWN_FORMAT" &&
+        (bytes[0] === 0x80 || path.endsWith(".pkl"))
+      )
         opened = openPlainPickle(path, size);
       else throw e;
     }

@@ -54,7 +54,9 @@ export function collectTensors(root: unknown): { entries: Array<[string, Tensor]
       return;
     }
     if (v instanceof SparseTensor)
-      throw new CliError(`safetensors cannot represent ${dottedName(path)}: ${v.layout} tensors are not dense`);
+      throw new CliError(
+        `safetensors cannot represent ${dottedName(path)}: ${v.layout} tensors are not dense`,
+      );
     if (typeof v === "object" && v !== null) {
       if (seen.has(v)) return;
       const kids = tensorChildren(v);

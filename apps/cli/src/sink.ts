@@ -35,6 +35,7 @@ export class FileSink {
     private readonly progress: Progress | null,
     /** Lazy storages to release once the writer has moved past them (see {@link releaseOthers}). */
     private readonly lazyRoots: readonly Storage[],
+    private readonly sweepBytes = SWEEP_BYTES,
   ) {}
 
   private async writeFully(b: Uint8Array): Promise<void> {
@@ -48,7 +49,7 @@ export class FileSink {
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.buffer !== this.lastBuffer) {
       this.lastBuffer = chunk.buffer;
-      if (this.written - this.sweptAt >= SWEEP_BYTES) {
+      if (this.written - this.sweptAt >= this.sweepBytes) {
         this.sweptAt = this.written;
         releaseOthers(this.lazyRoots, chunk.buffer);
       }
@@ -109,7 +110,9 @@ export function checkOutputFolder(path: string): void {
   try {
     isDir = statSync(dir).isDirectory();
   } catch (e) {
-    throw new CliError(`cannot write ${path}: folder ${dir} ${(e as { code?: string }).code === "ENOENT" ? "does not exist" : `cannot be used (${fsReason(e)})`}`);
+    throw new CliError(
+      `cannot write ${path}: folder ${dir} ${(e as { code?: string }).code === "ENOENT" ? "does not exist" : `cannot be used (${fsReason(e)})`}`,
+    );
   }
   if (!isDir) throw new CliError(`cannot write ${path}: ${dir} is not a folder`);
 }
@@ -123,6 +126,7 @@ export async function writeAtomic(
   progress: Progress | null,
   lazyRoots: readonly Storage[],
   body: (sink: FileSink) => Promise<void>,
+  sweepBytes = SWEEP_BYTES,
 ): Promise<number> {
   checkOutputFolder(path);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -135,7 +139,7 @@ export async function writeAtomic(
   let ok = false;
   let written = 0;
   try {
-    const sink = new FileSink(fh, progress, lazyRoots);
+    const sink = new FileSink(fh, progress, lazyRoots, sweepBytes);
     await body(sink);
     await sink.flush();
     written = sink.written;

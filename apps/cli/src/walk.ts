@@ -110,12 +110,18 @@ function torchScriptV1Tensors(m: TorchScriptV1Model): Array<[PathElem, unknown]>
     for (const p of Array.isArray(params) ? params : []) {
       const id = Number(jsonField(p, "tensorId"));
       const name = jsonField(p, "name");
-      if (Number.isSafeInteger(id) && typeof name === "string" && !names.has(id)) names.set(id, prefix + name);
+      if (Number.isSafeInteger(id) && typeof name === "string" && !names.has(id))
+        names.set(id, prefix + name);
     }
     for (const a of Array.isArray(attrs) ? attrs : []) {
       const id = Number(jsonField(a, "id"));
       const name = jsonField(a, "name");
-      if (jsonField(a, "type") === "Tensor" && Number.isSafeInteger(id) && typeof name === "string" && !names.has(id))
+      if (
+        jsonField(a, "type") === "Tensor" &&
+        Number.isSafeInteger(id) &&
+        typeof name === "string" &&
+        !names.has(id)
+      )
         names.set(id, prefix + name);
     }
     const subs = jsonField(mod, "submodules");
