@@ -7,11 +7,25 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { loads } from "@pt/pickle";
 import { readSafetensors } from "@pt/safetensors";
 import { type Checkpoint, isSerializationError, weightsOnlyRegistry } from "@pt/serialization";
+import type { Storage } from "@pt/storage";
 import { openFileSource } from "@pt/storage/node";
+import { ZipReader } from "@pt/zip-format";
 import { fsReason } from "./files.js";
 import { CliError } from "./io.js";
 import { type Opened, openCheckpoint } from "./loader.js";
 import { selectKey } from "./walk.js";
+
+/** An opened input, with where its storages' bytes lie in the file. */
+export interface Input extends Opened {
+  /** The file. */
+  readonly path: string;
+  /**
+   * The file offset of a root storage's bytes when they are stored as is (little-endian, not
+   * compressed: zip records of method 0, safetensors tensors), else null. Readers may then read
+   * them in chunks straight from the file instead of loading the storage.
+   */
+  rawOffset(storage: Storage): number | null;
+}
 
 /** Plain pickles are read whole: refuse ones larger than this. */
 const MAX_PLAIN_PICKLE = 1 << 30;
@@ -44,7 +58,7 @@ export function looksLikeSafetensors(path: string, bytes: Uint8Array, size: numb
   return n >= 2n && n <= BigInt(size - 8);
 }
 
-async function openSafetensorsFile(path: string): Promise<Opened> {
+async function openSafetensorsFile(path: string): Promise<Input> {
   const src = openFileSource(path);
   try {
     const f = await readSafetensors(src);
@@ -63,14 +77,27 @@ async function openSafetensorsFile(path: string): Promise<Opened> {
       storageKeys: new Map(),
       close: async () => src.close(),
     } as unknown as Checkpoint;
-    return { format: "safetensors", value, storageKey: () => undefined, checkpoint, close: checkpoint.close };
+    const offsets = new Map<Storage, number>();
+    for (const e of f.entries) {
+      const t = value.get(e.name);
+      if (t) offsets.set(t.storage, f.dataOffset + e.begin);
+    }
+    return {
+      format: "safetensors",
+      path,
+      value,
+      storageKey: () => undefined,
+      rawOffset: (s) => offsets.get(s) ?? null,
+      checkpoint,
+      close: checkpoint.close,
+    };
   } catch (e) {
     src.close();
     throw e;
   }
 }
 
-function openPlainPickle(path: string, size: number): Opened {
+function openPlainPickle(path: string, size: number): Input {
   if (size > MAX_PLAIN_PICKLE)
     throw new CliError(`${path}: a plain pickle of ${size} bytes is too large to read`);
   const { bytes } = head(path, size);
@@ -82,20 +109,67 @@ function openPlainPickle(path: string, size: number): Opened {
     storageKeys: new Map(),
     close: async () => undefined,
   } as unknown as Checkpoint;
-  return { format: "pickle", value, storageKey: () => undefined, checkpoint, close: checkpoint.close };
+  return {
+    format: "pickle",
+    path,
+    value,
+    storageKey: () => undefined,
+    rawOffset: () => null,
+    checkpoint,
+    close: checkpoint.close,
+  };
+}
+
+/** Raw offsets of a zip checkpoint's stored, little-endian storage records (a second, small parse of the central directory). */
+async function withZipOffsets(path: string, opened: Opened): Promise<Input> {
+  const zip = opened.checkpoint.zip;
+  if (!zip || zip.byteorder !== "little") return { ...opened, path, rawOffset: () => null };
+  const src = openFileSource(path);
+  let reader: ZipReader;
+  try {
+    reader = await ZipReader.open(src);
+  } catch {
+    src.close();
+    return { ...opened, path, rawOffset: () => null };
+  }
+  const cache = new Map<Storage, number | null>();
+  return {
+    ...opened,
+    path,
+    rawOffset: (s) => {
+      let off = cache.get(s);
+      if (off !== undefined) return off;
+      off = null;
+      const key = opened.storageKey(s);
+      const e = key === undefined ? undefined : reader.records.get(`data/${key}`);
+      if (e && e.method === 0 && e.compressedSize === s.nbytes) {
+        try {
+          off = reader.dataRangeSync(`data/${key}`).offset;
+        } catch {
+          off = null;
+        }
+      }
+      cache.set(s, off);
+      return off;
+    },
+    close: async () => {
+      src.close();
+      await opened.close();
+    },
+  };
 }
 
 /**
  * Open `path` (any input `pt` reads) and, with `key`, narrow its value to that part (a dotted
  * path of dict keys, list indices and module state-dict names).
  */
-export async function openInput(path: string, key?: string): Promise<Opened> {
+export async function openInput(path: string, key?: string): Promise<Input> {
   const { bytes, size } = head(path, 16);
-  let opened: Opened;
+  let opened: Input;
   if (looksLikeSafetensors(path, bytes, size)) opened = await openSafetensorsFile(path);
   else {
     try {
-      opened = await openCheckpoint(path);
+      opened = await withZipOffsets(path, await openCheckpoint(path));
     } catch (e) {
       // not a checkpoint, but a pickle (protocol 2+ starts with PROTO; `.pkl` of any protocol)
       if (
