@@ -123,7 +123,7 @@ function openPlainPickle(path: string, size: number): Input {
 /** Raw offsets of a zip checkpoint's stored, little-endian storage records (a second, small parse of the central directory). */
 async function withZipOffsets(path: string, opened: Opened): Promise<Input> {
   const zip = opened.checkpoint.zip;
-  if (!zip || zip.byteorder !== "little") return { ...opened, path, rawOffset: () => null };
+  if (zip?.byteorder !== "little") return { ...opened, path, rawOffset: () => null };
   const src = openFileSource(path);
   let reader: ZipReader;
   try {

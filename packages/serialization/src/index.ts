@@ -26,4 +26,5 @@ export {
   scan,
 } from "./load.js";
 export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+export { py } from "./py.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
