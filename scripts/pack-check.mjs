@@ -16,11 +16,19 @@
  *    bundler (must pass), and node10 (must fail only on the `/node` subpaths, as documented).
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process";
-import { promisify } from "node:util";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const keep = process.argv.includes("--keep");
@@ -63,7 +71,9 @@ try {
   const app = join(work, "app");
   mkdirSync(app);
   const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const typesNode = JSON.parse(readFileSync(join(root, "node_modules/@types/node/package.json"), "utf8")).version;
+  const typesNode = JSON.parse(
+    readFileSync(join(root, "node_modules/@types/node/package.json"), "utf8"),
+  ).version;
   writeFileSync(
     join(app, "package.json"),
     JSON.stringify(
@@ -104,8 +114,12 @@ try {
     if (r.status !== 0) fail(`README example of @pt/${name}:\n${r.stderr}`);
   }
   copyFileSync(join(root, "examples/mlp.pt"), join(app, "mlp.pt"));
-  const pt = spawnSync(join(app, "node_modules/.bin/pt"), ["inspect", "mlp.pt"], { cwd: app, encoding: "utf8" });
-  if (pt.status !== 0 || !pt.stdout.includes("totals: 9 tensors")) fail(`pt inspect mlp.pt:\n${pt.stdout}${pt.stderr}`);
+  const pt = spawnSync(join(app, "node_modules/.bin/pt"), ["inspect", "mlp.pt"], {
+    cwd: app,
+    encoding: "utf8",
+  });
+  if (pt.status !== 0 || !pt.stdout.includes("totals: 9 tensors"))
+    fail(`pt inspect mlp.pt:\n${pt.stdout}${pt.stderr}`);
   say(`ran ${examples.length} README examples and the pt binary`);
 
   // 4. the browser condition of the /node subpaths
@@ -114,7 +128,11 @@ try {
       cwd: app,
       encoding: "utf8",
     });
-    if (r.status === 0 || !r.stderr.includes(`${p}/node is a Node-only entry`) || !r.stderr.includes(`use ${p}`))
+    if (
+      r.status === 0 ||
+      !r.stderr.includes(`${p}/node is a Node-only entry`) ||
+      !r.stderr.includes(`use ${p}`)
+    )
       fail(`${p}/node under the browser condition:\n${r.stderr}`);
   }
   say("browser condition of the /node subpaths");

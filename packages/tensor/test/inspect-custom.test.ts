@@ -12,7 +12,9 @@ describe("console.log / util.inspect of a Tensor", () => {
     expect(inspect(t.t())).toBe("tensor([1, 5, 2.5, 6, 3, 7, …], dtype=torch.float32, shape=[4, 2])");
     expect(inspect(tensor(7n, { dtype: dtypes.int64 }))).toBe("tensor(7, dtype=torch.int64, shape=[])");
     const p = new Parameter(tensor([0.5], { dtype: dtypes.float32 }));
-    expect(inspect(p)).toBe("Parameter containing:\ntensor([0.5], dtype=torch.float32, shape=[1], requires_grad=True)");
+    expect(inspect(p)).toBe(
+      "Parameter containing:\ntensor([0.5], dtype=torch.float32, shape=[1], requires_grad=True)",
+    );
   });
 
   it("does not read a lazy storage to print it", () => {
