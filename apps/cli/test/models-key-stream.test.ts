@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { readSafetensorsHeader } from "@pt/safetensors";
 import { saveTo } from "@pt/serialization";
 import { openFile } from "@pt/serialization/node";
@@ -213,5 +214,30 @@ describe("bounded memory, by work", () => {
     } finally {
       await cp.close();
     }
+  });
+});
+
+describe("safetensors input", () => {
+  const HOSTILE = new URL("../../../packages/safetensors/fixtures/hostile/", import.meta.url);
+  it("refuses every hostile safetensors file with one error line naming the problem", async () => {
+    const codes = JSON.parse(readFileSync(new URL("codes.json", HOSTILE), "utf8")) as Record<string, string>;
+    for (const name of Object.keys(codes)) {
+      const f = fileURLToPath(new URL(`${name}.safetensors`, HOSTILE));
+      for (const cmd of ["inspect", "diff"]) {
+        const r = await run(cmd, ...(cmd === "diff" ? [f, f] : [f]));
+        expect(r.code, `${cmd} ${name}`).toBe(2);
+        expect(r.err, `${cmd} ${name}`).toMatch(new RegExp(`^pt: ${cmd}: safetensors: [^\\n]+\\n$`));
+      }
+    }
+  });
+
+  it("is recognised by its header, whatever the file name", async () => {
+    const st = join(tmp, "renamed.safetensors");
+    expect((await run("convert", join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt"), st)).code).toBe(0);
+    const renamed = join(tmp, "weights.bin");
+    writeFileSync(renamed, readFileSync(st));
+    const r = await run("inspect", "--json", renamed);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).format).toBe("safetensors");
   });
 });
