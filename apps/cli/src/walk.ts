@@ -176,6 +176,9 @@ export function selectKey(root: unknown, key: string): unknown {
         `--key ${key}: ${walked.length ? walked.join(".") : "the root"} is ${shortRepr(cur, 40)}, which has no keys`,
       );
     const byName = new Map<string, unknown>();
+    // a module: its submodules by name first (`encoder`), then its state-dict entries
+    const subs = isModuleLike(cur) ? cur.dict.get("_modules") : undefined;
+    if (subs instanceof Map) for (const [k, x] of subs) byName.set(String(k), x);
     for (const [k, x] of kids) if (!byName.has(String(k))) byName.set(String(k), x);
     let found = false;
     for (let j = parts.length; j > i; j--) {

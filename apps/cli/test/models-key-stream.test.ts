@@ -241,3 +241,24 @@ describe("safetensors input", () => {
     expect(JSON.parse(r.out).format).toBe("safetensors");
   });
 });
+
+describe("--key into a whole model", () => {
+  it("steps into submodules by name, then state-dict names", async () => {
+    const model = join(FIXTURES, "nn_cnn_bn_model.zip.pt");
+    const sub = await run("inspect", "--json", "--key", "1", model);
+    expect(sub.code, sub.err).toBe(0);
+    expect(JSON.parse(sub.out).totals.tensors).toBe(5);
+    const out = join(tmp, "bn.safetensors");
+    expect((await run("convert", "--key", "1", model, out)).code).toBe(0);
+    const h = await readSafetensorsHeader(new Uint8Array(readFileSync(out)));
+    expect(h.entries.map((e) => e.name)).toEqual([
+      "weight",
+      "bias",
+      "running_mean",
+      "running_var",
+      "num_batches_tracked",
+    ]);
+    const w = await run("inspect", "--json", "--key", "0.weight", model);
+    expect(JSON.parse(w.out).tensors[0].shape).toEqual([3, 1, 3, 3]);
+  });
+});
