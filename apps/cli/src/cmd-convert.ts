@@ -1,40 +1,43 @@
-import { rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { saveFile } from "@pt/serialization/node";
+import { saveTo } from "@pt/serialization";
+import type { Storage } from "@pt/storage";
+import { archivePrefix } from "@pt/zip-format";
+import { nodeCrc32 } from "@pt/zip-format/node";
 import { expectPositionals, parseArgs } from "./args.js";
-import { fsReason } from "./files.js";
+import { openInput } from "./input.js";
 import { CliError, type Io } from "./io.js";
-import { openCheckpoint } from "./loader.js";
 import { Progress } from "./progress.js";
-import { toSafetensors } from "./safetensors.js";
+import { convertToSafetensors } from "./safetensors.js";
+import { checkOutputFolder, lazyRootsOf, writeAtomic } from "./sink.js";
+import { findBareStorages, findTensors } from "./walk.js";
 
-export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7]
+export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7] [--key PATH]
 
-Decode IN (zip, legacy or tar checkpoint) into the object model and encode it again as OUT.
-This is a real re-encode through the library, not a byte copy: storages shared in IN stay
-shared, views keep their strides and offsets, OrderedDict _metadata is kept.
+Decode IN (zip, legacy, tar or TorchScript checkpoint, or a safetensors file) into the object
+model and encode it again as OUT. This is a real re-encode through the library, not a byte
+copy: storages shared in IN stay shared, views keep their strides and offsets, OrderedDict
+_metadata is kept. Storages are read and written one at a time, so files larger than memory
+convert.
 
 options:
   --format   zip (default; safetensors when OUT ends in .safetensors), legacy (the pre-1.6
              stream), or safetensors (tensors only: nested dicts are flattened to dotted
-             names, each tensor written contiguously; dtypes safetensors cannot represent,
-             quantized and sparse tensors are refused; shared storages are noted on stderr
-             and in __metadata__.shared_storages; non-tensor values are left out, with a note)
+             names, modules to their state_dict() names (conv.weight), each tensor written
+             contiguously; dtypes safetensors cannot represent, quantized and sparse tensors
+             are refused; shared storages are noted on stderr and in
+             __metadata__.shared_storages; non-tensor values are left out, with a note)
   --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default;
              zip to zip keeps IN's layout unless --flavor is given)
+  --key PATH convert only this part of IN (a dotted path: model, state_dict, model.encoder)
 
+A conversion that would write no tensor from an input that holds some fails (exit 2).
 OUT is written to a temporary file in the same folder and renamed when complete.
 `;
 
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new CliError(`cannot write ${path}: ${fsReason(e)}`);
-  }
+function storageRoots(value: unknown): Storage[] {
+  const out = new Set<Storage>();
+  for (const f of findTensors(value)) out.add(f.tensor.storage.base ?? f.tensor.storage);
+  for (const s of findBareStorages(value)) out.add(s.base ?? s);
+  return [...out];
 }
 
 /** `pt convert IN OUT`. */
@@ -42,6 +45,7 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const args = parseArgs(argv, [
     { name: "format", value: true, choices: ["zip", "legacy", "safetensors"] },
     { name: "flavor", value: true, choices: ["1.13", "2.1", "2.7"] },
+    { name: "key", value: true },
   ]);
   if (args.options.has("help")) {
     io.out(CONVERT_HELP);
@@ -54,14 +58,22 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const flavor = args.options.get("flavor") as "1.13" | "2.1" | "2.7" | undefined;
   if (format === "safetensors" && flavor)
     throw new CliError("--flavor applies to zip and legacy output only", 2);
-  const opened = await openCheckpoint(input);
+  checkOutputFolder(output);
+  const key = args.options.get("key") as string | undefined;
+  const opened = await openInput(input, key);
+  const bar = new Progress(io, "writing", 0);
   try {
+    const inputHolds = () => storageRoots(opened.checkpoint.value).length;
     if (format === "safetensors") {
-      const bar = new Progress(io, "writing", 1);
-      const r = await toSafetensors(opened.value, { source_format: opened.format }, (done, total) =>
-        bar.update(done / total),
-      );
+      const r = await convertToSafetensors(opened.value, output, { source_format: opened.format }, bar);
       bar.finish();
+      if (r.names.length === 0 && inputHolds() > 0) {
+        const { rm } = await import("node:fs/promises");
+        await rm(output, { force: true });
+        throw new CliError(
+          `${input} holds tensors, but none were found ${key ? `under --key ${key}` : "in its object"} to write (${opened.format}); nothing written`,
+        );
+      }
       for (const g of r.shared)
         io.err(
           `pt: note: ${g.join(", ")} share one storage in ${input}; safetensors gets a separate copy of each\n`,
@@ -70,7 +82,6 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
         io.err(
           `pt: note: left out ${r.skipped.length} non-tensor value${r.skipped.length === 1 ? "" : "s"}: ${r.skipped.slice(0, 5).join("; ")}${r.skipped.length > 5 ? "; …" : ""}\n`,
         );
-      await writeAtomic(output, r.bytes);
       io.out(`${output}: safetensors, ${r.names.length} tensors\n`);
       return 0;
     }
@@ -78,14 +89,24 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
       throw new CliError(
         `${input} is a TorchScript archive: its object holds compiled-code placeholders; only --format safetensors (its tensors) is supported`,
       );
-    await saveFile(opened.value, output, {
-      format: format as "zip" | "legacy",
-      ...(flavor ? { flavor } : {}),
-      like: opened.checkpoint, // same format as IN: its layout (flavor, CRCs, byteorder, alignment)
-    });
+    const roots = storageRoots(opened.value);
+    if (roots.length === 0 && inputHolds() > 0)
+      throw new CliError(`${input} holds tensors, but none are under --key ${key}; nothing written`);
+    bar.setTotal(roots.reduce((n, s) => n + s.nbytes, 0));
+    await writeAtomic(output, bar, lazyRootsOf(opened.checkpoint.storages ?? roots), (sink) =>
+      saveTo(opened.value, sink, {
+        format: format as "zip" | "legacy",
+        ...(flavor ? { flavor } : {}),
+        crc32: nodeCrc32,
+        prefix: archivePrefix(output),
+        like: opened.checkpoint, // same format as IN: its layout (flavor, CRCs, byteorder, alignment)
+      }),
+    );
+    bar.finish();
     io.out(`${output}: ${format}${flavor ? ` (torch ${flavor} layout)` : ""}\n`);
     return 0;
   } finally {
+    bar.finish();
     await opened.close();
   }
 }

@@ -1,16 +1,31 @@
+import { Buffer } from "node:buffer";
+import { closeSync, openSync, readSync } from "node:fs";
+import {
+  bfloat16ArrayToFloat32,
+  type DType,
+  halfArrayToFloat32,
+  laneSize,
+  type TypedArray,
+} from "@pt/storage";
 import type { Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
-import { type Io, UsageError } from "./io.js";
-import { type Opened, openCheckpoint } from "./loader.js";
+import { openInput } from "./input.js";
+import { CliError, type Io, UsageError } from "./io.js";
+import type { Opened } from "./loader.js";
 import { Progress } from "./progress.js";
-import { findTensors, pathText } from "./walk.js";
+import { dottedName } from "./safetensors.js";
+import { findStateTensors } from "./walk.js";
 
-export const DIFF_HELP = `usage: pt diff A B [--json] [--atol X]
+export const DIFF_HELP = `usage: pt diff A B [--json] [--atol X] [--key PATH]
 
-Compare the tensors of two checkpoints, matched by their path in the object (dict keys and
-list indices): tensors only in A (removed), only in B (added), with another dtype or shape,
-and, where dtype and shape agree, the largest absolute difference of their values and the
+Compare the tensors of two checkpoints (zip, legacy, tar, TorchScript or safetensors), matched
+by their dotted name in the object (dict keys and list indices; modules by their state_dict()
+names, so a whole model matches its own state dict and a safetensors file): tensors only in A
+(removed), only in B (added), with another dtype or shape, and, where dtype and shape agree,
+the largest absolute difference of their values (printed to the dtype's precision) and the
 number of elements that differ (NaN equals NaN at the same position; -0.0 equals 0.0).
+Storages are read one pair at a time and released after comparison (bounded memory); equal
+bytes are recognised without converting values.
 
 Exit status: 0 when they hold the same tensors with equal values (within --atol), 1 when they
 differ, 2 when a file cannot be read.
@@ -19,41 +34,182 @@ options:
   --json     print {"removed", "added", "changed": [{"path", "a", "b"}], "values":
              [{"path", "max_abs_diff", "differing"}], "same"} instead of text
   --atol X   treat differences up to X as equal (default 0)
+  --key PATH compare only this part of both files (a dotted path: model, state_dict)
 `;
 
-/** Largest |a - b| over the elements, and how many differ by more than atol. */
+/** Elements converted and compared per step (bounds the temporary arrays). */
+const STEP = 1 << 20;
+
+/**
+ * `src` (raw lanes of `dtype`, see `DType.arrayKind`) as numbers in `out` (float16/bfloat16 bits
+ * decoded, int64 through Number, bool as 0/1).
+ */
+function lanesToNumbers(src: TypedArray, dtype: DType, out: Float64Array, tmp: Float32Array): void {
+  const name = dtype.name;
+  if (name === "float16" || name === "complex32" || name === "bfloat16") {
+    const f = (name === "bfloat16" ? bfloat16ArrayToFloat32 : halfArrayToFloat32)(
+      src as Uint16Array,
+      tmp.subarray(0, src.length),
+    );
+    for (let i = 0; i < src.length; i++) out[i] = f[i] as number;
+    return;
+  }
+  if (src instanceof BigInt64Array || src instanceof BigUint64Array) {
+    for (let i = 0; i < src.length; i++) out[i] = Number(src[i]);
+    return;
+  }
+  const n = src as Exclude<TypedArray, BigInt64Array | BigUint64Array>;
+  for (let i = 0; i < n.length; i++) out[i] = n[i] as number;
+}
+
+/**
+ * Largest |a - b| over the elements, and how many differ by more than atol. Works through the
+ * values a million at a time (a contiguous tensor is read in place; no float64 copy of a whole
+ * tensor is made).
+ */
 export function compareValues(a: Tensor, b: Tensor, atol: number): { maxAbsDiff: number; differing: number } {
-  const lanes = a.dtype.isComplex ? 2 : 1;
-  const get = (t: Tensor): Float64Array => {
-    if (!t.dtype.isComplex) return t.toFloat64Array();
-    const d = t.data();
-    const out = new Float64Array(d.length);
-    for (let i = 0; i < d.length; i++) out[i] = Number(d[i]);
-    return out;
-  };
-  const x = get(a);
-  const y = get(b);
-  let max = 0;
-  let differing = 0;
+  if (a.dtype.name.startsWith("float8")) {
+    // rare: compare through float64 copies
+    const x = a.toFloat64Array();
+    const y = b.toFloat64Array();
+    return compareChunk(x, y, 1, atol, { max: 0, differing: 0 });
+  }
+  const lanes = a.dtype.lanes;
+  const da = a.data();
+  const db = b.data();
+  const step = STEP * lanes;
+  const x = new Float64Array(Math.min(step, da.length));
+  const y = new Float64Array(Math.min(step, db.length));
+  const tmp = new Float32Array(Math.min(step, da.length));
+  const acc = { max: 0, differing: 0 };
+  for (let at = 0; at < da.length; at += step) {
+    const end = Math.min(da.length, at + step);
+    const n = end - at;
+    lanesToNumbers(da.subarray(at, end), a.dtype, x, tmp);
+    lanesToNumbers(db.subarray(at, end), b.dtype, y, tmp);
+    compareChunk(x.subarray(0, n), y.subarray(0, n), lanes, atol, acc);
+  }
+  return { maxAbsDiff: acc.max, differing: acc.differing };
+}
+
+function compareChunk(
+  x: Float64Array,
+  y: Float64Array,
+  lanes: number,
+  atol: number,
+  acc: { max: number; differing: number },
+): { maxAbsDiff: number; differing: number } {
   for (let i = 0; i < x.length; i += lanes) {
     let worst = 0;
     for (let l = 0; l < lanes; l++) {
       const p = x[i + l] as number;
       const q = y[i + l] as number;
+      if (p === q) continue;
       if (Number.isNaN(p) && Number.isNaN(q)) continue;
-      const d = Number.isNaN(p) || Number.isNaN(q) ? Number.POSITIVE_INFINITY : p === q ? 0 : Math.abs(p - q);
-      if (Number.isNaN(d)) worst = Number.POSITIVE_INFINITY;
-      else worst = Math.max(worst, d);
+      const d = Number.isNaN(p) || Number.isNaN(q) ? Number.POSITIVE_INFINITY : Math.abs(p - q);
+      if (d > worst) worst = d;
     }
-    if (worst > max) max = worst;
-    if (worst > atol) differing++;
+    if (worst > acc.max) acc.max = worst;
+    if (worst > atol) acc.differing++;
   }
-  return { maxAbsDiff: max, differing };
+  return { maxAbsDiff: acc.max, differing: acc.differing };
 }
 
-function tensorsByPath(o: Opened): Map<string, Tensor> {
+/** Bytes read per step when comparing straight from the files. */
+const READ_STEP = 8 << 20;
+
+/** Read exactly `n` bytes at `pos` of `fd` into `buf`. */
+function readFully(fd: number, buf: Uint8Array, n: number, pos: number): void {
+  let done = 0;
+  while (done < n) {
+    const got = readSync(fd, buf, done, n - done, pos + done);
+    if (got === 0) throw new CliError(`file ended while reading ${n} bytes at offset ${pos}`);
+    done += got;
+  }
+}
+
+/** A typed-array view of `bytes` (aligned at 0) for `dtype`'s lanes. */
+function lanesOf(bytes: Uint8Array, dtype: DType): TypedArray {
+  const n = bytes.byteLength / laneSize(dtype);
+  switch (dtype.arrayKind) {
+    case "Float64Array":
+      return new Float64Array(bytes.buffer, bytes.byteOffset, n);
+    case "Float32Array":
+      return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    case "Int32Array":
+      return new Int32Array(bytes.buffer, bytes.byteOffset, n);
+    case "Int16Array":
+      return new Int16Array(bytes.buffer, bytes.byteOffset, n);
+    case "Int8Array":
+      return new Int8Array(bytes.buffer, bytes.byteOffset, n);
+    case "Uint16Array":
+      return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+    case "Uint32Array":
+      return new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+    case "BigInt64Array":
+      return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
+    case "BigUint64Array":
+      return new BigUint64Array(bytes.buffer, bytes.byteOffset, n);
+    default:
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, n);
+  }
+}
+
+/** Reusable buffers of the file-to-file comparison. */
+class Streamer {
+  private readonly a = new Uint8Array(READ_STEP);
+  private readonly b = new Uint8Array(READ_STEP);
+  /** Made on the first differing step (equal files never need them). */
+  private nums: { x: Float64Array; y: Float64Array; tmp: Float32Array } | null = null;
+
+  /**
+   * Compare `nbytes` bytes of contiguous `dtype` values at `pa` in `fa` and `pb` in `fb`, a step
+   * at a time: equal steps cost a read and a memcmp; differing ones are compared as values.
+   */
+  compare(
+    fa: number,
+    pa: number,
+    fb: number,
+    pb: number,
+    nbytes: number,
+    dtype: DType,
+    atol: number,
+    onBytes: (n: number) => void,
+  ): { maxAbsDiff: number; differing: number } {
+    const unit = dtype.itemSize;
+    const step = READ_STEP - (READ_STEP % unit);
+    const acc = { max: 0, differing: 0 };
+    for (let at = 0; at < nbytes; at += step) {
+      const n = Math.min(step, nbytes - at);
+      readFully(fa, this.a, n, pa + at);
+      readFully(fb, this.b, n, pb + at);
+      const ba = Buffer.from(this.a.buffer, 0, n);
+      if (!ba.equals(Buffer.from(this.b.buffer, 0, n))) {
+        const la = lanesOf(this.a.subarray(0, n), dtype);
+        const lb = lanesOf(this.b.subarray(0, n), dtype);
+        this.nums ??= {
+          x: new Float64Array(READ_STEP),
+          y: new Float64Array(READ_STEP),
+          tmp: new Float32Array(READ_STEP / 2),
+        };
+        const { x, y, tmp } = this.nums;
+        lanesToNumbers(la, dtype, x, tmp);
+        lanesToNumbers(lb, dtype, y, tmp);
+        compareChunk(x.subarray(0, la.length), y.subarray(0, lb.length), dtype.lanes, atol, acc);
+      }
+      onBytes(2 * n);
+    }
+    return { maxAbsDiff: acc.max, differing: acc.differing };
+  }
+}
+
+/** Tensors by dotted name (modules by their state-dict names), first occurrence wins. */
+function tensorsByName(o: Opened): Map<string, Tensor> {
   const m = new Map<string, Tensor>();
-  for (const f of findTensors(o.value)) m.set(pathText(f.path), f.tensor);
+  for (const f of findStateTensors(o.value)) {
+    const name = f.path.length ? dottedName(f.path) : "<root>";
+    if (!m.has(name)) m.set(name, f.tensor);
+  }
   return m;
 }
 
@@ -61,9 +217,52 @@ function sig(t: Tensor): string {
   return `${t.dtype.name}[${t.shape.join(", ")}]`;
 }
 
+/** The tensor's bytes when it is contiguous (a view of its loaded storage), else null. */
+function contiguousBytes(t: Tensor): Uint8Array | null {
+  if (!t.isContiguous() || t.dtype.name === "quint4x2" || t.dtype.name === "quint2x4") return null;
+  const size = t.dtype.itemSize;
+  return t.storage.bytes.subarray(t.storageOffset * size, (t.storageOffset + t.numel) * size);
+}
+
+/** Whether two equal-signature tensors hold the same bytes (null: not both contiguous). */
+function sameBytes(x: Tensor, y: Tensor): boolean | null {
+  const a = contiguousBytes(x);
+  const b = contiguousBytes(y);
+  if (a === null || b === null) return null;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+/** The shortest decimal that reads back to the same float32. */
+function float32Text(x: number): string {
+  const f = Math.fround(x);
+  for (let p = 1; p < 9; p++) {
+    const t = f.toPrecision(p);
+    if (Math.fround(Number(t)) === f) return String(Number(t));
+  }
+  return String(Number(f.toPrecision(9)));
+}
+
+/** A difference printed to the precision of the dtype it came from (no `0.5000000298023224` for float32). */
+export function formatDiff(x: number, t: Tensor): string {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : "inf";
+  const name = t.dtype.name;
+  if (name === "float64" || name === "complex128") return String(x);
+  if (name === "float32" || name === "complex64") return float32Text(x);
+  if (name === "float16" || name === "complex32") return String(Number(x.toPrecision(4)));
+  if (name === "bfloat16") return String(Number(x.toPrecision(3)));
+  if (name.startsWith("float8")) return String(Number(x.toPrecision(2)));
+  return String(x);
+}
+
 /** `pt diff A B`. */
 export async function diffCommand(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseArgs(argv, [{ name: "json" }, { name: "atol", value: true }]);
+  const args = parseArgs(argv, [
+    { name: "json" },
+    { name: "atol", value: true },
+    { name: "key", value: true },
+  ]);
   if (args.options.has("help")) {
     io.out(DIFF_HELP);
     return 0;
@@ -73,46 +272,124 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
   const atol = typeof atolText === "string" ? Number(atolText) : 0;
   if (!Number.isFinite(atol) || atol < 0)
     throw new UsageError(`--atol needs a number ≥ 0, not ${String(atolText)}`);
-  const a = await openCheckpoint(fa);
+  const key = args.options.get("key") as string | undefined;
+  const a = await openInput(fa, key);
   try {
-    const b = await openCheckpoint(fb);
+    const b = await openInput(fb, key);
     try {
-      const ta = tensorsByPath(a);
-      const tb = tensorsByPath(b);
+      const ta = tensorsByName(a);
+      const tb = tensorsByName(b);
       const removed = [...ta.keys()].filter((k) => !tb.has(k));
       const added = [...tb.keys()].filter((k) => !ta.has(k));
       const changed: Array<{ path: string; a: string; b: string }> = [];
-      const values: Array<{ path: string; max_abs_diff: number; differing: number; numel: number }> = [];
+      const values: Array<{
+        path: string;
+        max_abs_diff: number;
+        text: string;
+        differing: number;
+        numel: number;
+      }> = [];
       const common = [...ta.keys()].filter((k) => tb.has(k));
-      const bar = new Progress(io, "comparing", common.length);
-      let n = 0;
+      let total = 0;
       for (const k of common) {
         const x = ta.get(k) as Tensor;
         const y = tb.get(k) as Tensor;
-        if (sig(x) !== sig(y)) changed.push({ path: k, a: sig(x), b: sig(y) });
-        else {
+        if (sig(x) === sig(y)) total += 2 * x.numel * x.dtype.itemSize;
+      }
+      const bar = new Progress(io, "comparing", total);
+      let done = 0;
+      const streamer = new Streamer();
+      const fds: { a?: number; b?: number } = {};
+      try {
+        for (const k of common) {
+          const x = ta.get(k) as Tensor;
+          const y = tb.get(k) as Tensor;
+          if (sig(x) !== sig(y)) {
+            changed.push({ path: k, a: sig(x), b: sig(y) });
+            continue;
+          }
+          const rx = x.storage.base ?? x.storage;
+          const ry = y.storage.base ?? y.storage;
+          const nbytes = x.numel * x.dtype.itemSize;
+          const oa = a.rawOffset(rx);
+          const ob = b.rawOffset(ry);
+          if (
+            oa !== null &&
+            ob !== null &&
+            x.storage === rx &&
+            y.storage === ry &&
+            x.isContiguous() &&
+            y.isContiguous() &&
+            !x.dtype.name.startsWith("float8") &&
+            !x.dtype.isQuantized
+          ) {
+            // straight from the files, a step at a time (no storage is loaded)
+            fds.a ??= openSync(fa, "r");
+            fds.b ??= openSync(fb, "r");
+            const r = streamer.compare(
+              fds.a,
+              oa + x.storageOffset * x.dtype.itemSize,
+              fds.b,
+              ob + y.storageOffset * y.dtype.itemSize,
+              nbytes,
+              x.dtype,
+              atol,
+              (n) => {
+                done += n;
+                bar.update(done);
+              },
+            );
+            if (r.differing > 0)
+              values.push({
+                path: k,
+                max_abs_diff: r.maxAbsDiff,
+                text: formatDiff(r.maxAbsDiff, x),
+                differing: r.differing,
+                numel: x.numel,
+              });
+            continue;
+          }
+          const hadX = rx.isLoaded;
+          const hadY = ry.isLoaded;
           await x.storage.load();
           await y.storage.load();
-          const r = compareValues(x, y, atol);
-          if (r.differing > 0)
-            values.push({ path: k, max_abs_diff: r.maxAbsDiff, differing: r.differing, numel: x.numel });
+          if (sameBytes(x, y) !== true) {
+            const r = compareValues(x, y, atol);
+            if (r.differing > 0)
+              values.push({
+                path: k,
+                max_abs_diff: r.maxAbsDiff,
+                text: formatDiff(r.maxAbsDiff, x),
+                differing: r.differing,
+                numel: x.numel,
+              });
+          }
+          // storage by storage: what was read for this pair is released now
+          if (!hadX) rx.unload();
+          if (!hadY && ry !== rx) ry.unload();
+          done += 2 * x.numel * x.dtype.itemSize;
+          bar.update(done);
         }
-        bar.update(++n);
+      } finally {
+        bar.finish();
+        if (fds.a !== undefined) closeSync(fds.a);
+        if (fds.b !== undefined) closeSync(fds.b);
       }
-      bar.finish();
       const same = !removed.length && !added.length && !changed.length && !values.length;
       if (args.options.has("json")) {
         io.out(
-          `${JSON.stringify({ removed, added, changed, values, same }, (_k, v) => (v === Number.POSITIVE_INFINITY ? "inf" : v), 2)}\n`,
+          `${JSON.stringify(
+            { removed, added, changed, values: values.map(({ text: _t, ...v }) => v), same },
+            (_k, v) => (v === Number.POSITIVE_INFINITY ? "inf" : v),
+            2,
+          )}\n`,
         );
       } else {
         for (const k of removed) io.out(`- ${k}  ${sig(ta.get(k) as Tensor)}  (only in A)\n`);
         for (const k of added) io.out(`+ ${k}  ${sig(tb.get(k) as Tensor)}  (only in B)\n`);
         for (const c of changed) io.out(`~ ${c.path}  ${c.a} → ${c.b}\n`);
         for (const v of values)
-          io.out(
-            `≠ ${v.path}  max |a-b| = ${v.max_abs_diff}  (${v.differing} of ${v.numel} elements differ)\n`,
-          );
+          io.out(`≠ ${v.path}  max |a-b| = ${v.text}  (${v.differing} of ${v.numel} elements differ)\n`);
         io.out(
           same
             ? `same: ${common.length} tensors with equal values\n`

@@ -5,8 +5,9 @@ import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
 import { fmtBytes, fsReason } from "./files.js";
 import { tensorSha256 } from "./hash.js";
+import { openInput } from "./input.js";
 import { CliError, type Io, UsageError } from "./io.js";
-import { type Opened, openCheckpoint } from "./loader.js";
+import type { Opened } from "./loader.js";
 import { Progress } from "./progress.js";
 import {
   childrenOf,
@@ -18,9 +19,10 @@ import {
   shortRepr,
 } from "./walk.js";
 
-export const INSPECT_HELP = `usage: pt inspect FILE|URL [--json] [--hash] [--all]
+export const INSPECT_HELP = `usage: pt inspect FILE|URL [--json] [--hash] [--all] [--key PATH]
 
-Show what a checkpoint holds without loading its tensor data: the format and records, a tree
+FILE is a torch checkpoint (zip, legacy, tar, TorchScript), a safetensors file or a plain
+pickle (.pkl). Show what it holds without loading its tensor data: the format and records, a tree
 of the object (dicts, lists, modules…) with every tensor's dtype, shape, stride, storage
 offset, storage key and size, and requires_grad; then totals (tensors, elements, bytes,
 shared storages). User classes are shown as placeholders; nothing is executed.
@@ -32,8 +34,10 @@ options:
            list/tuple indices from the root to the tensor
   --hash   also read the data and give each tensor's SHA-256 over its logical values
            (row-major, contiguous, little-endian; bool 1 byte, float16/bfloat16 2 bytes,
-           complex as real then imaginary)
+           complex as real then imaginary); storages are read one at a time and released
   --all    show every item of large containers (default: the first 100 of each)
+  --key PATH  show only this part of the object (a dotted path: model, state_dict,
+           model.encoder; keys holding dots are matched whole)
 `;
 
 /** The JSON of one tensor (`pt inspect --json`). */
@@ -80,8 +84,12 @@ export async function tensorReport(
     uses.set(s, (uses.get(s) ?? 0) + 1);
   }
   const tensors: TensorJson[] = [];
-  const bar = new Progress(io, "hashing", found.length);
-  let i = 0;
+  const bar = new Progress(
+    io,
+    "hashing",
+    hash ? found.reduce((n, f) => n + f.tensor.numel * f.tensor.dtype.itemSize, 0) : 0,
+  );
+  let done = 0;
   for (const f of found) {
     const t = f.tensor;
     const s = t.storage;
@@ -95,9 +103,12 @@ export async function tensorReport(
       storage: { key: opened.storageKey(s) ?? null, dtype: s.dtype.name, numel: s.numel, device: s.device },
       requires_grad: t.requiresGrad,
     };
-    if (hash) rec.sha256 = await tensorSha256(t);
+    if (hash) {
+      rec.sha256 = await tensorSha256(t);
+      done += t.numel * t.dtype.itemSize;
+      bar.update(done);
+    }
     tensors.push(rec);
-    bar.update(++i);
   }
   bar.finish();
   let bytes = 0;
@@ -269,9 +280,13 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
     details.push(`version ${z.version}`, `${z.byteorder}-endian`);
   }
   const lines = [
-    `${file}: ${cp.format} checkpoint${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
+    `${file}: ${opened.format === "safetensors" ? "safetensors file" : opened.format === "pickle" ? "plain pickle" : `${cp.format} checkpoint`}${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
   ];
-  if (cp.records) {
+  if (opened.format === "safetensors" && cp.records) {
+    lines.push(
+      `${cp.records.length} tensors; data section ${fmtBytes(cp.records.reduce((n, r) => n + r.size, 0))}`,
+    );
+  } else if (cp.records) {
     const data = cp.records.filter((r) => r.name.startsWith("data/"));
     const other = cp.records.filter((r) => !r.name.startsWith("data/"));
     lines.push(
@@ -283,7 +298,12 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
 
 /** `pt inspect FILE`. */
 export async function inspectCommand(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseArgs(argv, [{ name: "json" }, { name: "hash" }, { name: "all" }]);
+  const args = parseArgs(argv, [
+    { name: "json" },
+    { name: "hash" },
+    { name: "all" },
+    { name: "key", value: true },
+  ]);
   if (args.options.has("help")) {
     io.out(INSPECT_HELP);
     return 0;
@@ -293,7 +313,7 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
     throw new UsageError("--all only applies to the tree (not --json)");
   const remote = /^https?:\/\//i.test(file);
   const size = remote ? 0 : fileSize(file);
-  const opened = await openCheckpoint(file);
+  const opened = await openInput(file, args.options.get("key") as string | undefined);
   try {
     const found = findTensors(opened.value);
     const hash = args.options.has("hash");

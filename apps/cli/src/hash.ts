@@ -13,9 +13,18 @@ export async function logicalBytes(t: Tensor): Promise<Uint8Array> {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
-/** SHA-256 (hex) of {@link logicalBytes}. */
+/**
+ * SHA-256 (hex) of {@link logicalBytes}. A lazy storage read for it is released afterwards, so
+ * hashing a whole checkpoint holds one storage at a time.
+ */
 export async function tensorSha256(t: Tensor): Promise<string> {
-  return createHash("sha256")
-    .update(await logicalBytes(t))
-    .digest("hex");
+  const root = t.storage.base ?? t.storage;
+  const wasLoaded = root.isLoaded;
+  try {
+    return createHash("sha256")
+      .update(await logicalBytes(t))
+      .digest("hex");
+  } finally {
+    if (!wasLoaded) root.unload();
+  }
 }

@@ -1,38 +1,81 @@
+/**
+ * Progress bars, drawn by `cli-progress` on stderr only when stderr is a terminal (nothing at all
+ * on a pipe or file) and only once an operation has run for `delayMs` (short operations stay
+ * quiet). Amounts are bytes: the bar shows bytes done of the total, the rate and the ETA.
+ */
+import { SingleBar } from "cli-progress";
+import { fmtBytes } from "./files.js";
 import type { Io } from "./io.js";
 
-/**
- * A progress bar on stderr, drawn only when stderr is a terminal and only once the work has taken
- * more than `delayMs` (default 1 s). `update(done)` is cheap to call often; `finish()` clears it.
- */
+/** What `cli-progress` writes to: the command's stderr, as a terminal. */
+function terminalOf(io: Io): NodeJS.WritableStream {
+  return {
+    isTTY: true,
+    columns: io.columns ?? 80,
+    write(text: string) {
+      io.err(text);
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream;
+}
+
+/** A byte-counting progress bar; `update(done)` is cheap to call often; `finish()` removes it. */
 export class Progress {
   private readonly start = Date.now();
-  private lastDraw = 0;
-  private drawn = false;
+  private bar: SingleBar | null = null;
+  private done = 0;
 
   constructor(
     private readonly io: Io,
     private readonly label: string,
-    private readonly total: number,
-    private readonly delayMs = 1000,
+    private total: number,
+    private readonly delayMs = 500,
   ) {}
 
-  /** Report `done` units out of the total. */
-  update(done: number): void {
-    if (!this.io.stderrIsTTY) return;
-    const now = Date.now();
-    if (now - this.start < this.delayMs || now - this.lastDraw < 100) return;
-    this.lastDraw = now;
-    const width = Math.max(10, Math.min(40, (this.io.columns ?? 80) - this.label.length - 20));
-    const frac = this.total > 0 ? Math.min(1, done / this.total) : 0;
-    const fill = Math.round(frac * width);
-    const pct = `${Math.floor(frac * 100)}`.padStart(3);
-    this.io.err(`\r${this.label} [${"#".repeat(fill)}${"-".repeat(width - fill)}] ${pct}%`);
-    this.drawn = true;
+  /** Change the total (bytes) once it is known. */
+  setTotal(total: number): void {
+    this.total = total;
+    this.bar?.setTotal(Math.max(1, total));
   }
 
-  /** Clear the bar (if it was drawn). */
+  /** Report `done` bytes out of the total. */
+  update(done: number): void {
+    this.done = done;
+    if (!this.io.stderrIsTTY) return;
+    if (this.bar === null) {
+      if (Date.now() - this.start < this.delayMs) return;
+      this.bar = new SingleBar({
+        stream: terminalOf(this.io),
+        format: `${this.label} [{bar}] {percentage}% | {doneText} / {totalText} | {rate} | ETA {eta_formatted}`,
+        barsize: Math.max(10, Math.min(30, (this.io.columns ?? 80) - this.label.length - 60)),
+        hideCursor: false,
+        clearOnComplete: true,
+        stopOnComplete: false,
+        gracefulExit: false,
+        etaBuffer: 50,
+        fps: 10,
+        synchronousUpdate: true,
+      });
+      this.bar.start(Math.max(1, this.total), Math.min(done, Math.max(1, this.total)), this.payload());
+      return;
+    }
+    this.bar.update(Math.min(done, Math.max(1, this.total)), this.payload());
+  }
+
+  private payload(): Record<string, string> {
+    const secs = Math.max(0.001, (Date.now() - this.start) / 1000);
+    return {
+      doneText: fmtBytes(this.done),
+      totalText: fmtBytes(this.total),
+      rate: `${fmtBytes(Math.round(this.done / secs))}/s`,
+    };
+  }
+
+  /** Remove the bar (if it was drawn) and stop its timer. */
   finish(): void {
-    if (this.drawn) this.io.err("\r\x1b[2K");
-    this.drawn = false;
+    if (this.bar) {
+      this.bar.stop();
+      this.bar = null;
+    }
   }
 }

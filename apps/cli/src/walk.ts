@@ -22,6 +22,7 @@ import {
   Tensor,
   TorchDevice,
 } from "@pt/tensor";
+import { TorchScriptV1Model } from "@pt/zip-format";
 
 /** A step from a container to a child: a dict key (string or number) or a list/tuple index. */
 export type PathElem = string | number;
@@ -85,11 +86,134 @@ export function childrenOf(v: unknown): Array<[PathElem, unknown]> | null {
     return out;
   }
   if (v instanceof NestedTensor) return [["buffer", v.buffer]];
+  if (v instanceof TorchScriptV1Model) return torchScriptV1Tensors(v);
   return null;
 }
 
+function jsonField(o: unknown, k: string): unknown {
+  return o !== null && typeof o === "object" && Object.hasOwn(o, k)
+    ? (o as Record<string, unknown>)[k]
+    : undefined;
+}
+
+/**
+ * The tensors of a TorchScript v1 archive (`model.json` + `tensors/N`), named as the main module
+ * names them (`parameters`, tensor `attributes`, submodules as `sub.name`); a tensor no module
+ * names is `tensors.N`.
+ */
+function torchScriptV1Tensors(m: TorchScriptV1Model): Array<[PathElem, unknown]> {
+  const names = new Map<number, string>();
+  const visit = (mod: unknown, prefix: string, depth: number) => {
+    if (depth > 64 || mod === null || typeof mod !== "object") return;
+    const params = jsonField(mod, "parameters");
+    const attrs = jsonField(mod, "attributes");
+    for (const p of Array.isArray(params) ? params : []) {
+      const id = Number(jsonField(p, "tensorId"));
+      const name = jsonField(p, "name");
+      if (Number.isSafeInteger(id) && typeof name === "string" && !names.has(id))
+        names.set(id, prefix + name);
+    }
+    for (const a of Array.isArray(attrs) ? attrs : []) {
+      const id = Number(jsonField(a, "id"));
+      const name = jsonField(a, "name");
+      if (
+        jsonField(a, "type") === "Tensor" &&
+        Number.isSafeInteger(id) &&
+        typeof name === "string" &&
+        !names.has(id)
+      )
+        names.set(id, prefix + name);
+    }
+    const subs = jsonField(mod, "submodules");
+    for (const sub of Array.isArray(subs) ? subs : []) {
+      const name = jsonField(sub, "name");
+      if (typeof name === "string") visit(sub, `${prefix}${name}.`, depth + 1);
+    }
+  };
+  visit(jsonField(m.json, "mainModule"), "", 0);
+  return m.tensors.map((t, i) => [names.get(i) ?? `tensors.${i}`, t.tensor]);
+}
+
+/** A loaded module with torch's `state_dict()` (an `@pt/nn-module` Module, duck-typed). */
+interface WithStateDict {
+  stateDict(): Map<string, unknown>;
+}
+
+function hasStateDict(v: unknown): v is WithStateDict {
+  return isModuleLike(v) && typeof (v as { stateDict?: unknown }).stateDict === "function";
+}
+
+/**
+ * The children of `v` as tensors are named in state dicts: a module gives its `stateDict()` entries
+ * (`conv.weight`, one path element each, as torch's `model.state_dict()` names them), other
+ * containers their usual children. A module whose state dict cannot be made keeps its attributes.
+ */
+export function tensorChildren(v: unknown): Array<[PathElem, unknown]> | null {
+  if (hasStateDict(v)) {
+    try {
+      return [...v.stateDict()].map(([k, x]) => [k, x]);
+    } catch {
+      // a module with a broken structure: fall back to its attributes
+    }
+  }
+  return childrenOf(v);
+}
+
+/**
+ * Pick one part of a loaded checkpoint by a dotted path (`model`, `state_dict`, `model.encoder`,
+ * `layers.0`): at each step the longest run of path segments that is a key is taken (keys may
+ * hold dots), then the rest. Modules are stepped into by their state-dict names.
+ */
+export function selectKey(root: unknown, key: string): unknown {
+  const parts = key.split(".");
+  let cur = root;
+  let i = 0;
+  const walked: string[] = [];
+  while (i < parts.length) {
+    const kids = tensorChildren(cur);
+    if (!kids)
+      throw new Error(
+        `--key ${key}: ${walked.length ? walked.join(".") : "the root"} is ${shortRepr(cur, 40)}, which has no keys`,
+      );
+    const byName = new Map<string, unknown>();
+    // a module: its submodules by name first (`encoder`), then its state-dict entries
+    const subs = isModuleLike(cur) ? cur.dict.get("_modules") : undefined;
+    if (subs instanceof Map) for (const [k, x] of subs) byName.set(String(k), x);
+    for (const [k, x] of kids) if (!byName.has(String(k))) byName.set(String(k), x);
+    let found = false;
+    for (let j = parts.length; j > i; j--) {
+      const name = parts.slice(i, j).join(".");
+      if (byName.has(name)) {
+        cur = byName.get(name);
+        walked.push(name);
+        i = j;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      const names = [...byName.keys()];
+      throw new Error(
+        `--key ${key}: no ${JSON.stringify(parts[i])} in ${walked.length ? walked.join(".") : "the root"} (keys: ${names.slice(0, 10).join(", ")}${names.length > 10 ? `, … ${names.length - 10} more` : ""})`,
+      );
+    }
+  }
+  return cur;
+}
+
+/**
+ * Every dense tensor reachable from `root`, named as in state dicts (modules by their
+ * `stateDict()` names: see {@link tensorChildren}), first path wins.
+ */
+export function findStateTensors(root: unknown): FoundTensor[] {
+  return findTensors(root, tensorChildren);
+}
+
 /** Every dense tensor reachable from `root` (sparse/nested parts included), first path wins. */
-export function findTensors(root: unknown): FoundTensor[] {
+export function findTensors(
+  root: unknown,
+  children: (v: unknown) => Array<[PathElem, unknown]> | null = childrenOf,
+): FoundTensor[] {
   const out: FoundTensor[] = [];
   const seen = new Set<object>();
   const visit = (v: unknown, path: PathElem[]) => {
@@ -100,7 +224,7 @@ export function findTensors(root: unknown): FoundTensor[] {
       out.push({ path, tensor: v, cls: v instanceof Parameter ? "Parameter" : "Tensor" });
       return;
     }
-    const kids = childrenOf(v);
+    const kids = children(v);
     if (kids) for (const [k, x] of kids) visit(x, [...path, k]);
   };
   visit(root, []);

@@ -10,23 +10,30 @@ function io(tty: boolean): Io & { text: () => string } {
       err += t;
     },
     stderrIsTTY: tty,
-    columns: 60,
+    columns: 120,
     text: () => err,
   };
 }
 
 describe("Progress", () => {
-  it("draws on a terminal once the delay has passed, and clears at the end", () => {
+  it("draws bytes, rate and ETA on a terminal once the delay has passed, and clears at the end", () => {
     const t = io(true);
-    const p = new Progress(t, "hashing", 4, 0);
-    p.update(2);
-    expect(t.text()).toMatch(/^\rhashing \[#+-+\] {2}50%$/);
+    const p = new Progress(t, "writing", 4_000_000, 0);
+    p.update(2_000_000);
+    const drawn = t.text();
+    expect(drawn).toContain("writing [");
+    expect(drawn).toContain("50%");
+    expect(drawn).toContain("2.00 MB / 4.00 MB");
+    expect(drawn).toMatch(/\d B\/s|kB\/s|MB\/s|GB\/s/);
+    expect(drawn).toContain("ETA");
     p.finish();
-    expect(t.text().endsWith("\r\x1b[2K")).toBe(true);
+    expect(t.text().length).toBeGreaterThan(drawn.length); // the line is cleared
   });
   it("stays silent when stderr is not a terminal, or before the delay", () => {
     const a = io(false);
-    new Progress(a, "x", 1, 0).update(1);
+    const q = new Progress(a, "x", 1, 0);
+    q.update(1);
+    q.finish();
     expect(a.text()).toBe("");
     const b = io(true);
     const p = new Progress(b, "x", 1, 60_000);

@@ -754,4 +754,43 @@ export class Module {
   toString(): string {
     return `${this.className}()`;
   }
+
+  /**
+   * A torch-like printout for `console.log` / `util.inspect`: the class, each parameter and
+   * buffer as `name: dtype[shape]`, then the submodules, indented (`(conv): Conv2d(...)`). No
+   * tensor values and no file bytes. (The `Symbol.for` key keeps this free of `node:util`.)
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return moduleRepr(this, "", 0);
+  }
+}
+
+const REPR_MAX_DEPTH = 16;
+const REPR_MAX_ITEMS = 50;
+
+function tensorBrief(t: unknown): string {
+  if (t === null) return "None";
+  if (t instanceof Tensor) return `${t.dtype.name}[${t.shape.join(", ")}]`;
+  return typeName(t);
+}
+
+function moduleRepr(m: Module, indent: string, depth: number): string {
+  const own: string[] = [];
+  const dict = m.dict;
+  for (const key of ["_parameters", "_buffers"]) {
+    const d = dict?.get(key);
+    if (d instanceof Map) for (const [k, v] of d) own.push(`${String(k)}: ${tensorBrief(v)}`);
+  }
+  const mods = dict?.get("_modules");
+  const kids = mods instanceof Map ? [...mods] : [];
+  const head = `${m.className}(${own.slice(0, REPR_MAX_ITEMS).join(", ")}${own.length > REPR_MAX_ITEMS ? ", …" : ""}`;
+  if (kids.length === 0) return `${head})`;
+  if (depth >= REPR_MAX_DEPTH) return `${head}${own.length ? ", " : ""}…)`;
+  const inner = `${indent}  `;
+  const lines = kids.slice(0, REPR_MAX_ITEMS).map(([k, v]) => {
+    const body = v instanceof Module ? moduleRepr(v, inner, depth + 1) : v === null ? "None" : typeName(v);
+    return `${inner}(${String(k)}): ${body}`;
+  });
+  if (kids.length > REPR_MAX_ITEMS) lines.push(`${inner}… ${kids.length - REPR_MAX_ITEMS} more`);
+  return `${head}\n${lines.join("\n")}\n${indent})`;
 }

@@ -26,5 +26,6 @@ export {
   scan,
 } from "./load.js";
 export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+export { py } from "./py.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
 export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";

@@ -454,6 +454,41 @@ export class Storage {
     });
   }
 
+  /**
+   * A torch-like printout for `console.log` / `util.inspect`: dtype, size, device and the first
+   * few elements when loaded (a lazy storage is not read for printing); never the raw bytes.
+   * (The `Symbol.for` key keeps this free of `node:util`.)
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    let values = "";
+    if (
+      this.isLoaded &&
+      this.dtype.lanes === 1 &&
+      !["float16", "bfloat16"].includes(this.dtype.name) &&
+      !this.dtype.name.startsWith("float8")
+    ) {
+      try {
+        const a = this.typed();
+        const n = Math.min(a.length, 6);
+        const parts: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const x = a[i]!;
+          parts.push(
+            typeof x === "bigint"
+              ? String(x)
+              : Number.isInteger(x)
+                ? String(x)
+                : String(Number(x.toPrecision(6))),
+          );
+        }
+        values = ` [${parts.join(", ")}${a.length > n ? ", …" : ""}]`;
+      } catch {
+        values = "";
+      }
+    }
+    return `${this.toString()}${values}`;
+  }
+
   toString(): string {
     return `Storage(${this.untyped ? "untyped" : this.dtype.name}, numel=${this.numel}, device=${this.device}${this.isLoaded ? "" : ", lazy"})`;
   }

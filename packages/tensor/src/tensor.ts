@@ -756,9 +756,56 @@ export class Tensor {
     return true;
   }
 
+  /**
+   * A torch-like printout for `console.log` / `util.inspect`: `tensor([0.5, 1, …], dtype=torch.float32,
+   * shape=[2, 3])`, the first few values only (none of a lazy storage not yet loaded: it is not
+   * read for printing), `requires_grad=True` when set; never the storage's raw bytes.
+   * (The `Symbol.for` key keeps this free of `node:util`.)
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const extra = `dtype=${this.dtype.qualifiedName}, shape=${fmtSizes(this.shape)}${this.device !== "cpu" ? `, device='${this.device}'` : ""}${this.requiresGrad ? ", requires_grad=True" : ""}`;
+    const head = this instanceof Parameter ? "Parameter containing:\n" : "";
+    return `${head}tensor(${this.previewValues()}, ${extra})`;
+  }
+
+  /** The first few values as text (`[1, 2.5, …]`), or why there are none. */
+  private previewValues(): string {
+    const PREVIEW = 6;
+    if (!this.storage.isLoaded) return "<not loaded>";
+    if (this.dtype.name === "quint4x2" || this.dtype.name === "quint2x4") return "<packed>";
+    try {
+      const n = Math.min(this.numel, PREVIEW);
+      const arr = this.storage.typedAs(this.dtype);
+      const out: string[] = [];
+      const idx = new Array<number>(this.shape.length).fill(0);
+      for (let k = 0; k < n; k++) {
+        let si = this.storageOffset;
+        for (let d = 0; d < idx.length; d++) si += idx[d]! * this.stride[d]!;
+        out.push(previewScalar(readElement(arr, this.dtype, si)));
+        for (let d = idx.length - 1; d >= 0; d--) {
+          idx[d]!++;
+          if (idx[d]! < this.shape[d]!) break;
+          idx[d] = 0;
+        }
+      }
+      if (this.shape.length === 0) return out[0] ?? "";
+      return `[${out.join(", ")}${this.numel > PREVIEW ? ", …" : ""}]`;
+    } catch {
+      return "<unreadable>";
+    }
+  }
+
   toString(): string {
     return `Tensor(shape=${fmtSizes(this.shape)}, stride=${fmtSizes(this.stride)}, offset=${this.storageOffset}, dtype=${this.dtype.qualifiedName}, device=${this.device})`;
   }
+}
+
+function previewScalar(v: Scalar): string {
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v === "bigint") return String(v);
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  const c = v as Complex;
+  return `${Number(c.re.toPrecision(6))}${c.im < 0 ? "-" : "+"}${Math.abs(Number(c.im.toPrecision(6)))}j`;
 }
 
 function scalarEquals(a: Scalar, b: Scalar): boolean {

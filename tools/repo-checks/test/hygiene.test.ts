@@ -81,6 +81,7 @@ describe("workspace hygiene", () => {
         "@pt/legacy-format",
         "@pt/nn-module",
         "@pt/pickle",
+        "@pt/safetensors",
         "@pt/serialization",
         "@pt/storage",
         "@pt/tensor",
