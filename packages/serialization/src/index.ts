@@ -27,3 +27,23 @@ export {
 } from "./load.js";
 export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
+export {
+  checkRelativePath,
+  DCP_METADATA_CLASSES,
+  type DcpBytesEntry,
+  type DcpChunk,
+  type DcpEntry,
+  type DcpMetadata,
+  type DcpStorageInfo,
+  type DcpTensorEntry,
+  dcpMetadataRegistry,
+  parseDcpMetadata,
+} from "./dcp/metadata.js";
+export {
+  type DcpCheckpoint,
+  type DcpOpenOptions,
+  type FileTree,
+  openDcp,
+  readDcpMetadata,
+  SliceSource,
+} from "./dcp/read.js";

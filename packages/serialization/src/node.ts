@@ -297,3 +297,4 @@ export async function saveFile(value: unknown, path: string, options: SaveFileOp
 }
 
 export type { Checkpoint, LoadOptions, SaveOptions };
+export * from "./node-dir.js";
