@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { isTuple, PyFloat } from "@pt/pickle";
-import { type ByteSource, BufferSource } from "@pt/storage";
+import { BufferSource, type ByteSource } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
 import { expect, test } from "vitest";
 import { type FileTree, openDcp, parseDcpMetadata } from "../src/index.js";
@@ -31,7 +31,10 @@ function matches(v: unknown, d: Desc, path: string): void {
     const t = v as Tensor;
     expect(t.dtype.name, path).toBe(d.tensor);
     expect([...t.shape], path).toEqual(d.shape);
-    const vals = t.dtype.name === "bool" ? Array.from(t.toFloat64Array(), (x) => x !== 0) : Array.from(t.toFloat64Array());
+    const vals =
+      t.dtype.name === "bool"
+        ? Array.from(t.toFloat64Array(), (x) => x !== 0)
+        : Array.from(t.toFloat64Array());
     expect(vals, path).toEqual(d.values);
   } else if ("dict" in d) {
     expect(v, path).toBeInstanceOf(Map);
@@ -60,7 +63,10 @@ for (const name of NAMES) {
         if (b instanceof Tensor) {
           expect(a, p).toBeInstanceOf(Tensor);
           expect((a as Tensor).dtype, p).toBe(b.dtype);
-          expect(Buffer.from((a as Tensor).storage.bytes).equals(Buffer.from(b.contiguous().storage.bytes)), p).toBe(true);
+          expect(
+            Buffer.from((a as Tensor).storage.bytes).equals(Buffer.from(b.contiguous().storage.bytes)),
+            p,
+          ).toBe(true);
         } else if (b instanceof Map) {
           expect([...(a as Map<unknown, unknown>).keys()], p).toEqual([...b.keys()]);
           for (const [k, x] of b) same((a as Map<unknown, unknown>).get(k), x, `${p}.${String(k)}`);
@@ -130,4 +136,25 @@ test("dcp .metadata: a storage file outside the directory is refused", () => {
   const at = meta.indexOf("__0_0.distcp");
   meta.write("../0_.distcp", at, "latin1"); // same length: the pickle stays well-formed
   expect(() => parseDcpMetadata(new Uint8Array(meta))).toThrow(/"\.\.\/0_\.distcp" is not a plain file name/);
+});
+
+test("dcp write: a state dict saved as DCP reads back equal, nested paths and non-tensor values kept", async () => {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { saveDcpDir } = await import("../src/node.js");
+  const src = await openDcpDir(fileURLToPath(new URL("single", fixtures)));
+  const dir = mkdtempSync(join(tmpdir(), "pt-dcp-"));
+  try {
+    const r = await saveDcpDir(src.value, join(dir, "out"));
+    expect(r.tensors).toBe(src.storages.length);
+    const back = await openDcpDir(join(dir, "out"));
+    const desc = JSON.parse(readFileSync(new URL("single.json", fixtures), "utf8")) as Desc;
+    matches(back.value, desc, "rewritten");
+    expect([...back.metadata.entries.keys()]).toEqual([...src.metadata.entries.keys()]);
+    await back.close();
+  } finally {
+    await src.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

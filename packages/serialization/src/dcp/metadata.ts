@@ -4,7 +4,7 @@
  * (`PyObject`s whose BUILD state is read structurally here); nothing is ever executed.
  */
 import {
-  GlobalRegistry,
+  type GlobalRegistry,
   isTuple,
   loads,
   PyFloat,
@@ -118,7 +118,8 @@ function fields(o: PyObject, what: string): Map<unknown, unknown> {
 
 function int(v: unknown, what: string): number {
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) throw bad(`${what} is not a size (${String(v)})`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
+    throw bad(`${what} is not a size (${String(v)})`);
   return n;
 }
 
@@ -236,7 +237,8 @@ export function parseDcpMetadata(bytes: Uint8Array): DcpMetadata {
     const rawChunks = tf.get("chunks");
     if (!Array.isArray(rawChunks)) throw bad(`${fqn}.chunks is not a list`);
     const chunks = rawChunks.map((c, i): DcpChunk => {
-      if (!isInstance(c, "ChunkStorageMetadata")) throw bad(`${fqn}.chunks[${i}] is not a ChunkStorageMetadata`);
+      if (!isInstance(c, "ChunkStorageMetadata"))
+        throw bad(`${fqn}.chunks[${i}] is not a ChunkStorageMetadata`);
       const cf = fields(c, "ChunkStorageMetadata");
       const offsets = ints(cf.get("offsets"), `${fqn}.chunks[${i}].offsets`);
       const sizes = ints(cf.get("sizes"), `${fqn}.chunks[${i}].sizes`);

@@ -10,7 +10,13 @@ import { loadZip, loadZipSync, ZipReader } from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
-import { type DcpChunk, type DcpEntry, type DcpMetadata, type DcpStorageInfo, parseDcpMetadata } from "./metadata.js";
+import {
+  type DcpChunk,
+  type DcpEntry,
+  type DcpMetadata,
+  type DcpStorageInfo,
+  parseDcpMetadata,
+} from "./metadata.js";
 
 /**
  * A folder of files, read by name: what a DCP directory (or a sharded checkpoint's folder) is
@@ -152,7 +158,8 @@ class AssembledSource implements ByteSource {
     let local = 0;
     for (;;) {
       let g = (c.offsets[k] as number) * (this.globalStrides[k] as number);
-      for (let d = 0; d < k; d++) g += ((c.offsets[d] as number) + (idx[d] as number)) * (this.globalStrides[d] as number);
+      for (let d = 0; d < k; d++)
+        g += ((c.offsets[d] as number) + (idx[d] as number)) * (this.globalStrides[d] as number);
       if (g < e1 && g + runLen > e0) visit(g, local, runLen);
       local += runLen;
       let d = k - 1;
@@ -197,7 +204,9 @@ class AssembledSource implements ByteSource {
       length < 0 ||
       offset + length > this.byteLength
     )
-      throw new RangeError(`read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte tensor`);
+      throw new RangeError(
+        `read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte tensor`,
+      );
     const size = this.entry.dtype.itemSize;
     return [Math.floor(offset / size), Math.ceil((offset + length) / size)];
   }
@@ -213,7 +222,10 @@ class AssembledSource implements ByteSource {
       const bytes =
         d.kind === "memory"
           ? d.bytes.subarray(sp[0] * size, sp[1] * size)
-          : (d.file.readSync as (o: number, n: number) => Uint8Array)(d.offset + sp[0] * size, (sp[1] - sp[0]) * size);
+          : (d.file.readSync as (o: number, n: number) => Uint8Array)(
+              d.offset + sp[0] * size,
+              (sp[1] - sp[0]) * size,
+            );
       this.scatter(out, i, e0, e1, sp[0], bytes);
     }
     return out.subarray(offset - e0 * size, offset - e0 * size + length);
@@ -251,13 +263,21 @@ function chunkTensor(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, value: u
   if (value.dtype !== entry.dtype)
     throw chunkError(entry.fqn, c, `saved as ${value.dtype.name}, the metadata says ${entry.dtype.name}`);
   if (value.shape.length !== c.sizes.length || value.shape.some((s, d) => s !== c.sizes[d]))
-    throw chunkError(entry.fqn, c, `saved with shape [${value.shape.join(", ")}], the metadata says [${c.sizes.join(", ")}]`);
+    throw chunkError(
+      entry.fqn,
+      c,
+      `saved with shape [${value.shape.join(", ")}], the metadata says [${c.sizes.join(", ")}]`,
+    );
   return value;
 }
 
 function checkTransforms(fqn: string, c: DcpChunk): void {
   if (c.storage.transforms.length > 0)
-    throw chunkError(fqn, c, `stored through extensions ${c.storage.transforms.join(", ")}, which are not supported`);
+    throw chunkError(
+      fqn,
+      c,
+      `stored through extensions ${c.storage.transforms.join(", ")}, which are not supported`,
+    );
 }
 
 function storageKeyOf(storages: ReadonlyMap<string, Storage>, t: Tensor): string | null {
@@ -266,16 +286,29 @@ function storageKeyOf(storages: ReadonlyMap<string, Storage>, t: Tensor): string
   return null;
 }
 
-async function resolveChunk(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, file: ByteSource): Promise<ChunkData> {
+async function resolveChunk(
+  entry: DcpEntry & { kind: "tensor" },
+  c: DcpChunk,
+  file: ByteSource,
+): Promise<ChunkData> {
   checkTransforms(entry.fqn, c);
   try {
     const reader = await ZipReader.open(new SliceSource(file, c.storage.offset, c.storage.length));
     const r = await loadZip(reader, { ...CHUNK_LOAD, globals: weightsOnlyRegistry() });
     const t = chunkTensor(entry, c, r.value);
     const k = storageKeyOf(r.storages, t);
-    if (k !== null && t.isContiguous() && r.format.byteorder === "little" && reader.records.get(`data/${k}`)?.method === 0) {
+    if (
+      k !== null &&
+      t.isContiguous() &&
+      r.format.byteorder === "little" &&
+      reader.records.get(`data/${k}`)?.method === 0
+    ) {
       const range = await reader.dataRange(`data/${k}`);
-      return { kind: "file", file, offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize };
+      return {
+        kind: "file",
+        file,
+        offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
+      };
     }
     await t.load();
     return { kind: "memory", bytes: contiguousBytes(t) };
@@ -292,9 +325,18 @@ function resolveChunkSync(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, fil
     const r = loadZipSync(reader, { ...CHUNK_LOAD, globals: weightsOnlyRegistry() });
     const t = chunkTensor(entry, c, r.value);
     const k = storageKeyOf(r.storages, t);
-    if (k !== null && t.isContiguous() && r.format.byteorder === "little" && reader.records.get(`data/${k}`)?.method === 0) {
+    if (
+      k !== null &&
+      t.isContiguous() &&
+      r.format.byteorder === "little" &&
+      reader.records.get(`data/${k}`)?.method === 0
+    ) {
       const range = reader.dataRangeSync(`data/${k}`);
-      return { kind: "file", file, offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize };
+      return {
+        kind: "file",
+        file,
+        offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
+      };
     }
     return { kind: "memory", bytes: contiguousBytes(t) };
   } catch (e) {
@@ -370,7 +412,8 @@ export interface DcpCheckpoint {
 function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | number>, value: unknown): void {
   let cur: Map<unknown, unknown> | unknown[] = root;
   const extend = (l: unknown[], i: number) => {
-    if (i > 1_000_000) throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data list index ${i} is too large`);
+    if (i > 1_000_000)
+      throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data list index ${i} is too large`);
     while (l.length <= i) l.push(null);
   };
   for (let i = 1; i < path.length; i++) {
@@ -380,18 +423,29 @@ function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | nu
       if (!cur.has(prev)) cur.set(prev, def);
       cur = cur.get(prev) as Map<unknown, unknown> | unknown[];
     } else {
-      if (typeof prev !== "number") throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`);
+      if (typeof prev !== "number")
+        throw new SerializationError(
+          "FORMAT_UNSUPPORTED",
+          `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`,
+        );
       extend(cur, prev);
       if (cur[prev] === null) cur[prev] = def;
       cur = cur[prev] as Map<unknown, unknown> | unknown[];
     }
     if (!(cur instanceof Map) && !Array.isArray(cur))
-      throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data path ${JSON.stringify(path)} runs through a value`);
+      throw new SerializationError(
+        "FORMAT_UNSUPPORTED",
+        `dcp: planner_data path ${JSON.stringify(path)} runs through a value`,
+      );
   }
   const last = path[path.length - 1] as string | number;
   if (cur instanceof Map) cur.set(last, value);
   else {
-    if (typeof last !== "number") throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`);
+    if (typeof last !== "number")
+      throw new SerializationError(
+        "FORMAT_UNSUPPORTED",
+        `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`,
+      );
     extend(cur, last);
     cur[last] = value;
   }
@@ -473,10 +527,18 @@ function checkCoverage(e: DcpEntry & { kind: "tensor" }): void {
     );
 }
 
-async function loadBytesItem(e: DcpEntry & { kind: "bytes" }, files: DcpFiles, options: LoadOptions): Promise<unknown> {
+async function loadBytesItem(
+  e: DcpEntry & { kind: "bytes" },
+  files: DcpFiles,
+  options: LoadOptions,
+): Promise<unknown> {
   const s = e.storage;
   if (s.transforms.length > 0)
-    throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: ${e.fqn} is stored through extensions ${s.transforms.join(", ")}, which are not supported`, { record: s.relativePath, offset: s.offset });
+    throw new SerializationError(
+      "FORMAT_UNSUPPORTED",
+      `dcp: ${e.fqn} is stored through extensions ${s.transforms.join(", ")}, which are not supported`,
+      { record: s.relativePath, offset: s.offset },
+    );
   const file = await files.open(s.relativePath);
   const bytes = await new SliceSource(file, s.offset, s.length).read(0, s.length);
   try {
