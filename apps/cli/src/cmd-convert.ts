@@ -1,6 +1,7 @@
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { saveFile } from "@pt/serialization/node";
+import { parseSize } from "@pt/serialization";
+import { saveDcpDir, saveFile, saveShardedDir } from "@pt/serialization/node";
 import { expectPositionals, parseArgs } from "./args.js";
 import { fsReason } from "./files.js";
 import { CliError, type Io } from "./io.js";
@@ -8,7 +9,8 @@ import { openCheckpoint } from "./loader.js";
 import { Progress } from "./progress.js";
 import { toSafetensors } from "./safetensors.js";
 
-export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7]
+export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors|dcp|sharded] [--flavor 1.13|2.1|2.7]
+                      [--max-shard-size SIZE]
 
 Decode IN (zip, legacy or tar checkpoint) into the object model and encode it again as OUT.
 This is a real re-encode through the library, not a byte copy: storages shared in IN stay
@@ -21,6 +23,14 @@ options:
              quantized and sparse tensors are refused; shared storages are noted on stderr
              and in __metadata__.shared_storages; non-tensor values are left out, with a note)
   --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default)
+  --format dcp      OUT is a folder written as torch_save_to_dcp does (a
+             torch.distributed.checkpoint: .metadata and __0_0.distcp)
+  --format sharded  OUT is a folder of pytorch_model-0000K-of-0000N.bin shards and
+             pytorch_model.bin.index.json, as transformers' save_pretrained writes them
+  --max-shard-size  largest shard for --format sharded (default 5GB; 200MB, 10GiB, bytes)
+
+IN may also be a DCP folder (.metadata and .distcp files: converted to one file, as
+dcp_to_torch_save does) or a sharded checkpoint (its *.index.json, or the folder).
 
 OUT is written to a temporary file in the same folder and renamed when complete.
 `;
@@ -39,7 +49,8 @@ async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
 /** `pt convert IN OUT`. */
 export async function convertCommand(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(argv, [
-    { name: "format", value: true, choices: ["zip", "legacy", "safetensors"] },
+    { name: "format", value: true, choices: ["zip", "legacy", "safetensors", "dcp", "sharded"] },
+    { name: "max-shard-size", value: true },
     { name: "flavor", value: true, choices: ["1.13", "2.1", "2.7"] },
   ]);
   if (args.options.has("help")) {
@@ -53,8 +64,33 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const flavor = args.options.get("flavor") as "1.13" | "2.1" | "2.7" | undefined;
   if (format === "safetensors" && flavor)
     throw new CliError("--flavor applies to zip and legacy output only", 2);
+  const maxShard = args.options.get("max-shard-size") as string | undefined;
+  if (maxShard !== undefined && format !== "sharded")
+    throw new CliError("--max-shard-size applies to --format sharded only", 2);
+  if ((format === "dcp" || format === "sharded") && flavor)
+    throw new CliError("--flavor applies to zip and legacy output only", 2);
   const opened = await openCheckpoint(input);
   try {
+    if (format === "dcp") {
+      const r = await saveDcpDir(opened.value, output);
+      io.out(
+        `${output}: dcp, ${r.tensors} tensors and ${r.bytesItems} other values in ${r.files.join(", ")}\n`,
+      );
+      return 0;
+    }
+    if (format === "sharded") {
+      let maxShardSize: number;
+      try {
+        maxShardSize = parseSize(maxShard ?? "5GB");
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      const r = await saveShardedDir(opened.value, output, { maxShardSize });
+      io.out(
+        `${output}: sharded, ${r.files.length - (r.index ? 1 : 0)} shard${r.files.length === 1 ? "" : "s"}${r.index ? ` indexed by ${r.index}` : ""} (${r.totalSize} bytes of tensors)\n`,
+      );
+      return 0;
+    }
     if (format === "safetensors") {
       const bar = new Progress(io, "writing", 1);
       const r = await toSafetensors(opened.value, { source_format: opened.format }, (done, total) =>

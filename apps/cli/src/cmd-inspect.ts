@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { PyObject, PyOrderedDict, PyTuple } from "@pt/pickle";
 import { type Storage, Storage as StorageClass } from "@pt/storage";
 import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
@@ -250,7 +251,10 @@ function treeLines(
 
 function fileSize(path: string): number {
   try {
-    return statSync(path).size;
+    const st = statSync(path);
+    // a DCP or sharded checkpoint's folder: the size of its files
+    if (st.isDirectory()) return readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0);
+    return st.size;
   } catch (e) {
     throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
   }

@@ -183,7 +183,10 @@ export async function openSharded(
       for (const [k, v] of s.value as Map<unknown, unknown>)
         if (!value.has(String(k)) && index.weightMap.get(String(k)) !== f) value.set(String(k), v);
     const storageKeys = new Map<Storage, string>();
-    for (const [f, s] of shards) s.storageKeys?.forEach((k, st) => storageKeys.set(st, `${f}:${k}`));
+    for (const [f, s] of shards)
+      s.storageKeys?.forEach((k, st) => {
+        storageKeys.set(st, `${f}:${k}`);
+      });
     return { format: "sharded", index, value, storageKeys, close: closeAll };
   } catch (e) {
     await closeAll();

@@ -45,7 +45,9 @@ function matches(v: unknown, d: Desc, path: string): void {
     const items = "list" in d ? d.list : d.tuple;
     expect(Array.isArray(v) && isTuple(v) === "tuple" in d, path).toBe(true);
     expect((v as unknown[]).length, path).toBe(items.length);
-    items.forEach((x, i) => matches((v as unknown[])[i], x, `${path}[${i}]`));
+    items.forEach((x, i) => {
+      matches((v as unknown[])[i], x, `${path}[${i}]`);
+    });
   } else expect(plain(v), path).toEqual(d.value);
 }
 
@@ -70,7 +72,10 @@ for (const name of NAMES) {
         } else if (b instanceof Map) {
           expect([...(a as Map<unknown, unknown>).keys()], p).toEqual([...b.keys()]);
           for (const [k, x] of b) same((a as Map<unknown, unknown>).get(k), x, `${p}.${String(k)}`);
-        } else if (Array.isArray(b)) b.forEach((x, i) => same((a as unknown[])[i], x, `${p}[${i}]`));
+        } else if (Array.isArray(b))
+          b.forEach((x, i) => {
+            same((a as unknown[])[i], x, `${p}[${i}]`);
+          });
         else expect(plain(a), p).toEqual(plain(b));
       };
       same(cp.value, torchSd, name);

@@ -10,13 +10,7 @@ import { loadZip, loadZipSync, ZipReader } from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
-import {
-  type DcpChunk,
-  type DcpEntry,
-  type DcpMetadata,
-  type DcpStorageInfo,
-  parseDcpMetadata,
-} from "./metadata.js";
+import { type DcpChunk, type DcpEntry, type DcpMetadata, parseDcpMetadata } from "./metadata.js";
 
 /**
  * A folder of files, read by name: what a DCP directory (or a sharded checkpoint's folder) is

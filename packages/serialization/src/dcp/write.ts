@@ -123,7 +123,10 @@ function flatten(sd: Map<unknown, unknown>): Array<{ fqn: string; path: Path; va
       if (seen.has(fqn)) throw new SerializationError("INVALID_OPTION", `dcp: duplicated flatten key ${fqn}`);
       seen.add(fqn);
       out.push({ fqn, path, value: v });
-    } else (v as unknown[]).forEach((x, i) => visit([...path, i], x, depth + 1));
+    } else
+      (v as unknown[]).forEach((x, i) => {
+        visit([...path, i], x, depth + 1);
+      });
   };
   for (const [k, v] of sd) visit([keyText(k)], v, 0);
   return out;
