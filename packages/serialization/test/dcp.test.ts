@@ -163,3 +163,48 @@ test("dcp write: a state dict saved as DCP reads back equal, nested paths and no
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("dcp .metadata: a dangerous global is refused and flagged, nothing runs", async () => {
+  const { dumps, PyGlobal, PyObject, tuple } = await import("@pt/pickle");
+  const evil = dumps(new PyObject(new PyGlobal("os", "system"), tuple(["echo pwned"])), { protocol: 4 });
+  let err: unknown;
+  try {
+    parseDcpMetadata(evil);
+  } catch (e) {
+    err = e;
+  }
+  expect((err as { code?: string }).code).toBe("UNSAFE_GLOBALS");
+  expect((err as { globals: Array<{ module: string; name: string; dangerous: boolean }> }).globals).toEqual([
+    expect.objectContaining({ module: "os", name: "system", dangerous: true }),
+  ]);
+});
+
+test("dcp: chunks that do not tile the tensor, or lie outside it, are refused", async () => {
+  const { dumps } = await import("@pt/pickle");
+  const { loads } = await import("@pt/pickle");
+  const { dcpMetadataRegistry } = await import("../src/index.js");
+  const meta = new Uint8Array(readFileSync(new URL("dtensor-4/.metadata", fixtures)));
+  const root = loads(meta, { globals: dcpMetadataRegistry(), policy: "reject" }) as {
+    state: Map<string, unknown>;
+  };
+  const sdm = root.state.get("state_dict_metadata") as Map<string, { state: Map<string, unknown> }>;
+  const rows = sdm.get("rows")?.state as Map<string, unknown>;
+  const chunks = rows.get("chunks") as unknown[];
+  // drop one chunk: 6 of 8 rows covered
+  rows.set("chunks", chunks.slice(1));
+  const tree: FileTree = {
+    open: async (n) =>
+      new BufferSource(
+        n === ".metadata"
+          ? dumps(root, { protocol: 4 })
+          : new Uint8Array(readFileSync(new URL(`dtensor-4/${n}`, fixtures))),
+      ),
+  };
+  await expect(openDcp(tree)).rejects.toThrow(/chunks of rows hold 18 elements, its shape \[8, 3\] 24/);
+  // a chunk reaching past the tensor's end
+  const last = chunks[chunks.length - 1] as { state: Map<string, unknown> };
+  const sizes = last.state.get("sizes") as number[];
+  sizes[0] = 5;
+  rows.set("chunks", chunks);
+  await expect(openDcp(tree)).rejects.toThrow(/lies outside the tensor's shape/);
+});
