@@ -3,16 +3,16 @@ import { closeSync, openSync } from "node:fs";
 import { access, open as fsOpen, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FileSource } from "@pt/storage/node";
-import { type DcpCheckpoint, type DcpOpenOptions, type FileTree, openDcp } from "./dcp/read.js";
-import { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "./dcp/write.js";
-import type { LoadOptions } from "./load.js";
+import { type DcpCheckpoint, type DcpOpenOptions, type FileTree, openDcp } from "../dcp/read.js";
+import { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "../dcp/write.js";
+import type { LoadOptions } from "../load.js";
 import {
   openSharded,
   type ShardedCheckpoint,
   type ShardedSaveOptions,
   type ShardedSaveResult,
   saveSharded,
-} from "./sharded.js";
+} from "../sharded.js";
 
 /** A {@link FileTree} over a local folder (names are relative to it; files open read-only). */
 export function dirTree(path: string): FileTree {
