@@ -257,8 +257,7 @@ export async function saveSharded(
   const prefix = options.prefix ?? "pytorch_model";
   const ext = options.extension ?? ".bin";
   const shards: Array<Map<unknown, unknown>> = [];
-  const sizes: number[] = [];
-  const storageShard = new Map<Storage, number>();
+  const storageShard = new Map<Storage, Map<unknown, unknown>>();
   let cur = new Map<unknown, unknown>();
   let curSize = 0;
   let total = 0;
@@ -271,24 +270,30 @@ export async function saveSharded(
     const root = v.storage.base ?? v.storage;
     const tied = storageShard.get(root);
     if (tied !== undefined) {
-      (tied === shards.length ? cur : (shards[tied] as Map<unknown, unknown>)).set(k, v);
+      // a tensor sharing a storage goes where that storage went, counted once
+      tied.set(k, v);
       continue;
     }
     const size = root.nbytes;
+    total += size;
+    if (size > max) {
+      // huggingface_hub: a tensor bigger than the limit is a shard of its own, placed at once
+      const own = new Map<unknown, unknown>([[k, v]]);
+      storageShard.set(root, own);
+      shards.push(own);
+      continue;
+    }
     if (curSize + size > max && cur.size > 0) {
       shards.push(cur);
-      sizes.push(curSize);
       cur = new Map();
       curSize = 0;
     }
-    storageShard.set(root, shards.length);
+    storageShard.set(root, cur);
     cur.set(k, v);
     curSize += size;
-    total += size;
   }
   if (cur.size > 0 || shards.length === 0) {
     shards.push(cur);
-    sizes.push(curSize);
   }
   const n = shards.length;
   const pad = (i: number) => String(i).padStart(5, "0");
@@ -312,7 +317,11 @@ export async function saveSharded(
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [k, f] of entries) weightMap[k] = f;
   const indexName = `${prefix}${ext}.index.json`;
-  const text = `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2)}\n`;
+  // Python's json.dumps(indent=2, sort_keys=True) escapes non-ASCII characters
+  const text = `${JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2).replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  )}\n`;
   const sink = await dir.create(indexName);
   try {
     await sink.write(new TextEncoder().encode(text));

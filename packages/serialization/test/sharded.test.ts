@@ -69,6 +69,29 @@ test("sharded write: re-sharded by a size limit as transformers names and indexe
   }
 });
 
+test("sharded write: the same split and a byte-identical index as the Hugging Face layout", async () => {
+  const cp = await openShardedFile(indexPath);
+  try {
+    // generate.py's state-dict order
+    const order = [
+      "embed.weight",
+      "layers.0.weight",
+      "layers.0.bias",
+      "layers.1.weight",
+      "layers.1.bias",
+      "head.weight",
+    ];
+    const sd = new Map(order.map((k) => [k, cp.value.get(k)]));
+    const r = await saveShardedDir(sd, join(dir, "same"), { maxShardSize: 80 });
+    expect(r.files).toEqual([...cp.index.files].sort().concat("pytorch_model.bin.index.json"));
+    expect(readFileSync(join(dir, "same", "pytorch_model.bin.index.json"), "utf8")).toBe(
+      readFileSync(indexPath, "utf8"),
+    );
+  } finally {
+    await cp.close();
+  }
+});
+
 test("sharded index: hostile shard names and missing tensors are refused", async () => {
   expect(() => parseShardIndex('{"weight_map": {"a": "../x.bin"}}')).toThrow(/not a relative path/);
   expect(() => parseShardIndex('{"weight_map": {"a": "/etc/passwd"}}')).toThrow(/not a relative path/);
