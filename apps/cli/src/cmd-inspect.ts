@@ -7,7 +7,7 @@ import { expectPositionals, parseArgs } from "./args.js";
 import { fmtBytes, fsReason } from "./files.js";
 import { tensorSha256 } from "./hash.js";
 import { CliError, type Io, UsageError } from "./io.js";
-import { type Opened, openCheckpoint } from "./loader.js";
+import { containerLine, type Opened, openCheckpoint } from "./loader.js";
 import { Progress } from "./progress.js";
 import {
   childrenOf,
@@ -275,6 +275,8 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
   const lines = [
     `${file}: ${cp.format} checkpoint${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
   ];
+  const pieces = containerLine(cp);
+  if (pieces) lines.push(pieces);
   if (cp.records) {
     const data = cp.records.filter((r) => r.name.startsWith("data/"));
     const other = cp.records.filter((r) => !r.name.startsWith("data/"));

@@ -5,6 +5,7 @@
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
+import type { DcpMetadata } from "@pt/serialization";
 import {
   type Checkpoint,
   type LoadOptions,
@@ -76,4 +77,28 @@ async function openFolderOrIndex(path: string, options: LoadOptions): Promise<Ch
       );
   }
   return (await openShardedFile(index, options)) as unknown as Checkpoint;
+}
+
+/** A line about a DCP or sharded checkpoint's pieces (items, chunks, files), else null. */
+export function containerLine(cp: Checkpoint): string | null {
+  const c = cp as unknown as {
+    format: string;
+    metadata?: DcpMetadata;
+    files?: readonly string[];
+    index?: { files: readonly string[]; totalSize: number | null };
+  };
+  if (c.format === "dcp" && c.metadata) {
+    let tensors = 0;
+    let chunks = 0;
+    for (const e of c.metadata.entries.values())
+      if (e.kind === "tensor") {
+        tensors++;
+        chunks += e.chunks.length;
+      }
+    const other = c.metadata.entries.size - tensors;
+    return `items: ${tensors} tensor${tensors === 1 ? "" : "s"} in ${chunks} chunk${chunks === 1 ? "" : "s"}, ${other} other value${other === 1 ? "" : "s"}, in ${c.files?.length ?? 0} file${c.files?.length === 1 ? "" : "s"} (${c.files?.join(", ") ?? ""}); DCP version ${c.metadata.version ?? "unknown"}`;
+  }
+  if (c.format === "sharded" && c.index)
+    return `shards: ${c.index.files.length} (${c.index.files.join(", ")})${c.index.totalSize === null ? "" : `; index total_size ${c.index.totalSize}`}`;
+  return null;
 }

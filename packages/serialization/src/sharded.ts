@@ -54,7 +54,7 @@ export interface ShardIndex {
   readonly totalSize: number | null;
   /** Tensor name → shard file, in the index's order. */
   readonly weightMap: ReadonlyMap<string, string>;
-  /** The shard files, in order of first appearance in `weight_map`. */
+  /** The shard files, sorted by name (the order `transformers` loads them in). */
   readonly files: readonly string[];
   /** The index's `metadata` object as written. */
   readonly metadata: Readonly<Record<string, unknown>>;
@@ -116,6 +116,7 @@ export function parseShardIndex(text: string, name = "index.json"): ShardIndex {
   const metadata =
     obj.metadata && typeof obj.metadata === "object" ? (obj.metadata as Record<string, unknown>) : {};
   const ts = metadata.total_size;
+  files.sort();
   return { totalSize: typeof ts === "number" ? ts : null, weightMap, files, metadata };
 }
 
