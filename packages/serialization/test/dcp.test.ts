@@ -125,6 +125,31 @@ test("dcp: a tensor is assembled lazily, reading only what its chunks hold", asy
   await cp.close();
 });
 
+test("dcp: a whole chunk read is checked against its record's CRC-32", async () => {
+  const dir = new URL("dtensor-4/", fixtures);
+  const cp0 = await openDcp(countingTree(dir).tree);
+  // flip one byte of the data of rows' second chunk (rows 2-3, saved by rank 1): found by its bytes
+  const src = cp0.source("rows") as ByteSource;
+  const before = await src.read(24, 24);
+  await cp0.close();
+  const bytes = new Uint8Array(readFileSync(new URL("__1_0.distcp", dir)));
+  const at = Buffer.from(bytes).indexOf(Buffer.from(before));
+  expect(at).toBeGreaterThan(0);
+  bytes[at] = (bytes[at] as number) ^ 1;
+  const tree: FileTree = {
+    open: async (n) =>
+      new BufferSource(n === "__1_0.distcp" ? bytes : new Uint8Array(readFileSync(new URL(n, dir)))),
+  };
+  const cp = await openDcp(tree);
+  await expect(cp.source("rows")?.read(0, 96)).rejects.toThrow(
+    /rows chunk at offsets \[2, 0\].*CRC-32 mismatch/,
+  );
+  // a partial read of the chunk cannot be checked; with checkCrc: false nothing is
+  expect((await cp.source("rows")?.read(24, 4))?.length).toBe(4);
+  const off = await openDcp(tree, { checkCrc: false });
+  expect((await off.source("rows")?.read(0, 96))?.length).toBe(96);
+});
+
 test("dcp .metadata: globals outside the DCP allowlist are refused, naming them", () => {
   const meta = new Uint8Array(readFileSync(new URL("single/.metadata", fixtures)));
   const text = Buffer.from(meta);

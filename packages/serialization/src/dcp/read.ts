@@ -6,7 +6,7 @@
  */
 import { type ByteSource, type DType, Storage } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
-import { loadZip, loadZipSync, ZipReader } from "@pt/zip-format";
+import { type Crc32Function, loadZip, loadZipSync, crc32 as portableCrc32, ZipReader } from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
@@ -58,7 +58,13 @@ export class SliceSource implements ByteSource {
 
 /** Where a chunk's elements are: contiguous little-endian bytes in a file, or already in memory. */
 type ChunkData =
-  | { readonly kind: "file"; readonly file: ByteSource; readonly offset: number }
+  | {
+      readonly kind: "file";
+      readonly file: ByteSource;
+      readonly offset: number;
+      /** The data record's CRC-32 when the record is exactly the chunk's elements (checked on whole reads). */
+      readonly crc: number | null;
+    }
   | { readonly kind: "memory"; readonly bytes: Uint8Array };
 
 function numelOf(shape: readonly number[]): number {
@@ -90,6 +96,7 @@ class AssembledSource implements ByteSource {
     private readonly entry: DcpEntry & { kind: "tensor" },
     private readonly files: DcpFiles,
     syncFiles: boolean,
+    private readonly crc: Crc32Function | null,
   ) {
     this.byteLength = numelOf(entry.shape) * entry.dtype.itemSize;
     this.data = entry.chunks.map(() => null);
@@ -180,6 +187,20 @@ class AssembledSource implements ByteSource {
     return hi < 0 ? null : [lo, hi];
   }
 
+  /** Check a whole chunk's bytes against its record's CRC-32 (partial reads cannot be checked). */
+  private verify(i: number, d: ChunkData, sp: [number, number], bytes: Uint8Array): void {
+    if (d.kind !== "file" || d.crc === null || this.crc === null) return;
+    const c = this.entry.chunks[i] as DcpChunk;
+    if (sp[0] !== 0 || sp[1] !== numelOf(c.sizes)) return;
+    const got = this.crc(bytes) >>> 0;
+    if (got !== d.crc >>> 0)
+      throw chunkError(
+        this.entry.fqn,
+        c,
+        `CRC-32 mismatch in its data record: stored ${d.crc.toString(16).padStart(8, "0")}, computed ${got.toString(16).padStart(8, "0")}`,
+      );
+  }
+
   private scatter(out: Uint8Array, i: number, e0: number, e1: number, lo: number, bytes: Uint8Array): void {
     const size = this.entry.dtype.itemSize;
     this.runs(this.entry.chunks[i] as DcpChunk, e0, e1, (g, l, n) => {
@@ -220,6 +241,7 @@ class AssembledSource implements ByteSource {
               d.offset + sp[0] * size,
               (sp[1] - sp[0]) * size,
             );
+      this.verify(i, d, sp, bytes);
       this.scatter(out, i, e0, e1, sp[0], bytes);
     }
     return out.subarray(offset - e0 * size, offset - e0 * size + length);
@@ -240,6 +262,7 @@ class AssembledSource implements ByteSource {
             d.kind === "memory"
               ? d.bytes.subarray(sp[0] * size, sp[1] * size)
               : await d.file.read(d.offset + sp[0] * size, (sp[1] - sp[0]) * size);
+          this.verify(i, d, sp, bytes);
           this.scatter(out, i, e0, e1, sp[0], bytes);
         })(),
       );
@@ -302,6 +325,7 @@ async function resolveChunk(
         kind: "file",
         file,
         offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
+        crc: exactRecordCrc(reader, k, t),
       };
     }
     await t.load();
@@ -330,6 +354,7 @@ function resolveChunkSync(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, fil
         kind: "file",
         file,
         offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
+        crc: exactRecordCrc(reader, k, t),
       };
     }
     return { kind: "memory", bytes: contiguousBytes(t) };
@@ -337,6 +362,13 @@ function resolveChunkSync(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, fil
     if (e instanceof SerializationError) throw e;
     throw chunkError(entry.fqn, c, (e as Error).message, e);
   }
+}
+
+/** The data record's CRC-32 when the record holds exactly the tensor's elements, else null. */
+function exactRecordCrc(reader: ZipReader, key: string, t: Tensor): number | null {
+  const e = reader.records.get(`data/${key}`);
+  if (!e || t.storageOffset !== 0 || e.uncompressedSize !== t.numel * t.dtype.itemSize) return null;
+  return e.crc32;
 }
 
 function contiguousBytes(t: Tensor): Uint8Array {
@@ -481,7 +513,12 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
       let v: unknown;
       if (e.kind === "tensor") {
         checkCoverage(e);
-        const src = new AssembledSource(e, files, sync);
+        const src = new AssembledSource(
+          e,
+          files,
+          sync,
+          options.checkCrc === false ? null : (options.crc32 ?? portableCrc32),
+        );
         sources.set(fqn, src);
         const st = Storage.lazy(e.dtype, src, 0, src.byteLength);
         storages.push(st);

@@ -3,6 +3,7 @@ import { closeSync, openSync } from "node:fs";
 import { access, open as fsOpen, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FileSource } from "@pt/storage/node";
+import { nodeCrc32 } from "@pt/zip-format/node";
 import { type DcpCheckpoint, type DcpOpenOptions, type FileTree, openDcp } from "../dcp/read.js";
 import { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "../dcp/write.js";
 import type { LoadOptions } from "../load.js";
@@ -37,7 +38,7 @@ export function dirTree(path: string): FileTree {
 
 /** Open the DCP checkpoint in folder `path` (its `.metadata` and `.distcp` files); call `close()` when done. */
 export function openDcpDir(path: string, options: DcpOpenOptions = {}): Promise<DcpCheckpoint> {
-  return openDcp(dirTree(path), options);
+  return openDcp(dirTree(path), { crc32: nodeCrc32, ...options });
 }
 
 /**
