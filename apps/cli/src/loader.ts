@@ -3,16 +3,8 @@
  * the same way: lazily over a file descriptor, unknown classes as inert placeholders (nothing is
  * ever executed; `pt scan` says which globals a file uses).
  */
-import { statSync } from "node:fs";
-import { join } from "node:path";
 import type { DcpMetadata } from "@pt/serialization";
-import {
-  type Checkpoint,
-  type LoadOptions,
-  openDcpDir,
-  openFile,
-  openShardedFile,
-} from "@pt/serialization/node";
+import { type Checkpoint, type LoadOptions, openPath } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
 import { fsReason } from "./files.js";
 import { CliError } from "./io.js";
@@ -37,7 +29,8 @@ export const CLI_LOAD_OPTIONS: LoadOptions = { unsafe: "opaque", lazy: true, tor
 export async function openCheckpoint(path: string, options: LoadOptions = CLI_LOAD_OPTIONS): Promise<Opened> {
   let cp: Checkpoint;
   try {
-    cp = (await openFolderOrIndex(path, options)) ?? (await openFile(path, options));
+    // a file, a DCP folder or a sharded index (the latter two look like a Checkpoint to the commands)
+    cp = (await openPath(path, options)) as Checkpoint;
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
@@ -52,31 +45,6 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
     close: () => cp.close(),
   };
-}
-
-/** Index files of sharded checkpoints, looked for in a folder given as the checkpoint. */
-const INDEX_NAMES = ["pytorch_model.bin.index.json", "model.safetensors.index.json"];
-
-/**
- * Checkpoints that are not one file: a DCP directory (`.metadata` + `.distcp` files), a sharded
- * checkpoint's `*.index.json` (or the folder holding one). Null for anything else.
- */
-async function openFolderOrIndex(path: string, options: LoadOptions): Promise<Checkpoint | null> {
-  let index = path.endsWith(".index.json") ? path : null;
-  if (index === null) {
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st?.isDirectory()) return null;
-    if (statSync(join(path, ".metadata"), { throwIfNoEntry: false })?.isFile())
-      return (await openDcpDir(path, options)) as unknown as Checkpoint;
-    index =
-      INDEX_NAMES.map((n) => join(path, n)).find((p) => statSync(p, { throwIfNoEntry: false })?.isFile()) ??
-      null;
-    if (index === null)
-      throw new CliError(
-        `${path} is a folder, but neither a DCP checkpoint (.metadata) nor a sharded one (${INDEX_NAMES.join(", ")})`,
-      );
-  }
-  return (await openShardedFile(index, options)) as unknown as Checkpoint;
 }
 
 /** A line about a DCP or sharded checkpoint's pieces (items, chunks, files), else null. */

@@ -1,12 +1,13 @@
 /** Node adapters for checkpoints that are folders: DCP directories and sharded indexes. */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, statSync } from "node:fs";
 import { access, open as fsOpen, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { FileSource } from "@pt/storage/node";
 import { nodeCrc32 } from "@pt/zip-format/node";
 import { type DcpCheckpoint, type DcpOpenOptions, type FileTree, openDcp } from "../dcp/read.js";
 import { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "../dcp/write.js";
-import type { LoadOptions } from "../load.js";
+import { SerializationError } from "../errors.js";
+import type { Checkpoint, LoadOptions } from "../load.js";
 import {
   openSharded,
   type ShardedCheckpoint,
@@ -20,7 +21,17 @@ export function dirTree(path: string): FileTree {
   return {
     label: path,
     open: async (name) => {
-      const fd = openSync(join(path, name), "r");
+      let fd: number;
+      try {
+        fd = openSync(join(path, name), "r");
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        throw new SerializationError(
+          "INVALID_SOURCE",
+          `cannot open ${join(path, name)}${code === "ENOENT" ? ": no such file" : `: ${(e as Error).message}`}`,
+          code === "ENOENT" ? { record: name } : { record: name, cause: e },
+        );
+      }
       try {
         return new FileSource(fd);
       } catch (e) {
@@ -116,4 +127,35 @@ export function saveShardedDir(
   options: ShardedSaveOptions = {},
 ): Promise<ShardedSaveResult> {
   return saveSharded(value, dirWriter(path), options);
+}
+
+/** Index files of sharded checkpoints, looked for in a folder given as the checkpoint. */
+export const SHARD_INDEX_NAMES: readonly string[] = [
+  "pytorch_model.bin.index.json",
+  "model.safetensors.index.json",
+];
+
+/**
+ * Open whatever `path` is: a DCP folder (it holds `.metadata`), a sharded checkpoint (its
+ * `*.index.json`, or a folder holding `pytorch_model.bin.index.json` / `model.safetensors.index.json`),
+ * or a checkpoint file (`openFile`). Every result has `format`, `value`, `storageKeys` and `close()`.
+ */
+export async function openPath(
+  path: string,
+  options: LoadOptions = {},
+): Promise<Checkpoint | DcpCheckpoint | ShardedCheckpoint> {
+  if (path.endsWith(".index.json")) return openShardedFile(path, options);
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory())
+    return (await import("../node.js")).openFile(path, options);
+  if (statSync(join(path, ".metadata"), { throwIfNoEntry: false })?.isFile())
+    return openDcpDir(path, options);
+  const index = SHARD_INDEX_NAMES.map((n) => join(path, n)).find((p) =>
+    statSync(p, { throwIfNoEntry: false })?.isFile(),
+  );
+  if (index === undefined)
+    throw new SerializationError(
+      "UNKNOWN_FORMAT",
+      `${path} is a folder, but neither a DCP checkpoint (.metadata) nor a sharded one (${SHARD_INDEX_NAMES.join(", ")})`,
+    );
+  return openShardedFile(index, options);
 }
