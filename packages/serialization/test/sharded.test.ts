@@ -99,3 +99,16 @@ test("sharded index: hostile shard names and missing tensors are refused", async
   expect(parseSize("5GB")).toBe(5_000_000_000);
   expect(parseSize("10GiB")).toBe(10 * 2 ** 30);
 });
+
+test("openPath: a file, a DCP folder, a sharded folder or index, and a folder that is none of these", async () => {
+  const { openPath } = await import("../src/node.js");
+  const dcpDir = fileURLToPath(new URL("../fixtures/dcp/single", import.meta.url));
+  const formats: string[] = [];
+  for (const p of [indexPath, fileURLToPath(fixtures), dcpDir, `${dcpDir}.pt`]) {
+    const cp = await openPath(p);
+    formats.push(cp.format);
+    await cp.close();
+  }
+  expect(formats).toEqual(["sharded", "sharded", "dcp", "zip"]);
+  await expect(openPath(dir)).rejects.toThrow(/neither a DCP checkpoint/);
+});
