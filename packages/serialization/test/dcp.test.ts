@@ -291,6 +291,13 @@ test("dcp write: views, transposes, Parameters, tensors in nested lists and tupl
     } else expect(plain(a), p).toEqual(plain(b));
   };
   same(back.value, src, "edge");
+  // the data file is byte for byte the one torch_save_to_dcp wrote for the same file
+  const torchData = new Uint8Array(readFileSync(new URL("edge-dcp/__0_0.distcp", fixtures)));
+  expect(Buffer.from(mem.files.get("__0_0.distcp") as Uint8Array).equals(Buffer.from(torchData))).toBe(true);
+  // and torch's own DCP of it reads back as the same state dict
+  const torchDcp = await openDcpDir(fileURLToPath(new URL("edge-dcp", fixtures)));
+  same(torchDcp.value, src, "torch_save_to_dcp");
+  await torchDcp.close();
   await back.close();
   await expect(saveDcp([1, 2], mem.writer)).rejects.toThrow(/a dict at the top/);
 });

@@ -132,15 +132,15 @@ function flatten(sd: Map<unknown, unknown>): Array<{ fqn: string; path: Path; va
   return out;
 }
 
-/** A tensor whose storage holds exactly its elements, contiguously (what torch.save of a chunk holds). */
+/**
+ * The tensor as torch's `_SerialCpuLoader` saves it: as is (strides kept) when its storage holds
+ * exactly its elements, else a clone (`clone()` keeps dense strides), so a view never drags its
+ * whole storage along. Always a plain tensor (torch saves `tensor.detach()`).
+ */
 async function standalone(t: Tensor): Promise<Tensor> {
   await t.load();
-  const exact =
-    t.isContiguous() &&
-    t.storageOffset === 0 &&
-    t.storage.nbytes === t.numel * t.dtype.itemSize &&
-    !t.storage.base;
-  const c = exact ? t : t.contiguous().storage === t.storage ? t.clone() : t.contiguous();
+  const exact = !t.storage.base && t.storage.nbytes === t.numel * t.dtype.itemSize;
+  const c = exact ? t : t.clone();
   return new Tensor(c.storage, c.storageOffset, c.shape, c.stride, { dtype: c.dtype });
 }
 
