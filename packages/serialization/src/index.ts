@@ -18,6 +18,7 @@ export {
   parseDcpMetadata,
 } from "./dcp/metadata.js";
 export {
+  blobTree,
   type DcpCheckpoint,
   type DcpOpenOptions,
   type FileTree,

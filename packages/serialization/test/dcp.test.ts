@@ -301,3 +301,20 @@ test("dcp write: views, transposes, Parameters, tensors in nested lists and tupl
   await back.close();
   await expect(saveDcp([1, 2], mem.writer)).rejects.toThrow(/a dict at the top/);
 });
+
+test("blobTree: a DCP folder from Blobs (as a browser's folder input gives them)", async () => {
+  const { blobTree } = await import("../src/index.js");
+  const names = [".metadata", "__0_0.distcp", "__1_0.distcp"];
+  const tree = blobTree(
+    names.map((n) => ({ name: n, data: new Blob([readFileSync(new URL(`fsdp2-2/${n}`, fixtures))]) })),
+  );
+  const cp = await openDcp(tree);
+  const w = ((cp.value as Map<string, unknown>).get("model") as Map<string, Tensor>).get(
+    "0.weight",
+  ) as Tensor;
+  await w.load();
+  expect(w.shape).toEqual([5, 3]);
+  expect(cp.storages.filter((s) => s.isLoaded).length).toBe(1);
+  await expect(blobTree([]).open("x")).rejects.toThrow(/no file "x"/);
+  await cp.close();
+});

@@ -4,7 +4,7 @@
  * assembled from their chunks lazily: a tensor's storage reads, for each chunk, only the span of
  * the chunk's data record that the requested bytes need.
  */
-import { type ByteSource, type DType, Storage } from "@pt/storage";
+import { BlobSource, BufferSource, type ByteSource, type DType, Storage } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
 import { type Crc32Function, loadZip, loadZipSync, crc32 as portableCrc32, ZipReader } from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
@@ -23,6 +23,36 @@ export interface FileTree {
   exists?(name: string): Promise<boolean>;
   /** A short description for messages (the folder's path). */
   readonly label?: string;
+}
+
+/**
+ * A {@link FileTree} over files already at hand (a browser's `<input webkitdirectory>` FileList,
+ * `File`s, `Blob`s or bytes), by name: `webkitRelativePath`'s folder part is dropped.
+ */
+export function blobTree(
+  files: Iterable<File | { readonly name: string; readonly data: Blob | Uint8Array }>,
+): FileTree {
+  const byName = new Map<string, Blob | Uint8Array>();
+  for (const f of files) {
+    if ("data" in f) byName.set(f.name, f.data);
+    else byName.set(f.name, f);
+  }
+  return {
+    label: "files",
+    open: async (name) => {
+      const b = byName.get(name);
+      if (b === undefined)
+        throw new SerializationError(
+          "INVALID_SOURCE",
+          `no file ${JSON.stringify(name)} among the given files`,
+          {
+            record: name,
+          },
+        );
+      return b instanceof Uint8Array ? new BufferSource(b) : new BlobSource(b);
+    },
+    exists: async (name) => byName.has(name),
+  };
 }
 
 /** A ByteSource over `[offset, offset + length)` of another one. */
