@@ -184,7 +184,7 @@ class AssembledSource implements ByteSource {
     while (k > 0 && c.offsets[k] === 0 && c.sizes[k] === shape[k]) k--;
     let runLen = 1;
     for (let d = k; d < nd; d++) runLen *= c.sizes[d] as number;
-    if (runLen === 0) return;
+    if (runLen === 0 || c.sizes.some((n) => n === 0)) return;
     const idx = new Array<number>(k).fill(0);
     let local = 0;
     for (;;) {
