@@ -318,3 +318,17 @@ test("blobTree: a DCP folder from Blobs (as a browser's folder input gives them)
   await expect(blobTree([]).open("x")).rejects.toThrow(/no file "x"/);
   await cp.close();
 });
+
+test("dcp: a data file the metadata names but the folder lacks is reported by name at open", async () => {
+  const { cpSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "pt-dcp-missing-"));
+  try {
+    cpSync(fileURLToPath(new URL("fsdp2-2", fixtures)), dir, { recursive: true });
+    rmSync(join(dir, "__1_0.distcp"));
+    await expect(openDcpDir(dir)).rejects.toThrow(/the metadata refers to __1_0\.distcp, which is not in/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

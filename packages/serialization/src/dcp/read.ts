@@ -21,6 +21,11 @@ export interface FileTree {
   open(name: string): Promise<ByteSource>;
   /** Whether `name` exists. */
   exists?(name: string): Promise<boolean>;
+  /**
+   * Synchronous `open`, where the tree can (local folders): with it, and sources with `readSync`,
+   * DCP tensors can be read synchronously, and data files are opened only when first read.
+   */
+  openSync?(name: string): ByteSource;
   /** A short description for messages (the folder's path). */
   readonly label?: string;
 }
@@ -416,7 +421,12 @@ class DcpFiles {
     if (have) return Promise.resolve(have);
     let p = this.pending.get(name);
     if (!p) {
-      p = this.tree.open(name).then((s) => {
+      p = this.tree.open(name).then(async (s) => {
+        const raced = this.opened.get(name); // opened synchronously meanwhile
+        if (raced) {
+          await s.close?.();
+          return raced;
+        }
         this.opened.set(name, s);
         return s;
       });
@@ -424,14 +434,17 @@ class DcpFiles {
     }
     return p;
   }
-  /** A file already opened (all are, by `openDcp`, when the tree's sources read synchronously). */
+  /** A file: already opened, or opened synchronously now (needs the tree's `openSync`). */
   openSync(name: string): ByteSource {
-    const s = this.opened.get(name);
-    if (!s) throw new SerializationError("INVALID_SOURCE", `dcp: ${name} was not opened`, { record: name });
+    const have = this.opened.get(name);
+    if (have) return have;
+    if (!this.tree.openSync)
+      throw new SerializationError("INVALID_SOURCE", `dcp: ${name} cannot be opened synchronously`, {
+        record: name,
+      });
+    const s = this.tree.openSync(name);
+    this.opened.set(name, s);
     return s;
-  }
-  get all(): ReadonlyMap<string, ByteSource> {
-    return this.opened;
   }
   async close(): Promise<void> {
     for (const s of this.opened.values()) await s.close?.();
@@ -533,8 +546,26 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
     else for (const c of e.chunks) names.add(c.storage.relativePath);
   }
   try {
-    for (const n of names) await files.open(n);
-    const sync = [...files.all.values()].every((s) => typeof s.readSync === "function");
+    if (tree.exists)
+      for (const n of names)
+        if (!(await tree.exists(n)))
+          throw new SerializationError(
+            "INVALID_SOURCE",
+            `dcp: the metadata refers to ${n}, which is not in ${tree.label ?? "the checkpoint folder"}`,
+            { record: n },
+          );
+    // Synchronous reads need every data file at hand: a tree that opens files synchronously
+    // (local folders) opens each on first read (one file tells whether its sources read
+    // synchronously); any other tree's files are opened now.
+    let sync: boolean;
+    if (tree.openSync) {
+      const first = names.values().next();
+      sync = !first.done && typeof files.openSync(first.value).readSync === "function";
+    } else {
+      const opened = [];
+      for (const n of names) opened.push(await files.open(n));
+      sync = opened.every((s) => typeof s.readSync === "function");
+    }
     const root = new Map<unknown, unknown>();
     const storages: Storage[] = [];
     const keys = new Map<Storage, string>();

@@ -2,6 +2,7 @@
 import { closeSync, openSync, statSync } from "node:fs";
 import { access, open as fsOpen, mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { ByteSource } from "@pt/storage";
 import { FileSource } from "@pt/storage/node";
 import { nodeCrc32 } from "@pt/zip-format/node";
 import { type DcpCheckpoint, type DcpOpenOptions, type FileTree, openDcp } from "../dcp/read.js";
@@ -17,10 +18,10 @@ import {
 } from "../sharded.js";
 
 /** A {@link FileTree} over a local folder (names are relative to it; files open read-only). */
-export function dirTree(path: string): FileTree {
-  return {
+export function dirTree(path: string): FileTree & { openSync(name: string): ByteSource } {
+  const tree: FileTree & { openSync(name: string): ByteSource } = {
     label: path,
-    open: async (name) => {
+    openSync: (name) => {
       let fd: number;
       try {
         fd = openSync(join(path, name), "r");
@@ -39,12 +40,14 @@ export function dirTree(path: string): FileTree {
         throw e;
       }
     },
+    open: async (name) => tree.openSync(name),
     exists: async (name) =>
       access(join(path, name)).then(
         () => true,
         () => false,
       ),
   };
+  return tree;
 }
 
 /** Open the DCP checkpoint in folder `path` (its `.metadata` and `.distcp` files); call `close()` when done. */
