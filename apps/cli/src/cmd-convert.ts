@@ -1,4 +1,5 @@
-import { saveTo } from "@pt/serialization";
+import { parseSize, saveTo } from "@pt/serialization";
+import { saveDcpDir, saveShardedDir } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
 import { archivePrefix } from "@pt/zip-format";
 import { nodeCrc32 } from "@pt/zip-format/node";
@@ -10,7 +11,8 @@ import { convertToSafetensors } from "./safetensors.js";
 import { checkOutputFolder, lazyRootsOf, writeAtomic } from "./sink.js";
 import { findBareStorages, findTensors } from "./walk.js";
 
-export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7] [--key PATH]
+export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors|dcp|sharded] [--flavor 1.13|2.1|2.7]
+                       [--key PATH] [--max-shard-size SIZE]
 
 Decode IN (zip, legacy, tar or TorchScript checkpoint, or a safetensors file) into the object
 model and encode it again as OUT. This is a real re-encode through the library, not a byte
@@ -28,6 +30,14 @@ options:
   --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default;
              zip to zip keeps IN's layout unless --flavor is given)
   --key PATH convert only this part of IN (a dotted path: model, state_dict, model.encoder)
+  --format dcp      OUT is a folder written as torch_save_to_dcp does (a
+             torch.distributed.checkpoint: .metadata and __0_0.distcp)
+  --format sharded  OUT is a folder of pytorch_model-0000K-of-0000N.bin shards and
+             pytorch_model.bin.index.json, as transformers' save_pretrained writes them
+  --max-shard-size  largest shard for --format sharded (default 5GB; 200MB, 10GiB, bytes)
+
+IN may also be a DCP folder (.metadata and .distcp files: converted to one file, as
+dcp_to_torch_save does) or a sharded checkpoint (its *.index.json, or the folder).
 
 A conversion that would write no tensor from an input that holds some fails (exit 2).
 OUT is written to a temporary file in the same folder and renamed when complete.
@@ -43,7 +53,8 @@ function storageRoots(value: unknown): Storage[] {
 /** `pt convert IN OUT`. */
 export async function convertCommand(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(argv, [
-    { name: "format", value: true, choices: ["zip", "legacy", "safetensors"] },
+    { name: "format", value: true, choices: ["zip", "legacy", "safetensors", "dcp", "sharded"] },
+    { name: "max-shard-size", value: true },
     { name: "flavor", value: true, choices: ["1.13", "2.1", "2.7"] },
     { name: "key", value: true },
   ]);
@@ -58,12 +69,37 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const flavor = args.options.get("flavor") as "1.13" | "2.1" | "2.7" | undefined;
   if (format === "safetensors" && flavor)
     throw new CliError("--flavor applies to zip and legacy output only", 2);
+  const maxShard = args.options.get("max-shard-size") as string | undefined;
+  if (maxShard !== undefined && format !== "sharded")
+    throw new CliError("--max-shard-size applies to --format sharded only", 2);
+  if ((format === "dcp" || format === "sharded") && flavor)
+    throw new CliError("--flavor applies to zip and legacy output only", 2);
   checkOutputFolder(output);
   const key = args.options.get("key") as string | undefined;
   const opened = await openInput(input, key);
   const bar = new Progress(io, "writing", 0);
   try {
     const inputHolds = () => storageRoots(opened.checkpoint.value).length;
+    if (format === "dcp") {
+      const r = await saveDcpDir(opened.value, output);
+      io.out(
+        `${output}: dcp, ${r.tensors} tensors and ${r.bytesItems} other values in ${r.files.join(", ")}\n`,
+      );
+      return 0;
+    }
+    if (format === "sharded") {
+      let maxShardSize: number;
+      try {
+        maxShardSize = parseSize(maxShard ?? "5GB");
+      } catch (e) {
+        throw new CliError((e as Error).message, 2);
+      }
+      const r = await saveShardedDir(opened.value, output, { maxShardSize });
+      io.out(
+        `${output}: sharded, ${r.files.length - (r.index ? 1 : 0)} shard${r.files.length === 1 ? "" : "s"}${r.index ? ` indexed by ${r.index}` : ""} (${r.totalSize} bytes of tensors)\n`,
+      );
+      return 0;
+    }
     if (format === "safetensors") {
       const r = await convertToSafetensors(opened.value, output, { source_format: opened.format }, bar);
       bar.finish();

@@ -1,4 +1,5 @@
-import { statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { PyObject, PyOrderedDict, PyTuple } from "@pt/pickle";
 import { type Storage, Storage as StorageClass } from "@pt/storage";
 import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
@@ -7,7 +8,7 @@ import { fmtBytes, fsReason } from "./files.js";
 import { tensorSha256 } from "./hash.js";
 import { openInput } from "./input.js";
 import { CliError, type Io, UsageError } from "./io.js";
-import type { Opened } from "./loader.js";
+import { containerLine, type Opened } from "./loader.js";
 import { Progress } from "./progress.js";
 import {
   childrenOf,
@@ -261,7 +262,10 @@ function treeLines(
 
 function fileSize(path: string): number {
   try {
-    return statSync(path).size;
+    const st = statSync(path);
+    // a DCP or sharded checkpoint's folder: the size of its files
+    if (st.isDirectory()) return readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0);
+    return st.size;
   } catch (e) {
     throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
   }
@@ -282,6 +286,8 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
   const lines = [
     `${file}: ${opened.format === "safetensors" ? "safetensors file" : opened.format === "pickle" ? "plain pickle" : `${cp.format} checkpoint`}${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
   ];
+  const pieces = containerLine(cp);
+  if (pieces) lines.push(pieces);
   if (opened.format === "safetensors" && cp.records) {
     lines.push(
       `${cp.records.length} tensors; data section ${fmtBytes(cp.records.reduce((n, r) => n + r.size, 0))}`,

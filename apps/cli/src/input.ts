@@ -27,6 +27,14 @@ export interface Input extends Opened {
   rawOffset(storage: Storage): number | null;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing path: the open below names it
+  }
+}
+
 /** Plain pickles are read whole: refuse ones larger than this. */
 const MAX_PLAIN_PICKLE = 1 << 30;
 
@@ -165,8 +173,8 @@ async function withZipOffsets(path: string, opened: Opened): Promise<Input> {
  */
 export async function openInput(path: string, key?: string): Promise<Input> {
   let opened: Input;
-  if (/^https?:\/\//i.test(path)) {
-    // a URL: read lazily over range requests by the loader; no raw file offsets
+  if (/^https?:\/\//i.test(path) || path.endsWith(".index.json") || isDirectory(path)) {
+    // a URL (range requests), a DCP folder or a sharded index: opened by the loader; no raw file offsets
     opened = { ...(await openCheckpoint(path)), path, rawOffset: () => null };
   } else {
     const { bytes, size } = head(path, 16);

@@ -3,8 +3,8 @@
  * the same way: lazily over a file descriptor, unknown classes as inert placeholders (nothing is
  * ever executed; `pt scan` says which globals a file uses).
  */
-import { openUrl } from "@pt/serialization";
-import { type Checkpoint, type LoadOptions, openFile } from "@pt/serialization/node";
+import { type DcpMetadata, openUrl } from "@pt/serialization";
+import { type Checkpoint, type LoadOptions, openPath } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
 import { fsReason } from "./files.js";
 import { CliError } from "./io.js";
@@ -40,7 +40,9 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
       });
       remoteSize = u.source.byteLength;
       cp = u;
-    } else cp = await openFile(path, options);
+    }
+    // a file, a DCP folder or a sharded index (the latter two look like a Checkpoint to the commands)
+    else cp = (await openPath(path, options)) as Checkpoint;
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
@@ -56,4 +58,28 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
     close: () => cp.close(),
   };
+}
+
+/** A line about a DCP or sharded checkpoint's pieces (items, chunks, files), else null. */
+export function containerLine(cp: Checkpoint): string | null {
+  const c = cp as unknown as {
+    format: string;
+    metadata?: DcpMetadata;
+    files?: readonly string[];
+    index?: { files: readonly string[]; totalSize: number | null };
+  };
+  if (c.format === "dcp" && c.metadata) {
+    let tensors = 0;
+    let chunks = 0;
+    for (const e of c.metadata.entries.values())
+      if (e.kind === "tensor") {
+        tensors++;
+        chunks += e.chunks.length;
+      }
+    const other = c.metadata.entries.size - tensors;
+    return `items: ${tensors} tensor${tensors === 1 ? "" : "s"} in ${chunks} chunk${chunks === 1 ? "" : "s"}, ${other} other value${other === 1 ? "" : "s"}, in ${c.files?.length ?? 0} file${c.files?.length === 1 ? "" : "s"} (${c.files?.join(", ") ?? ""}); DCP version ${c.metadata.version ?? "unknown"}`;
+  }
+  if (c.format === "sharded" && c.index)
+    return `shards: ${c.index.files.length} (${c.index.files.join(", ")})${c.index.totalSize === null ? "" : `; index total_size ${c.index.totalSize}`}`;
+  return null;
 }

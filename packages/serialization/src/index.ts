@@ -4,6 +4,29 @@
  * executed), saves byte-identical zip files, and describes loaded values in the corpus's JSON
  * schema for conformance checks. Node file adapters live in `@pt/serialization/node`.
  */
+
+export {
+  checkRelativePath,
+  DCP_METADATA_CLASSES,
+  type DcpBytesEntry,
+  type DcpChunk,
+  type DcpEntry,
+  type DcpMetadata,
+  type DcpStorageInfo,
+  type DcpTensorEntry,
+  dcpMetadataRegistry,
+  parseDcpMetadata,
+} from "./dcp/metadata.js";
+export {
+  blobTree,
+  type DcpCheckpoint,
+  type DcpOpenOptions,
+  type FileTree,
+  openDcp,
+  readDcpMetadata,
+  SliceSource,
+} from "./dcp/read.js";
+export { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "./dcp/write.js";
 export { compareDescriptions, type DescribeOptions, type Description, describe } from "./describe.js";
 export { detectFormat, type Format } from "./detect.js";
 export {
@@ -28,4 +51,17 @@ export {
 export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
 export { py } from "./py.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
+export {
+  type OpenedShard,
+  openSharded,
+  parseShardIndex,
+  parseSize,
+  registerShardOpener,
+  type ShardedCheckpoint,
+  type ShardedSaveOptions,
+  type ShardedSaveResult,
+  type ShardIndex,
+  type ShardOpener,
+  saveSharded,
+} from "./sharded.js";
 export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";

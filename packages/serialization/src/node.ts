@@ -296,4 +296,5 @@ export async function saveFile(value: unknown, path: string, options: SaveFileOp
   }
 }
 
+export * from "./node/dir.js";
 export type { Checkpoint, LoadOptions, SaveOptions };
