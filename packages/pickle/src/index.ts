@@ -8,7 +8,14 @@
  */
 
 export { defaultGlobals, isDangerousGlobal } from "./allowlist.js";
-export { type DisassembleOptions, disassemble, genops, type OpArg, type PickleOp } from "./disassemble.js";
+export {
+  type DisassembleOptions,
+  disassemble,
+  type GenopsOptions,
+  genops,
+  type OpArg,
+  type PickleOp,
+} from "./disassemble.js";
 export * from "./errors.js";
 export * from "./hooks.js";
 export { type ArgKind, DEFAULT_PROTOCOL, HIGHEST_PROTOCOL, OPCODES, type OpcodeInfo } from "./opcodes.js";

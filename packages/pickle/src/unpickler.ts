@@ -4,6 +4,7 @@
  */
 import { defaultGlobals, isDangerousGlobal, PY2_MODULES, PY2_NAMES } from "./allowlist.js";
 import {
+  frameViolation,
   HookError,
   InvalidOpcodeError,
   InvalidValueError,
@@ -914,7 +915,16 @@ export class Unpickler {
       }
     };
 
+    // The current FRAME (protocol 4+): its opcode's offset and the offset just past its bytes.
+    // Framing is checked as CPython's pure-Python `_Unframer` does (its C unpickler ignores it):
+    // an opcode crossing the frame end, a FRAME in an unfinished frame, STOP before the end.
+    let frameStart = -1;
+    let frameEnd = NO_FRAME;
     for (;;) {
+      if (pos >= frameEnd) {
+        if (pos > frameEnd) throw frameViolation(opcodeName(op), opPos, pos, frameStart, frameEnd) as Error;
+        frameEnd = NO_FRAME;
+      }
       if (pos >= end) {
         if (pos === start) this.trunc("an opcode", pos, 1, pos, 0x2e);
         throw new TruncatedError(`truncated input: pickle ended at offset ${pos} without STOP`, 1, 0, {
@@ -1129,14 +1139,20 @@ export class Unpickler {
         }
         case 0x95: {
           // FRAME
+          if (frameEnd !== NO_FRAME)
+            throw frameViolation("FRAME", opPos, opPos + 1, frameStart, frameEnd) as Error;
           cur = pos;
           const n = len8();
           pos = cur;
           if (pos + n > end) this.trunc(`a frame of ${n} bytes`, pos, n, opPos, op);
+          frameStart = opPos;
+          frameEnd = pos + n;
           break;
         }
         case 0x2e: {
           // STOP (no call here: a call site first reached at the very end would deoptimize the loop)
+          if (frameEnd !== NO_FRAME && pos !== frameEnd)
+            throw frameViolation("STOP", opPos, pos, frameStart, frameEnd) as Error;
           const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
           if (stack.length <= floor) {
             cur = pos;
@@ -1234,6 +1250,9 @@ export class Unpickler {
     });
   }
 }
+
+/** `frameEnd` when no FRAME is open. */
+const NO_FRAME = Number.MAX_SAFE_INTEGER;
 
 /** What the memo holds in a slot that no GET reads (see `scanMemoReads`). */
 const DROPPED: unique symbol = Symbol("dropped memo value");
