@@ -15,6 +15,7 @@ import {
   PySlice,
   type PyTuple,
   tuple,
+  unhashableType,
 } from "./values.js";
 
 type Fn = (args: PyTuple, ctx: HookContext) => unknown;
@@ -65,11 +66,21 @@ function encodeStr(s: unknown, enc: unknown, ctx: HookContext): Uint8Array {
   return bad(`unsupported encoding ${String(enc)}`, ctx);
 }
 
+/** The members of a set built by `set(x)`/`frozenset(x)`, each hashable as CPython requires. */
+function members(args: PyTuple, what: string, ctx: HookContext): Iterable<unknown> {
+  if (!args.length) return [];
+  const items = [...iter(args[0], what, ctx)];
+  for (const x of items) {
+    const t = unhashableType(x);
+    if (t !== null) bad(`unhashable type: '${t}' in ${what}()`, ctx);
+  }
+  return items;
+}
 function makeSet(args: PyTuple, ctx: HookContext): Set<unknown> {
-  return new Set(args.length ? iter(args[0], "set", ctx) : []);
+  return new Set(members(args, "set", ctx));
 }
 function makeFrozenSet(args: PyTuple, ctx: HookContext): PyFrozenSet {
-  return new PyFrozenSet(args.length ? iter(args[0], "frozenset", ctx) : []);
+  return new PyFrozenSet(members(args, "frozenset", ctx));
 }
 function makeByteArray(args: PyTuple, ctx: HookContext): PyByteArray {
   if (args.length === 0) return new PyByteArray(0);

@@ -30,6 +30,7 @@ import {
   type PyObjectOrigin,
   PyOrderedDict,
   PyTuple,
+  unhashableType,
 } from "./values.js";
 
 /** Options of `loads` and `Unpickler`. Every field is optional; defaults are stated. */
@@ -206,6 +207,7 @@ export class Unpickler {
     const known = this.resolved.get(module)?.get(name);
     if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
+    if (module === "") throw new InvalidValueError("Empty module name", fields);
     const renamed = PY2_NAMES.get(`${module}\n${name}`);
     const mappedModule = renamed?.[0] ?? PY2_MODULES.get(module);
     const mappedName = renamed?.[1] ?? name;
@@ -551,6 +553,16 @@ export class Unpickler {
         });
       return m;
     };
+    // A dict key or set member: refused when CPython could not hash it (list, dict, set…).
+    const hashable = (key: unknown): unknown => {
+      const t = unhashableType(key);
+      if (t !== null)
+        throw new InvalidValueError(`unhashable type: '${t}' used as a dict key or set member`, {
+          offset: opPos,
+          opcode: opcodeName(op),
+        });
+      return key;
+    };
     const sliceToMark = (): unknown[] => {
       const m = popMark();
       const items = stack.slice(m);
@@ -561,9 +573,14 @@ export class Unpickler {
     // Rarely used opcodes live here, so that `pos` stays a register in the hot loop below.
     const cold = (): void => {
       switch (op) {
-        case 0x70: // PUT
-          memoPut(Number(parseInt10(asciiLine(), false)), peek());
+        case 0x70: {
+          // PUT
+          const idx = Number(parseInt10(asciiLine(), false));
+          if (idx < 0 || Object.is(idx, -0))
+            throw new InvalidValueError(`negative PUT argument ${idx}`, errorFields(opPos, op));
+          memoPut(idx, peek());
           break;
+        }
         case 0x67: // GET
           stack.push(memoGet(Number(parseInt10(asciiLine(), false))));
           break;
@@ -580,7 +597,7 @@ export class Unpickler {
           if (items.length % 2)
             throw new StackError("DICT with an odd number of items", { offset: opPos, opcode: "DICT" });
           const d = new Map();
-          for (let k = 0; k < items.length; k += 2) d.set(items[k], items[k + 1]);
+          for (let k = 0; k < items.length; k += 2) d.set(hashable(items[k]), items[k + 1]);
           this.account(8 * items.length, opPos, op);
           stack.push(d);
           break;
@@ -594,7 +611,7 @@ export class Unpickler {
           const target = stack[m - 1];
           const n = stack.length - m;
           if (target instanceof Set && !(target instanceof PyFrozenSet))
-            for (let k = m; k < stack.length; k++) target.add(stack[k]);
+            for (let k = m; k < stack.length; k++) target.add(hashable(stack[k]));
           else if (target instanceof PyObject) {
             target.listItems ??= [];
             for (let k = m; k < stack.length; k++) target.listItems.push(stack[k]);
@@ -611,6 +628,7 @@ export class Unpickler {
           // FROZENSET
           const items = sliceToMark();
           this.account(8 * items.length, opPos, op);
+          for (const x of items) hashable(x);
           stack.push(new PyFrozenSet(items));
           break;
         }
@@ -690,10 +708,13 @@ export class Unpickler {
           const nl = readLine();
           let a = cur;
           let b = nl;
-          while (b > a && (data[b - 1] === 0x20 || data[b - 1] === 0x0d)) b--;
           const q = data[a];
+          // As CPython: the whole line up to the newline must be quoted (no blank or CR stripped).
           if (b - a < 2 || (q !== 0x27 && q !== 0x22) || data[b - 1] !== q)
-            throw new InvalidValueError("STRING argument is not quoted", { offset: opPos, opcode: "STRING" });
+            throw new InvalidValueError("the STRING opcode argument must be quoted", {
+              offset: opPos,
+              opcode: "STRING",
+            });
           a++;
           b--;
           const raw = escapeDecode(data, a, b);
@@ -882,7 +903,7 @@ export class Unpickler {
           const v = pop();
           const k = pop();
           const target = peek();
-          if (target instanceof Map) target.set(k, v);
+          if (target instanceof Map) target.set(hashable(k), v);
           else this.setItems(target, [k, v], opPos, op);
           this.account(16, opPos, op);
           break;
@@ -898,7 +919,10 @@ export class Unpickler {
             });
           const target = stack[m - 1];
           if (target instanceof Map)
-            for (let k = m; k < stack.length; k += 2) target.set(stack[k], stack[k + 1]);
+            for (let k = m; k < stack.length; k += 2) {
+              const key = stack[k];
+              target.set(typeof key === "object" && key !== null ? hashable(key) : key, stack[k + 1]);
+            }
           else this.setItems(target, stack.slice(m), opPos, op);
           stack.length = m;
           this.account(8 * n, opPos, op);

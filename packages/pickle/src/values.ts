@@ -162,3 +162,24 @@ export class PyObject {
     readonly kwargs: Map<string, unknown> | null = null,
   ) {}
 }
+
+/**
+ * The Python type name of `v` when `v` cannot be a dict key or set member (`list`, `dict`, `set`,
+ * `bytearray`, or a tuple holding one), else null: CPython raises `TypeError: unhashable type`.
+ */
+export function unhashableType(v: unknown): string | null {
+  if (typeof v !== "object" || v === null) return null;
+  if (v instanceof PyTuple) {
+    for (const x of v) {
+      const t = unhashableType(x);
+      if (t !== null) return t;
+    }
+    return null;
+  }
+  if (Array.isArray(v)) return "list";
+  if (v instanceof PyByteArray) return "bytearray";
+  if (v instanceof PyOrderedDict) return "collections.OrderedDict";
+  if (v instanceof Map) return "dict";
+  if (v instanceof Set && !(v instanceof PyFrozenSet)) return "set";
+  return null;
+}
