@@ -2,7 +2,7 @@
  * The unpickler: every opcode of protocols 0-5, never executing anything. Globals resolve only
  * through the allowlist and the caller's `GlobalRegistry`.
  */
-import { defaultGlobals, isDangerousGlobal, PY2_MODULES, PY2_NAMES } from "./allowlist.js";
+import { defaultGlobals } from "./allowlist.js";
 import {
   frameViolation,
   HookError,
@@ -18,6 +18,7 @@ import {
 } from "./errors.js";
 import { CALL, EXTEND, type GlobalRegistry, type HookContext, NEW, SETITEM, SETSTATE } from "./hooks.js";
 import { scanMemoReads } from "./memo-scan.js";
+import { isDangerousGlobal, py3Name } from "./names.js";
 import { opcodeName } from "./opcodes.js";
 import { decodeRawUnicodeEscape, decodeUtf8, escapeDecode, latin1 } from "./text.js";
 import {
@@ -208,19 +209,14 @@ export class Unpickler {
     if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
     if (module === "") throw new InvalidValueError("Empty module name", fields);
-    const renamed = PY2_NAMES.get(`${module}\n${name}`);
-    const mappedModule = renamed?.[0] ?? PY2_MODULES.get(module);
-    const mappedName = renamed?.[1] ?? name;
-    if (
-      isDangerousGlobal(module, name) ||
-      (mappedModule !== undefined && isDangerousGlobal(mappedModule, mappedName))
-    )
-      throw new UnsafeGlobalError(module, name, true, fields);
     const g = this.globals;
+    if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
+    // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.
+    const [pm, pn] = py3Name(module, name);
+    const mapped = pm !== module || pn !== name;
     let found: unknown;
     if (g.has(module, name)) found = g.get(module, name);
-    else if (mappedModule !== undefined && g.has(mappedModule, mappedName))
-      found = g.get(mappedModule, mappedName);
+    else if (mapped && g.has(pm, pn)) found = g.get(pm, pn);
     if (found !== undefined) {
       let byName = this.resolved.get(module);
       if (byName === undefined) {
@@ -230,8 +226,7 @@ export class Unpickler {
       byName.set(name, found);
       return found;
     }
-    if (g.has(module, name) || (mappedModule !== undefined && g.has(mappedModule, mappedName)))
-      return undefined; // registered as undefined (not cached)
+    if (g.has(module, name) || (mapped && g.has(pm, pn))) return undefined; // registered as undefined (not cached)
     if (this.opaque) return new PyGlobal(module, name);
     throw new UnsafeGlobalError(module, name, false, fields);
   }

@@ -34,7 +34,7 @@ const manifest = JSON.parse(readFileSync(join(dir, "frames.json"), "utf8")) as R
 const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, `${name}.pkl`)));
 // The payload's function, registered so that a well-formed pickle loads (nothing is executed).
 const globals = new GlobalRegistry([
-  ["builtins", "_pt_frames_record", new PyGlobal("builtins", "_pt_frames_record")],
+  ["ptframes", "record_the_call_1", new PyGlobal("ptframes", "record_the_call_1")],
 ]);
 
 function thrown(f: () => unknown): PickleError {
