@@ -37,6 +37,7 @@ export {
   type GlobalUse,
   type GlobalUseKind,
   type PickleScan,
+  type PickleSection,
   type ScanOptions,
   scanPickle,
 } from "./scan.js";

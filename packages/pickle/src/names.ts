@@ -421,11 +421,9 @@ export function isDangerousGlobal(module: string, name: string, extra?: Dangerou
   const g = normalizeGlobal(module, name);
   const mparts = g.module.split(".");
   const nparts = g.name.split(".");
-  // The top-level module, a module prefix, or a reachable module inside the path.
+  // The top-level module or a module prefix (`__import__("pkg.os")` is pkg's own submodule, not os).
   for (let k = 1; k <= mparts.length; k++)
     if (DANGEROUS_MODULES.has(mparts.slice(0, k).join("."))) return true;
-  for (const p of mparts)
-    if (REACHABLE_MODULES.has(p) && p !== "builtins" && p !== "codecs" && p !== "io") return true;
   // Attribute walks: through a module, or to a dunder attribute.
   if (nparts.length > 1)
     for (const p of nparts) {

@@ -48,6 +48,28 @@ export interface GlobalFinding {
   readonly uses: GlobalUse[];
 }
 
+/**
+ * A pickle inside a container file (what `@pt/zip-format` and `@pt/legacy-format` hand the
+ * scanner): where it is and what reads it.
+ */
+export interface PickleSection {
+  /** `data.pkl` (a zip record), `object` (a legacy stream's pickle), `tar:storages`… */
+  readonly name: string;
+  /** Bytes holding the pickle(s); the first starts at `start`. */
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  /** Offset of `bytes[0]` in the file; null when the bytes are not in the file as is (a deflated record). */
+  readonly fileOffset: number | null;
+  /** Several pickles back to back up to the end of `bytes` (a plain pickle file). */
+  readonly untilEof: boolean;
+  /** What reads it, in words: `"unpickled by torch.load"`, `"TorchScript"`, `"not read by torch"`… */
+  readonly role: string;
+  /** Whether the loader this package pairs with reads it (its verdict decides whether the file is safe). */
+  readonly loaded: boolean;
+  /** Why the container could not be delimited past this section (the scan reports it), if so. */
+  readonly error?: Error;
+}
+
 /** Options of `scanPickle`. */
 export interface ScanOptions {
   /** Where the first pickle starts. Default 0. */

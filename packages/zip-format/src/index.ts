@@ -18,4 +18,5 @@ export {
   type ZipSaveOptions,
   type ZipSaveResult,
 } from "./torch/save.js";
+export { looksLikePickles, ZIP_ROLES, type ZipSectionOptions, zipPickleSections } from "./torch/sections.js";
 export * from "./zip/index.js";
