@@ -4,11 +4,11 @@ import { saveFile } from "@pt/serialization/node";
 import { expectPositionals, parseArgs } from "./args.js";
 import { fsReason } from "./files.js";
 import { CliError, type Io } from "./io.js";
-import { openCheckpoint } from "./loader.js";
+import { CLI_LOAD_OPTIONS, openCheckpoint } from "./loader.js";
 import { Progress } from "./progress.js";
 import { toSafetensors } from "./safetensors.js";
 
-export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7]
+export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors] [--flavor 1.13|2.1|2.7] [--unsafe opaque]
 
 Decode IN (zip, legacy or tar checkpoint) into the object model and encode it again as OUT.
 This is a real re-encode through the library, not a byte copy: storages shared in IN stay
@@ -21,6 +21,11 @@ options:
              quantized and sparse tensors are refused; shared storages are noted on stderr
              and in __metadata__.shared_storages; non-tensor values are left out, with a note)
   --flavor   which torch's zip layout to write: 1.13 (torch 1.6-2.0), 2.1, or 2.7 (default)
+  --unsafe opaque
+             convert a file whose globals torch.load(weights_only=True) refuses (user
+             classes, whole nn.Modules): they are carried over as inert placeholders, and
+             stderr names each one. Without it such files are refused (pt scan lists them).
+             Dangerous globals (os.system, eval…) are refused whatever the options.
 
 OUT is written to a temporary file in the same folder and renamed when complete.
 `;
@@ -41,6 +46,7 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const args = parseArgs(argv, [
     { name: "format", value: true, choices: ["zip", "legacy", "safetensors"] },
     { name: "flavor", value: true, choices: ["1.13", "2.1", "2.7"] },
+    { name: "unsafe", value: true, choices: ["opaque"] },
   ]);
   if (args.options.has("help")) {
     io.out(CONVERT_HELP);
@@ -53,7 +59,14 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
   const flavor = args.options.get("flavor") as "1.13" | "2.1" | "2.7" | undefined;
   if (format === "safetensors" && flavor)
     throw new CliError("--flavor applies to zip and legacy output only", 2);
-  const opened = await openCheckpoint(input);
+  const opaque = args.options.get("unsafe") === "opaque";
+  // Without --unsafe opaque: torch's weights_only policy (the file's globals must be allowlisted).
+  const { unsafe: _unsafe, ...weightsOnly } = CLI_LOAD_OPTIONS;
+  const opened = await openCheckpoint(input, opaque ? CLI_LOAD_OPTIONS : weightsOnly);
+  if (opaque && opened.refused.length)
+    io.err(
+      `pt: note: carried over ${opened.refused.length} global${opened.refused.length === 1 ? "" : "s"} outside torch's weights_only allowlist as placeholders: ${opened.refused.join(", ")}\n`,
+    );
   try {
     if (format === "safetensors") {
       const bar = new Progress(io, "writing", 1);

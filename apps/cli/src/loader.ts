@@ -3,9 +3,10 @@
  * the same way: lazily over a file descriptor, unknown classes as inert placeholders (nothing is
  * ever executed; `pt scan` says which globals a file uses).
  */
+import { isSerializationError, pickleSections, scanSections } from "@pt/serialization";
 import { type Checkpoint, type LoadOptions, openFile } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
-import { fsReason } from "./files.js";
+import { fsReason, openSource } from "./files.js";
 import { CliError } from "./io.js";
 
 /** An opened checkpoint with storage keys resolved. */
@@ -15,7 +16,25 @@ export interface Opened {
   /** The record key of a storage (`data/<key>` in zip files; the legacy key), if known. */
   storageKey(s: Storage): string | undefined;
   readonly checkpoint: Checkpoint;
+  /**
+   * Every global of the pickles torch reads that `torch.load(weights_only=True)` would refuse
+   * (found by the scanner `pt scan` uses, so commands and `pt scan` agree), first use order.
+   */
+  readonly refused: readonly string[];
   close(): Promise<void>;
+}
+
+/** The globals of `path` that torch's weights_only policy refuses (the `pt scan` verdicts). */
+export function weightsOnlyRefusals(path: string): string[] {
+  const src = openSource(path);
+  try {
+    const r = scanSections(pickleSections(src));
+    return [...new Set(r.globals.filter((g) => g.loaded && g.verdict !== "safe").map((g) => g.global))];
+  } catch {
+    return []; // the loader reports an unreadable file
+  } finally {
+    src.close();
+  }
 }
 
 /**
@@ -33,6 +52,8 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
       throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    // The refusal lists every global itself: its cause (the pickle layer's first refusal) would repeat it.
+    if (isSerializationError(e, "UNSAFE_GLOBALS")) throw new CliError(e.message);
     throw e;
   }
   const keys = cp.storageKeys;
@@ -40,6 +61,7 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     format: cp.format,
     value: cp.value,
     checkpoint: cp,
+    refused: weightsOnlyRefusals(path),
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
     close: () => cp.close(),
   };

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dumps, PyGlobal, PyObject, tuple } from "@pt/pickle";
 import { describe, expect, it } from "vitest";
-import { classify } from "../src/scan.js";
+import { verdictOf, weightsOnlyRegistry } from "@pt/serialization";
 import { CORPUS, corpusExpected, FIXTURES, manifest, run } from "./helpers.js";
 
 interface ScanJson {
@@ -118,8 +118,8 @@ describe("pt scan", () => {
     );
     const { code, json } = await scanJson(write("memo.pkl", memo));
     expect(code).toBe(1);
-    expect(json.globals).toEqual([
-      { global: "builtins.eval", verdict: "dangerous", count: 1, where: ["pickle@26"] },
+    expect(json.globals).toMatchObject([
+      { global: "builtins.eval", verdict: "dangerous", count: 1, where: ["pickle@26"], uses: [] },
     ]);
     // operands built by a call: (GLOBAL copyreg x)() STACK_GLOBAL — not nameable statically.
     const computed = cat([0x80, 4], enc("cposix\nsystem\n"), [0x29, 0x52], su("x"), [0x93, 0x2e]);
@@ -127,7 +127,7 @@ describe("pt scan", () => {
     expect(c.code).toBe(1);
     expect(c.json.globals.map((g) => [g.global, g.verdict])).toEqual([
       ["posix.system", "dangerous"],
-      ["<unresolved STACK_GLOBAL>", "unsafe"],
+      ["<unresolved STACK_GLOBAL>", "dangerous"],
     ]);
   });
 
@@ -157,8 +157,8 @@ describe("pt scan", () => {
     const { code, json } = await scanJson(file);
     expect(json.format).toBe("legacy");
     const at = (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0) + (parts[2]?.length ?? 0) + 2;
-    expect(json.globals).toEqual([
-      { global: "os.system", verdict: "dangerous", count: 1, where: [`object@${at}`] },
+    expect(json.globals).toMatchObject([
+      { global: "os.system", verdict: "dangerous", count: 1, where: [`object@${at}`], uses: ["called:REDUCE"] },
     ]);
     expect(code).toBe(1);
   });
@@ -171,9 +171,10 @@ describe("pt scan", () => {
     const r = await run("scan", p);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/unsafe\s+argparse\.Namespace/);
-    expect(classify("torch._utils", "_rebuild_tensor_v2")).toBe("safe");
-    expect(classify("__builtin__", "set")).toBe("safe");
-    expect(classify("nt", "system")).toBe("dangerous");
+    const r0 = weightsOnlyRegistry();
+    expect(verdictOf(r0, "torch._utils", "_rebuild_tensor_v2")).toBe("safe");
+    expect(verdictOf(r0, "__builtin__", "set")).toBe("safe");
+    expect(verdictOf(r0, "nt", "system")).toBe("dangerous");
   });
 
   it("a truncated pickle lists what it saw, then fails with one line (exit 1 if unsafe, else 2)", async () => {

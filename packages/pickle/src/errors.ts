@@ -163,21 +163,21 @@ export function frameViolation(
 ): FrameError | null {
   if (opEnd > frameEnd)
     return new FrameError(
-      `${opcode} at offset ${opPos} runs to offset ${opEnd}, past the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
+      `an opcode runs to offset ${opEnd}, past the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
       frameStart,
       frameEnd,
       { offset: opPos, opcode },
     );
   if (opcode === "FRAME")
     return new FrameError(
-      `FRAME at offset ${opPos} begins inside the unfinished FRAME at offset ${frameStart} (which ends at offset ${frameEnd})`,
+      `a FRAME begins inside the unfinished FRAME at offset ${frameStart} (which ends at offset ${frameEnd})`,
       frameStart,
       frameEnd,
       { offset: opPos, opcode },
     );
   if (opcode === "STOP" && opEnd !== frameEnd)
     return new FrameError(
-      `STOP at offset ${opPos} ends the pickle ${frameEnd - opEnd} bytes before the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
+      `STOP ends the pickle ${frameEnd - opEnd} bytes before the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
       frameStart,
       frameEnd,
       { offset: opPos, opcode },

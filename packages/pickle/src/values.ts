@@ -170,11 +170,16 @@ export class PyObject {
 export function unhashableType(v: unknown): string | null {
   if (typeof v !== "object" || v === null) return null;
   if (v instanceof PyTuple) {
+    // Tuples are immutable once built: each is checked once (shared sub-tuples are not re-walked).
+    const known = tupleHashability.get(v);
+    if (known !== undefined) return known;
+    let t: string | null = null;
     for (const x of v) {
-      const t = unhashableType(x);
-      if (t !== null) return t;
+      t = unhashableType(x);
+      if (t !== null) break;
     }
-    return null;
+    tupleHashability.set(v, t);
+    return t;
   }
   if (Array.isArray(v)) return "list";
   if (v instanceof PyByteArray) return "bytearray";
@@ -183,3 +188,5 @@ export function unhashableType(v: unknown): string | null {
   if (v instanceof Set && !(v instanceof PyFrozenSet)) return "set";
   return null;
 }
+
+const tupleHashability = new WeakMap<object, string | null>();

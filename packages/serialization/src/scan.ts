@@ -136,6 +136,8 @@ export interface ScannedGlobal extends GlobalFinding {
 
 /** A problem that keeps a section from being verified (a malformed pickle, a framing violation). */
 export interface ScanProblem {
+  /** `frame`: a framing violation (torch's C unpickler reads such bytes differently); `malformed`: the scan stopped there; `container`: the section could not be delimited. */
+  readonly kind: "frame" | "malformed" | "container";
   readonly section: string;
   readonly loaded: boolean;
   readonly message: string;
@@ -197,17 +199,19 @@ export function scanSections(files: FileSections, options: ScanPolicyOptions = {
         flagged: verdict === "dangerous" || (s.loaded && !opaque && verdict !== "safe"),
       });
     }
+    // Offsets of problems are in the section's bytes (as the pickle errors say).
     for (const e of r.frameErrors)
-      problems.push({ section: s.name, loaded: s.loaded, message: e.message, offset: e.offset ?? null });
+      problems.push({ kind: "frame", section: s.name, loaded: s.loaded, message: e.message, offset: e.offset ?? null });
     if (r.error)
       problems.push({
+        kind: "malformed",
         section: s.name,
         loaded: s.loaded,
         message: r.error.message,
         offset: r.error.offset ?? null,
       });
     else if (s.error)
-      problems.push({ section: s.name, loaded: s.loaded, message: s.error.message, offset: null });
+      problems.push({ kind: "container", section: s.name, loaded: s.loaded, message: s.error.message, offset: null });
   }
   const scanned = sections.length > 0 && files.unsupported === null;
   const safe = scanned && !globals.some((g) => g.flagged) && problems.length === 0;

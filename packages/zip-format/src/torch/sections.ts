@@ -78,6 +78,9 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
       loaded: false,
     });
   }
+  // data.pkl first (what torch reads first), then the others in central-directory order
+  const first = out.findIndex((s) => s.name === "data.pkl");
+  if (first > 0) out.unshift(...out.splice(first, 1));
   return out;
 }
 
