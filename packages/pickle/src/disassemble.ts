@@ -3,7 +3,7 @@
  * iterator it is built on (useful for scanners: it never resolves anything).
  */
 import {
-  type FrameError,
+  FrameError,
   frameViolation,
   InvalidOpcodeError,
   InvalidValueError,
@@ -285,15 +285,29 @@ export function* genops(
       }
     }
     if (op.name === "FRAME") {
-      if (pos + (arg as number) > end)
+      if (pos + (arg as number) > end && options.onFrameError) {
+        // CPython's pure-Python unpickler reads on with a short frame (its C unpickler refuses)
+        options.onFrameError(
+          new FrameError(
+            `a FRAME declares ${arg} bytes but only ${end - pos} follow`,
+            start,
+            pos + (arg as number),
+            fields,
+          ),
+        );
+        frameStart = start;
+        frameEnd = end;
+      } else if (pos + (arg as number) > end)
         throw new TruncatedError(
           `truncated input: a frame of ${arg} bytes at offset ${pos}, ${end - pos} left`,
           arg as number,
           end - pos,
           fields,
         );
-      frameStart = start;
-      frameEnd = pos + (arg as number);
+      else {
+        frameStart = start;
+        frameEnd = pos + (arg as number);
+      }
     }
     yield { op, arg, pos: start };
     if (op.name === "STOP") return pos;

@@ -342,7 +342,12 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
   const format = detectFormat(head);
   const policy = resolvePolicy(options);
   if (format === "zip") {
-    const reader = await ZipReader.open(src, readerOptions(options));
+    let reader: ZipReader;
+    try {
+      reader = await ZipReader.open(src, readerOptions(options));
+    } catch (e) {
+      explainRefusal(e, await sectionsOf(src), policy);
+    }
     let r: ZipLoadResult;
     try {
       r = await loadZip(reader, zipOptions(options, policy, lazy));
@@ -431,7 +436,12 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
   const format = detectFormat(head);
   const policy = resolvePolicy(options);
   if (format === "zip") {
-    const reader = ZipReader.openSync(src, readerOptions(options));
+    let reader: ZipReader;
+    try {
+      reader = ZipReader.openSync(src, readerOptions(options));
+    } catch (e) {
+      explainRefusal(e, () => pickleSections(src), policy);
+    }
     try {
       return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
     } catch (e) {

@@ -80,7 +80,8 @@ export function pickleSections(source: ByteSource, zipOptions: ZipReaderOptions 
     return { format, unsupported: null, sections: s ? [s] : [] };
   }
   if (format === "zip" || format === "torchscript") {
-    const reader = ZipReader.openSync(src, zipOptions);
+    // CRCs unchecked and plain zips accepted: a scanner reads what a lenient reader would run
+    const reader = ZipReader.openSync(src, { checkCrc: false, allowNoPrefix: true, ...zipOptions });
     const sections = zipPickleSections(reader);
     const npz = npzPickleSections(reader);
     const isNpz = npz.length > 0 || [...reader.entries].some((e) => e.fullName.endsWith(".npy"));

@@ -45,7 +45,8 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
     const under = inPrefix.has(e);
     const name = under ? e.name : e.fullName;
     if (name.endsWith("/")) continue;
-    const role = under ? torchRole(e.name, torchscript) : null;
+    // a plain zip (opened with allowNoPrefix) is no torch archive: torch reads none of it
+    const role = under && reader.prefix !== "" ? torchRole(e.name, torchscript) : null;
     const fileOffset = (): number | null =>
       e.method === 0 && under ? reader.dataRangeSync(e.name).offset : null;
     if (role !== null) {
