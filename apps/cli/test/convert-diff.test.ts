@@ -158,7 +158,9 @@ describe("pt convert", () => {
     const out = join(tmp, "model.pt");
     const r = await run("convert", model, out);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/^pt: convert: serialization: refused \d+ globals?: .*outside the weights_only allowlist.*\n$/);
+    expect(r.err).toMatch(
+      /^pt: convert: serialization: refused \d+ globals?: .*outside the weights_only allowlist.*\n$/,
+    );
     expect(existsSync(out)).toBe(false);
     const o = await run("convert", model, out, "--unsafe", "opaque");
     expect(o.code).toBe(0);

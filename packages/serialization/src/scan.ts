@@ -202,7 +202,13 @@ export function scanSections(files: FileSections, options: ScanPolicyOptions = {
     }
     // Offsets of problems are in the section's bytes (as the pickle errors say).
     for (const e of r.frameErrors)
-      problems.push({ kind: "frame", section: s.name, loaded: s.loaded, message: e.message, offset: e.offset ?? null });
+      problems.push({
+        kind: "frame",
+        section: s.name,
+        loaded: s.loaded,
+        message: e.message,
+        offset: e.offset ?? null,
+      });
     if (r.error)
       problems.push({
         kind: "malformed",
@@ -212,7 +218,13 @@ export function scanSections(files: FileSections, options: ScanPolicyOptions = {
         offset: r.error.offset ?? null,
       });
     else if (s.error)
-      problems.push({ kind: "container", section: s.name, loaded: s.loaded, message: s.error.message, offset: null });
+      problems.push({
+        kind: "container",
+        section: s.name,
+        loaded: s.loaded,
+        message: s.error.message,
+        offset: null,
+      });
   }
   const scanned = sections.length > 0 && files.unsupported === null;
   const safe = scanned && !globals.some((g) => g.flagged) && problems.length === 0;
