@@ -325,7 +325,7 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
     );
     if (opened.refused.length)
       io.out(
-        `warning: torch.load(weights_only=True) would refuse ${file}: ${opened.refused.join(", ")} (shown as placeholders [!]; nothing was executed)\n`,
+        `warning: torch.load(weights_only=True) would refuse ${file}: ${opened.refused.join(", ")} (loaded as inert placeholders [!] or modules; nothing was executed)\n`,
       );
     return 0;
   } finally {
