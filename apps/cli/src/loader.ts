@@ -28,7 +28,8 @@ export interface Opened {
 export function weightsOnlyRefusals(path: string): string[] {
   const src = openSource(path);
   try {
-    const r = scanSections(pickleSections(src));
+    // only the pickles torch reads (a lazy open must not read every storage record)
+    const r = scanSections(pickleSections(src, { otherRecords: false }));
     return [...new Set(r.globals.filter((g) => g.loaded && g.verdict !== "safe").map((g) => g.global))];
   } catch {
     return []; // the loader reports an unreadable file

@@ -39,6 +39,7 @@ export type { ScanResult } from "./scan.js";
 export {
   detectScanFormat,
   type FileSections,
+  type PickleSectionsOptions,
   pickleSections,
   ROLES,
   type ScanFormat,

@@ -62,6 +62,14 @@ function syncSource(src: ByteSource): ByteSource {
   return src;
 }
 
+/** Options of `pickleSections`. */
+export interface PickleSectionsOptions {
+  /** Zip reader options (limits); CRCs are not checked and plain zips are accepted by default. */
+  readonly zip?: ZipReaderOptions;
+  /** Also try records torch does not read (default `true`); `false`: only the pickles torch reads. */
+  readonly otherRecords?: boolean;
+}
+
 /**
  * The pickle sections of a file (synchronous: bytes or a ByteSource with `readSync`). Zip: every
  * record torch or TorchScript unpickles plus any other record holding whole pickles (`.npy`
@@ -69,7 +77,8 @@ function syncSource(src: ByteSource): ByteSource {
  * members' pickles; plain pickle files: every pickle until EOF; `.npy`: the object-array pickle.
  * Container errors (a hostile zip structure) throw the container's typed error.
  */
-export function pickleSections(source: ByteSource, zipOptions: ZipReaderOptions = {}): FileSections {
+export function pickleSections(source: ByteSource, options: PickleSectionsOptions = {}): FileSections {
+  const zipOptions = options.zip ?? {};
   const src = syncSource(source);
   const head = src.readSync?.(0, Math.min(512, src.byteLength)) ?? new Uint8Array(0);
   const { format, unsupported } = detectScanFormat(head);
@@ -82,8 +91,9 @@ export function pickleSections(source: ByteSource, zipOptions: ZipReaderOptions 
   if (format === "zip" || format === "torchscript") {
     // CRCs unchecked and plain zips accepted: a scanner reads what a lenient reader would run
     const reader = ZipReader.openSync(src, { checkCrc: false, allowNoPrefix: true, ...zipOptions });
-    const sections = zipPickleSections(reader);
-    const npz = npzPickleSections(reader);
+    const others = options.otherRecords !== false;
+    const sections = zipPickleSections(reader, others ? {} : { maxOtherSize: 0 });
+    const npz = others ? npzPickleSections(reader) : [];
     const isNpz = npz.length > 0 || [...reader.entries].some((e) => e.fullName.endsWith(".npy"));
     const torchscript = sections.some((s) => s.role === ZIP_ROLES.torchScript);
     return {

@@ -62,6 +62,7 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
       continue;
     }
     if (e.uncompressedSize === 0 || e.uncompressedSize > maxOther) continue;
+    if (e.method === 0 && under && !endsLookLikePickle(reader, e)) continue;
     let bytes: Uint8Array;
     try {
       bytes = reader.readEntrySync(e);
@@ -83,6 +84,19 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
   const first = out.findIndex((s) => s.name === "data.pkl");
   if (first > 0) out.unshift(...out.splice(first, 1));
   return out;
+}
+
+/** For a stored record: whether its first or last byte could be a pickle's (two 1-byte reads instead of the whole record). */
+function endsLookLikePickle(reader: ZipReader, e: ZipEntry): boolean {
+  const readSync = reader.source.readSync?.bind(reader.source);
+  if (!readSync) return true;
+  try {
+    const r = reader.dataRangeSync(e.name);
+    if (r.length < 2) return false;
+    return readSync(r.offset, 1)[0] === 0x80 || readSync(r.offset + r.length - 1, 1)[0] === 0x2e;
+  } catch {
+    return true; // let the full read report it
+  }
 }
 
 /** Whether `bytes` parse as one or more whole pickles up to their end. */
