@@ -14,7 +14,10 @@ import { CORPUS, FIXTURES, ROOT, run } from "./helpers.js";
 
 const EXT = join(ROOT, "packages/serialization/fixtures/external");
 const known = JSON.parse(readFileSync(join(EXT, "known-failures.json"), "utf8")) as Record<string, string>;
-const fickling = JSON.parse(readFileSync(join(EXT, "fickling/cases.json"), "utf8")) as Record<string, string>;
+const fickling = {
+  ...(JSON.parse(readFileSync(join(EXT, "fickling/cases.json"), "utf8")) as Record<string, string>),
+  ...(JSON.parse(readFileSync(join(EXT, "fickling/crashes/cases.json"), "utf8")) as Record<string, string>),
+};
 
 function files(dir: string): string[] {
   const out: string[] = [];

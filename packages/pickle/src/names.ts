@@ -364,6 +364,7 @@ export class DangerousList {
 }
 
 const BUILTIN_DANGER = new DangerousList(DANGEROUS_NAMES);
+const COPYREG_DUNDERS: ReadonlySet<string> = new Set(["__newobj__", "__newobj_ex__"]);
 
 /** A module's canonical name: aliases resolved on the whole name, then on its first component. */
 export function normalizeModule(module: string): string {
@@ -424,12 +425,18 @@ export function isDangerousGlobal(module: string, name: string, extra?: Dangerou
   // The top-level module or a module prefix (`__import__("pkg.os")` is pkg's own submodule, not os).
   for (let k = 1; k <= mparts.length; k++)
     if (DANGEROUS_MODULES.has(mparts.slice(0, k).join("."))) return true;
-  // Attribute walks: through a module, or to a dunder attribute.
-  if (nparts.length > 1)
-    for (const p of nparts) {
-      if (DANGEROUS_MODULES.has(p) || REACHABLE_MODULES.has(p)) return true;
-      if (p.startsWith("__") && p.endsWith("__")) return true;
-    }
+  // Attribute walks: through a module, or to a dunder attribute (`numpy.__builtins__`,
+  // `x.__globals__`): only copyreg's `__newobj__`/`__newobj_ex__` are plain dunder globals.
+  for (const p of nparts) {
+    if (nparts.length > 1 && (DANGEROUS_MODULES.has(p) || REACHABLE_MODULES.has(p))) return true;
+    if (
+      p.length > 4 &&
+      p.startsWith("__") &&
+      p.endsWith("__") &&
+      !(g.module === "copyreg" && COPYREG_DUNDERS.has(g.name))
+    )
+      return true;
+  }
   if (g.module === "builtins") return nparts.length > 1 || !SAFE_BUILTINS.has(g.name);
   if (BUILTIN_DANGER.matches(g.module, g.name)) return true;
   return extra?.matches(g.module, g.name) ?? false;

@@ -72,6 +72,7 @@ describe("isDangerousGlobal", () => {
     "timeit.timeit",
     "logging.FileHandler",
     "mymod.submod.__globals__",
+    "numpy.__builtins__",
   ];
   const notDangerous = [
     "builtins.object",
@@ -84,6 +85,7 @@ describe("isDangerousGlobal", () => {
     "__main__.Net",
     "copyreg._reconstructor",
     "mylib.test_utils.Config",
+    "copyreg.__newobj__",
   ];
   const split = (g: string): [string, string] => {
     const known = [
