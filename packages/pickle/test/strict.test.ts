@@ -2,8 +2,9 @@
  * Inputs CPython refuses (checked with /usr/bin/python3: `pickle._loads` and the C unpickler on
  * a file both raise) are typed errors here too, naming the opcode and offset.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InvalidValueError, loads, PickleError } from "../src/index.js";
+import { GlobalRegistry, InvalidValueError, loads, PickleError, PyGlobal } from "../src/index.js";
 
 const b = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -59,4 +60,33 @@ describe("CPython strictness", () => {
     const v = loads(b("}(K\x01K\x02\x86K\x01(K\x03\x91K\x02NK\x03u.")) as Map<unknown, unknown>;
     expect(v.size).toBe(3);
   });
+});
+
+describe("CPython's bad pickles (pickletester: bad stack, bad mark, truncated data)", () => {
+  const path = new URL("../fixtures/cpython-bad-pickles.json", import.meta.url);
+  const groups = JSON.parse(readFileSync(path, "utf8")) as Record<
+    string,
+    Array<{ hex: string; python: string | null; c: string | null }>
+  >;
+  for (const [group, cases] of Object.entries(groups)) {
+    it(`${group}: every one CPython refuses (${cases.length}) is a typed error here`, () => {
+      const missed: string[] = [];
+      for (const c of cases) {
+        expect(c.python !== null && c.c !== null).toBe(true);
+        const data = Uint8Array.from(Buffer.from(c.hex, "hex"));
+        // registered so that the failure is about the stack or the data, not the global
+        const globals = new GlobalRegistry([
+          ["builtins", "list", new PyGlobal("builtins", "list")],
+          ["builtins", "ValueError", new PyGlobal("builtins", "ValueError")],
+        ]);
+        try {
+          loads(data, { globals, policy: "opaque" });
+          missed.push(c.hex);
+        } catch (e) {
+          if (!(e instanceof PickleError)) missed.push(`${c.hex}: ${String(e)}`);
+        }
+      }
+      expect(missed).toEqual([]);
+    });
+  }
 });
