@@ -6,13 +6,14 @@ import { nodeCrc32 } from "@pt/zip-format/node";
 import { expectPositionals, parseArgs } from "./args.js";
 import { openInput } from "./input.js";
 import { CliError, type Io } from "./io.js";
+import { CLI_LOAD_OPTIONS } from "./loader.js";
 import { Progress } from "./progress.js";
 import { convertToSafetensors } from "./safetensors.js";
 import { checkOutputFolder, lazyRootsOf, writeAtomic } from "./sink.js";
 import { findBareStorages, findTensors } from "./walk.js";
 
 export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors|dcp|sharded] [--flavor 1.13|2.1|2.7]
-                       [--key PATH] [--max-shard-size SIZE]
+                       [--key PATH] [--max-shard-size SIZE] [--unsafe opaque]
 
 Decode IN (zip, legacy, tar or TorchScript checkpoint, or a safetensors file) into the object
 model and encode it again as OUT. This is a real re-encode through the library, not a byte
@@ -35,6 +36,11 @@ options:
   --format sharded  OUT is a folder of pytorch_model-0000K-of-0000N.bin shards and
              pytorch_model.bin.index.json, as transformers' save_pretrained writes them
   --max-shard-size  largest shard for --format sharded (default 5GB; 200MB, 10GiB, bytes)
+  --unsafe opaque
+             convert a file whose globals torch.load(weights_only=True) refuses (user
+             classes, whole nn.Modules): they are carried over as inert placeholders, and
+             stderr names each one. Without it such files are refused (pt scan lists them).
+             Dangerous globals (os.system, eval…) are refused whatever the options.
 
 IN may also be a DCP folder (.metadata and .distcp files: converted to one file, as
 dcp_to_torch_save does) or a sharded checkpoint (its *.index.json, or the folder).
@@ -57,6 +63,7 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
     { name: "max-shard-size", value: true },
     { name: "flavor", value: true, choices: ["1.13", "2.1", "2.7"] },
     { name: "key", value: true },
+    { name: "unsafe", value: true, choices: ["opaque"] },
   ]);
   if (args.options.has("help")) {
     io.out(CONVERT_HELP);
@@ -76,7 +83,14 @@ export async function convertCommand(argv: readonly string[], io: Io): Promise<n
     throw new CliError("--flavor applies to zip and legacy output only", 2);
   checkOutputFolder(output);
   const key = args.options.get("key") as string | undefined;
-  const opened = await openInput(input, key);
+  const opaque = args.options.get("unsafe") === "opaque";
+  // Without --unsafe opaque: torch's weights_only policy (the file's globals must be allowlisted).
+  const { unsafe: _unsafe, ...weightsOnly } = CLI_LOAD_OPTIONS;
+  const opened = await openInput(input, key, opaque ? CLI_LOAD_OPTIONS : weightsOnly);
+  if (opaque && opened.refused.length)
+    io.err(
+      `pt: note: carried over ${opened.refused.length} global${opened.refused.length === 1 ? "" : "s"} outside torch's weights_only allowlist as placeholders: ${opened.refused.join(", ")}\n`,
+    );
   const bar = new Progress(io, "writing", 0);
   try {
     const inputHolds = () => storageRoots(opened.checkpoint.value).length;

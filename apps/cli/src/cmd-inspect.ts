@@ -208,7 +208,7 @@ function treeLines(
       const meta = v.attributes?.get("_metadata");
       return `OrderedDict[${v.size}]${meta instanceof Map ? ` (_metadata for ${meta.size} modules)` : ""}`;
     }
-    if (v instanceof PyObject) return `${v.cls.qualifiedName} (placeholder: class not loaded)`;
+    if (v instanceof PyObject) return `${v.cls.qualifiedName} (placeholder: class not loaded) [!]`;
     if (isModuleLike(v)) return `${v.className} (nn.Module)`;
     return shortRepr(v);
   };
@@ -350,6 +350,10 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
     io.out(
       `totals: ${totals.tensors} tensor${totals.tensors === 1 ? "" : "s"}, ${totals.parameters.toLocaleString("en-US")} element${totals.parameters === 1 ? "" : "s"}, ${fmtBytes(totals.bytes)} in ${totals.storages} storage${totals.storages === 1 ? "" : "s"} (${totals.shared_storages} shared)\n`,
     );
+    if (opened.refused.length)
+      io.out(
+        `warning: torch.load(weights_only=True) would refuse ${file}: ${opened.refused.join(", ")} (loaded as inert placeholders [!] or modules; nothing was executed)\n`,
+      );
     return 0;
   } finally {
     await opened.close();

@@ -1,8 +1,7 @@
+import { pickleSections, type ScannedGlobal, type ScanResult, scanSections } from "@pt/serialization";
 import { expectPositionals, parseArgs } from "./args.js";
-import { pickleSections } from "./containers.js";
 import { openSource } from "./files.js";
 import { CliError, type Io } from "./io.js";
-import { type GlobalUse, scanSection, summarize } from "./scan.js";
 
 export const SCAN_HELP = `usage: pt scan FILE [--json]
 
@@ -11,18 +10,72 @@ executing anything, each marked
   safe        on PyTorch's weights_only allowlist (tensors, storages, dtypes, OrderedDict…)
   unsafe      anything else (user classes, nn.Module classes, numpy…): torch.load with
               weights_only=True refuses the file; our loader needs unsafe: "opaque"
-  DANGEROUS   never callable whatever the options (os.system, subprocess, eval, getattr…)
-Globals named through STACK_GLOBAL are resolved from the strings and memo before it; a
-STACK_GLOBAL whose operands are not literal strings is listed as <unresolved STACK_GLOBAL>.
+  DANGEROUS   never callable whatever the options (os.system, subprocess, eval, getattr…,
+              under any alias: posix.system, _operator.attrgetter, io.open, pathlib.os.system)
+Every pickle is scanned: every record torch or TorchScript unpickles (and, marked "not read
+by torch", any other zip record holding pickles), the five pickles of a legacy file, every
+pickle of a plain pickle file up to its end, NumPy object arrays (.npy, .npz). Globals named
+through STACK_GLOBAL are resolved from the strings and memo before it; a STACK_GLOBAL whose
+operands are not literal strings is listed as <unresolved STACK_GLOBAL> (dangerous). A pickle
+whose FRAMEs disagree with its opcodes is flagged: torch's C unpickler reads such bytes
+differently from a careful reader.
 
-Exit status: 0 when every global is safe, 1 when any is unsafe or dangerous (even if the rest
-of the file cannot be read: the error is printed too), 2 when the file cannot be read and
-nothing unsafe was found before the error.
+Exit status: 0 when everything scanned is safe, 1 when a global is unsafe or dangerous or a
+pickle is mis-framed (even if the rest of the file cannot be read: the error is printed too),
+2 when nothing could be scanned (an unsupported container such as 7z, no pickle) or the file
+cannot be read and nothing unsafe was found before the error.
 
 options:
-  --json   print {"file", "format", "safe", "globals": [{"global", "verdict", "count",
-           "where"}]} instead of the table
+  --json   print {"file", "format", "safe", "sections", "globals": [{"global", "verdict",
+           "count", "where", "uses", "notReadByTorch"}], "problems"} instead of the table
 `;
+
+/** One line per distinct global: how many times, where, how it is used. */
+interface ScanEntry {
+  readonly global: string;
+  readonly verdict: string;
+  readonly count: number;
+  /** `section@offset` of each use (first 5): file offsets for streams, record offsets in zip records. */
+  readonly where: string[];
+  /** How the pickle uses it: called/built/state/argument (imported only when empty). */
+  readonly uses: string[];
+  /** True when it occurs only in pickles torch never reads. */
+  readonly notReadByTorch: boolean;
+  readonly flagged: boolean;
+}
+
+function where(g: ScannedGlobal, zip: boolean): string {
+  return `${g.section}@${zip || g.fileOffset === null ? g.offset : g.fileOffset}`;
+}
+
+function summarize(r: ScanResult): ScanEntry[] {
+  const zip = r.format === "zip" || r.format === "torchscript" || r.format === "npz";
+  const m = new Map<string, { -readonly [K in keyof ScanEntry]: ScanEntry[K] }>();
+  for (const g of r.globals) {
+    let e = m.get(g.global);
+    if (!e) {
+      e = {
+        global: g.global,
+        verdict: g.verdict,
+        count: 0,
+        where: [],
+        uses: [],
+        notReadByTorch: !g.loaded,
+        flagged: false,
+      };
+      m.set(g.global, e);
+    }
+    e.count++;
+    if (g.loaded) e.notReadByTorch = false;
+    if (g.flagged) e.flagged = true;
+    if (e.where.length < 5) e.where.push(where(g, zip));
+    for (const u of g.uses) {
+      const s = `${u.kind}:${u.opcode}`;
+      if (!e.uses.includes(s)) e.uses.push(s);
+    }
+  }
+  return [...m.values()];
+}
 
 /** `pt scan FILE`. */
 export async function scanCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -33,35 +86,31 @@ export async function scanCommand(argv: readonly string[], io: Io): Promise<numb
   }
   const [file] = expectPositionals(args, ["FILE"]) as [string];
   const src = openSource(file);
-  const uses: GlobalUse[] = [];
-  let error: Error | undefined;
-  let kind = "unknown";
+  let r: ScanResult;
   try {
-    const p = pickleSections(src);
-    kind = p.kind === "zip" && p.torchscript ? "torchscript" : p.kind;
-    for (const s of p.sections) {
-      try {
-        scanSection(s, (u) => uses.push(u));
-      } catch (e) {
-        error = new Error(`${s.name}: ${(e as Error).message}`);
-        break;
-      }
-    }
-    error ??= p.error;
+    r = scanSections(pickleSections(src));
+  } catch (e) {
+    throw new CliError(`cannot scan: ${(e as Error).message}`);
   } finally {
     src.close();
   }
-  const entries = summarize(uses);
-  const bad = entries.filter((e) => e.verdict !== "safe");
+  const entries = summarize(r);
+  const flagged = entries.filter((e) => e.flagged);
+  const frames = r.problems.filter((p) => p.kind === "frame");
+  const other = r.problems.filter((p) => p.kind !== "frame");
+  const pickles = r.sections.reduce((k, s) => k + s.pickles, 0);
   if (args.options.has("json")) {
     io.out(
       `${JSON.stringify(
         {
           file,
-          format: kind,
-          safe: bad.length === 0 && !error,
-          globals: entries,
-          ...(error ? { error: error.message } : {}),
+          format: r.format,
+          safe: r.safe,
+          ...(r.unsupported ? { unsupported: r.unsupported } : {}),
+          sections: r.sections,
+          globals: entries.map(({ flagged: _f, ...e }) => e),
+          problems: r.problems,
+          ...(other.length ? { error: `${other[0]?.section}: ${other[0]?.message}` } : {}),
         },
         null,
         2,
@@ -69,26 +118,41 @@ export async function scanCommand(argv: readonly string[], io: Io): Promise<numb
     );
   } else {
     const width = Math.max(6, ...entries.map((e) => e.global.length));
-    io.out(`${file}: ${kind}, ${entries.length} distinct globals\n`);
+    io.out(
+      `${file}: ${r.format}, ${entries.length} distinct globals in ${pickles} pickle${pickles === 1 ? "" : "s"} of ${r.sections.length} section${r.sections.length === 1 ? "" : "s"}\n`,
+    );
+    for (const s of r.sections.filter((x) => !x.loaded)) io.out(`  section ${s.name}: ${s.role}\n`);
     for (const e of entries) {
       const v = e.verdict === "dangerous" ? "DANGEROUS" : e.verdict;
       const more = e.count > e.where.length ? ` (+${e.count - e.where.length})` : "";
-      io.out(`  ${v.padEnd(9)}  ${e.global.padEnd(width)}  ×${e.count}  ${e.where.join(" ")}${more}\n`);
+      const note = e.notReadByTorch ? "  (not read by torch)" : "";
+      io.out(
+        `  ${v.padEnd(9)}  ${e.global.padEnd(width)}  ×${e.count}  ${e.where.join(" ")}${more}${note}\n`,
+      );
     }
-    const nd = entries.filter((e) => e.verdict === "dangerous").length;
-    io.out(
-      bad.length === 0
-        ? "all globals are on the weights_only allowlist\n"
-        : `${bad.length} not on the weights_only allowlist${nd ? `, ${nd} dangerous` : ""}\n`,
+    for (const p of frames) io.out(`  MISFRAMED  ${p.section}: ${p.message}\n`);
+    if (r.sections.length === 0)
+      io.out(
+        `nothing was scanned: ${r.unsupported ? `${r.unsupported} (not supported)` : "no pickle found"}\n`,
+      );
+    else {
+      const bad = entries.filter((e) => e.verdict !== "safe");
+      const nd = entries.filter((e) => e.verdict === "dangerous").length;
+      io.out(
+        bad.length === 0
+          ? "all globals are on the weights_only allowlist\n"
+          : `${bad.length} not on the weights_only allowlist${nd ? `, ${nd} dangerous` : ""}\n`,
+      );
+    }
+  }
+  if (flagged.length || frames.length) {
+    if (other.length) io.err(`pt: scan: scan incomplete: ${other[0]?.message}\n`);
+    return 1;
+  }
+  if (other.length) throw new CliError(`scan incomplete: ${other[0]?.message}`);
+  if (r.sections.length === 0)
+    throw new CliError(
+      `nothing was scanned: ${r.unsupported ? `${r.unsupported} is not supported` : "no pickle found"}`,
     );
-  }
-  if (error) {
-    // An unsafe global already found is a verdict: exit 1 (with the error line); else the scan failed.
-    if (bad.length) {
-      io.err(`pt: scan: scan incomplete: ${error.message}\n`);
-      return 1;
-    }
-    throw new CliError(`scan incomplete: ${error.message}`);
-  }
-  return bad.length ? 1 : 0;
+  return 0;
 }

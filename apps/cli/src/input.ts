@@ -6,13 +6,18 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { loads } from "@pt/pickle";
 import { readSafetensors } from "@pt/safetensors";
-import { type Checkpoint, isSerializationError, weightsOnlyRegistry } from "@pt/serialization";
+import {
+  type Checkpoint,
+  isSerializationError,
+  type LoadOptions,
+  weightsOnlyRegistry,
+} from "@pt/serialization";
 import type { Storage } from "@pt/storage";
 import { openFileSource } from "@pt/storage/node";
 import { ZipReader } from "@pt/zip-format";
 import { fsReason } from "./files.js";
 import { CliError } from "./io.js";
-import { type Opened, openCheckpoint } from "./loader.js";
+import { CLI_LOAD_OPTIONS, type Opened, openCheckpoint, weightsOnlyRefusals } from "./loader.js";
 import { selectKey } from "./walk.js";
 
 /** An opened input, with where its storages' bytes lie in the file. */
@@ -93,6 +98,7 @@ async function openSafetensorsFile(path: string): Promise<Input> {
     return {
       format: "safetensors",
       path,
+      refused: [], // a safetensors file holds no pickle
       value,
       storageKey: () => undefined,
       rawOffset: (s) => offsets.get(s) ?? null,
@@ -105,9 +111,15 @@ async function openSafetensorsFile(path: string): Promise<Input> {
   }
 }
 
-function openPlainPickle(path: string, size: number): Input {
+function openPlainPickle(path: string, size: number, options: LoadOptions): Input {
   if (size > MAX_PLAIN_PICKLE)
     throw new CliError(`${path}: a plain pickle of ${size} bytes is too large to read`);
+  // the same verdicts as `pt scan` (and as the loader's policy for checkpoints)
+  const refused = weightsOnlyRefusals(path);
+  if (refused.length && options.unsafe !== "opaque")
+    throw new CliError(
+      `${path}: refused ${refused.length} global${refused.length === 1 ? "" : "s"} outside torch's weights_only allowlist: ${refused.join(", ")} (pass --unsafe opaque to carry them over as placeholders)`,
+    );
   const { bytes } = head(path, size);
   const value = loads(bytes, { globals: weightsOnlyRegistry(), policy: "opaque" });
   const checkpoint = {
@@ -120,6 +132,7 @@ function openPlainPickle(path: string, size: number): Input {
   return {
     format: "pickle",
     path,
+    refused,
     value,
     storageKey: () => undefined,
     rawOffset: () => null,
@@ -171,14 +184,18 @@ async function withZipOffsets(path: string, opened: Opened): Promise<Input> {
  * Open `path` (any input `pt` reads) and, with `key`, narrow its value to that part (a dotted
  * path of dict keys, list indices and module state-dict names).
  */
-export async function openInput(path: string, key?: string): Promise<Input> {
+export async function openInput(
+  path: string,
+  key?: string,
+  options: LoadOptions = CLI_LOAD_OPTIONS,
+): Promise<Input> {
   let opened: Input;
   if (/^https?:\/\//i.test(path) || path.endsWith(".index.json") || isDirectory(path)) {
     // a URL (range requests), a DCP folder or a sharded index: opened by the loader; no raw file offsets
-    opened = { ...(await openCheckpoint(path)), path, rawOffset: () => null };
+    opened = { ...(await openCheckpoint(path, options)), path, rawOffset: () => null };
   } else {
     const { bytes, size } = head(path, 16);
-    opened = await openLocal(path, bytes, size);
+    opened = await openLocal(path, bytes, size, options);
   }
   if (key === undefined) return opened;
   try {
@@ -189,12 +206,17 @@ export async function openInput(path: string, key?: string): Promise<Input> {
   }
 }
 
-async function openLocal(path: string, bytes: Uint8Array, size: number): Promise<Input> {
+async function openLocal(
+  path: string,
+  bytes: Uint8Array,
+  size: number,
+  options: LoadOptions,
+): Promise<Input> {
   let opened: Input;
   if (looksLikeSafetensors(path, bytes, size)) opened = await openSafetensorsFile(path);
   else {
     try {
-      opened = await withZipOffsets(path, await openCheckpoint(path));
+      opened = await withZipOffsets(path, await openCheckpoint(path, options));
     } catch (e) {
       // not a checkpoint, but a pickle (protocol 2+ starts with PROTO; `.pkl` of any protocol)
       if (
@@ -202,7 +224,7 @@ async function openLocal(path: string, bytes: Uint8Array, size: number): Promise
         e.code === "UNKNOWN_FORMAT" &&
         (bytes[0] === 0x80 || path.endsWith(".pkl"))
       )
-        opened = openPlainPickle(path, size);
+        opened = openPlainPickle(path, size, options);
       else throw e;
     }
   }

@@ -3,10 +3,17 @@
  * the same way: lazily over a file descriptor, unknown classes as inert placeholders (nothing is
  * ever executed; `pt scan` says which globals a file uses).
  */
-import { type DcpMetadata, openUrl } from "@pt/serialization";
+import { statSync } from "node:fs";
+import {
+  type DcpMetadata,
+  isSerializationError,
+  openUrl,
+  pickleSections,
+  scanSections,
+} from "@pt/serialization";
 import { type Checkpoint, type LoadOptions, openPath } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
-import { fsReason } from "./files.js";
+import { fsReason, openSource } from "./files.js";
 import { CliError } from "./io.js";
 
 /** An opened checkpoint with storage keys resolved. */
@@ -18,7 +25,26 @@ export interface Opened {
   readonly checkpoint: Checkpoint;
   /** The size in bytes of a checkpoint opened from an http(s) URL. */
   readonly remoteSize?: number;
+  /**
+   * Every global of the pickles torch reads that `torch.load(weights_only=True)` would refuse
+   * (found by the scanner `pt scan` uses, so commands and `pt scan` agree), first use order.
+   */
+  readonly refused: readonly string[];
   close(): Promise<void>;
+}
+
+/** The globals of `path` that torch's weights_only policy refuses (the `pt scan` verdicts). */
+export function weightsOnlyRefusals(path: string): string[] {
+  const src = openSource(path);
+  try {
+    // only the pickles torch reads (a lazy open must not read every storage record)
+    const r = scanSections(pickleSections(src, { otherRecords: false }));
+    return [...new Set(r.globals.filter((g) => g.loaded && g.verdict !== "safe").map((g) => g.global))];
+  } catch {
+    return []; // the loader reports an unreadable file
+  } finally {
+    src.close();
+  }
 }
 
 /**
@@ -27,26 +53,73 @@ export interface Opened {
  */
 export const CLI_LOAD_OPTIONS: LoadOptions = { unsafe: "opaque", lazy: true, torchscript: "tensors" };
 
-/** Open `path` lazily. File-system errors become one-line CLI errors; format errors keep their message. */
-export async function openCheckpoint(path: string, options: LoadOptions = CLI_LOAD_OPTIONS): Promise<Opened> {
-  let cp: Checkpoint;
-  let remoteSize: number | undefined;
+const isRemote = (path: string): boolean => /^https?:\/\//i.test(path);
+
+function isFile(path: string): boolean {
   try {
-    if (/^https?:\/\//i.test(path)) {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function openAny(
+  path: string,
+  options: LoadOptions,
+): Promise<{ cp: Checkpoint; remoteSize: number | undefined }> {
+  try {
+    if (isRemote(path)) {
       // read lazily with HTTP range requests; a server without them is downloaded once (noted)
       const u = await openUrl(path, {
         ...options,
         http: { onNote: (m) => process.stderr.write(`note: ${m}\n`) },
       });
-      remoteSize = u.source.byteLength;
-      cp = u;
+      return { cp: u, remoteSize: u.source.byteLength };
     }
     // a file, a DCP folder or a sharded index (the latter two look like a Checkpoint to the commands)
-    else cp = (await openPath(path, options)) as Checkpoint;
+    return { cp: (await openPath(path, options)) as Checkpoint, remoteSize: undefined };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
       throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    // The refusal lists every global itself: its cause (the pickle layer's first refusal) would repeat it.
+    if (isSerializationError(e, "UNSAFE_GLOBALS")) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * The weights_only refusals of an input that is not one local file (a URL, a DCP folder, a
+ * sharded index), found by the loader itself: it is opened under torch's weights_only policy
+ * first, and a refusal (which the loader explains with the same scanner as `pt scan`) names them.
+ */
+async function refusalsByLoading(path: string, options: LoadOptions): Promise<string[]> {
+  const { unsafe: _unsafe, ...weightsOnly } = options;
+  try {
+    const { cp } = await openAny(path, weightsOnly);
+    await cp.close();
+    return [];
+  } catch (e) {
+    const cause = e instanceof CliError ? (e as { cause?: unknown }).cause : e;
+    const err = (cause ?? e) as { code?: unknown; globals?: ReadonlyArray<{ module: string; name: string }> };
+    if (err.code === "UNSAFE_GLOBALS" && err.globals)
+      return [...new Set(err.globals.map((g) => `${g.module}.${g.name}`))];
+    return []; // any other failure: the opaque open below reports it
+  }
+}
+
+/** Open `path` lazily. File-system errors become one-line CLI errors; format errors keep their message. */
+export async function openCheckpoint(path: string, options: LoadOptions = CLI_LOAD_OPTIONS): Promise<Opened> {
+  const { cp, remoteSize } = await openAny(path, options);
+  let refused: string[];
+  try {
+    refused = isFile(path)
+      ? weightsOnlyRefusals(path)
+      : options.unsafe === "opaque"
+        ? await refusalsByLoading(path, options)
+        : [];
+  } catch (e) {
+    await cp.close();
     throw e;
   }
   const keys = cp.storageKeys;
@@ -55,6 +128,7 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     value: cp.value,
     checkpoint: cp,
     ...(remoteSize !== undefined ? { remoteSize } : {}),
+    refused,
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
     close: () => cp.close(),
   };

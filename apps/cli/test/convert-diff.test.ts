@@ -88,6 +88,8 @@ describe("pt convert", () => {
           "--format",
           fmt,
           ...(flavor ? ["--flavor", flavor] : []),
+          // whole models hold user classes: carried over as placeholders, on request
+          ...(o.includes("_model") ? ["--unsafe", "opaque"] : []),
         ];
         const r = await run(...args);
         expect(r.code, args.join(" ")).toBe(0);
@@ -148,6 +150,30 @@ describe("pt convert", () => {
       expect(r.err, f).toMatch(msg);
       expect(r.err.split("\n"), f).toHaveLength(2);
       expect(existsSync(out), f).toBe(false);
+    }
+  });
+
+  it("refuses globals outside the weights_only allowlist unless --unsafe opaque, then names them", async () => {
+    const model = join(FIXTURES, "nn_user_net_model.legacy.pt");
+    const out = join(tmp, "model.pt");
+    const r = await run("convert", model, out);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /^pt: convert: serialization: refused \d+ globals?: .*outside the weights_only allowlist.*\n$/,
+    );
+    expect(existsSync(out)).toBe(false);
+    const o = await run("convert", model, out, "--unsafe", "opaque");
+    expect(o.code).toBe(0);
+    expect(o.err).toMatch(
+      /^pt: note: carried over \d+ globals? outside torch's weights_only allowlist as placeholders: /,
+    );
+    const framed = join(ROOT, "packages/serialization/fixtures/frames/frame-straddling.pt");
+    for (const extra of [[], ["--unsafe", "opaque"]]) {
+      const f = await run("convert", framed, join(tmp, "framed.pt"), ...extra);
+      expect(f.code).toBe(2);
+      expect(f.err).toMatch(
+        /past the end \(offset 12\) of the FRAME at offset 2 \(SHORT_BINUNICODE at offset 11\)/,
+      );
     }
   });
 

@@ -38,6 +38,23 @@ function expectedHashes(o: unknown, out: string[] = []): string[] {
 const MLP = join(ROOT, "examples/mlp.pt");
 
 describe("pt inspect", () => {
+  it("marks placeholders and ends with a warning naming every global weights_only refuses", async () => {
+    const py = `import argparse,sys,torch\ntorch.save({'w': torch.zeros(2), 'obj': argparse.Namespace(a=1)}, sys.argv[1])`;
+    const dir = mkdtempSync(join(tmpdir(), "pt-inspect-"));
+    const f = join(dir, "obj.pt");
+    const r0 = spawnSync("/usr/bin/python3", ["-c", py, f]);
+    expect(r0.status, String(r0.stderr)).toBe(0);
+    const r = await run("inspect", f);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/argparse\.Namespace \(placeholder: class not loaded\) \[!\]/);
+    const last = r.out.trimEnd().split("\n").at(-1);
+    expect(last).toMatch(
+      /^warning: torch\.load\(weights_only=True\) would refuse .*: argparse\.Namespace \(/,
+    );
+    const clean = await run("inspect", join(FIXTURES, "state_dict_checkpoint.zip.pt"));
+    expect(clean.out).not.toMatch(/^warning:/m);
+  });
+
   it("--json gives the documented shape for the bundled example", async () => {
     const j = await inspectJson(MLP);
     expect(j.format).toBe("zip");

@@ -3,8 +3,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dumps, PyGlobal, PyObject, tuple } from "@pt/pickle";
+import { verdictOf, weightsOnlyRegistry } from "@pt/serialization";
 import { describe, expect, it } from "vitest";
-import { classify } from "../src/scan.js";
 import { CORPUS, corpusExpected, FIXTURES, manifest, run } from "./helpers.js";
 
 interface ScanJson {
@@ -118,8 +118,8 @@ describe("pt scan", () => {
     );
     const { code, json } = await scanJson(write("memo.pkl", memo));
     expect(code).toBe(1);
-    expect(json.globals).toEqual([
-      { global: "builtins.eval", verdict: "dangerous", count: 1, where: ["pickle@26"] },
+    expect(json.globals).toMatchObject([
+      { global: "builtins.eval", verdict: "dangerous", count: 1, where: ["pickle@26"], uses: [] },
     ]);
     // operands built by a call: (GLOBAL copyreg x)() STACK_GLOBAL — not nameable statically.
     const computed = cat([0x80, 4], enc("cposix\nsystem\n"), [0x29, 0x52], su("x"), [0x93, 0x2e]);
@@ -127,7 +127,7 @@ describe("pt scan", () => {
     expect(c.code).toBe(1);
     expect(c.json.globals.map((g) => [g.global, g.verdict])).toEqual([
       ["posix.system", "dangerous"],
-      ["<unresolved STACK_GLOBAL>", "unsafe"],
+      ["<unresolved STACK_GLOBAL>", "dangerous"],
     ]);
   });
 
@@ -157,8 +157,14 @@ describe("pt scan", () => {
     const { code, json } = await scanJson(file);
     expect(json.format).toBe("legacy");
     const at = (parts[0]?.length ?? 0) + (parts[1]?.length ?? 0) + (parts[2]?.length ?? 0) + 2;
-    expect(json.globals).toEqual([
-      { global: "os.system", verdict: "dangerous", count: 1, where: [`object@${at}`] },
+    expect(json.globals).toMatchObject([
+      {
+        global: "os.system",
+        verdict: "dangerous",
+        count: 1,
+        where: [`object@${at}`],
+        uses: ["called:REDUCE"],
+      },
     ]);
     expect(code).toBe(1);
   });
@@ -171,9 +177,10 @@ describe("pt scan", () => {
     const r = await run("scan", p);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/unsafe\s+argparse\.Namespace/);
-    expect(classify("torch._utils", "_rebuild_tensor_v2")).toBe("safe");
-    expect(classify("__builtin__", "set")).toBe("safe");
-    expect(classify("nt", "system")).toBe("dangerous");
+    const r0 = weightsOnlyRegistry();
+    expect(verdictOf(r0, "torch._utils", "_rebuild_tensor_v2")).toBe("safe");
+    expect(verdictOf(r0, "__builtin__", "set")).toBe("safe");
+    expect(verdictOf(r0, "nt", "system")).toBe("dangerous");
   });
 
   it("a truncated pickle lists what it saw, then fails with one line (exit 1 if unsafe, else 2)", async () => {
@@ -186,5 +193,49 @@ describe("pt scan", () => {
     const s = await run("scan", write("trunc2.pkl", safe.subarray(0, safe.length - 2)));
     expect(s.code).toBe(2);
     expect(s.err).toMatch(/^pt: scan: scan incomplete: pickle: .*truncated.*\n$/);
+  });
+});
+
+describe("the frame-straddling checkpoint (torch 1.13 runs its builtins.print)", () => {
+  const framed = join(FIXTURES, "../../../packages/serialization/fixtures/frames/frame-straddling.pt");
+  it("scan flags it (exit 1) naming the global and the frame offsets", async () => {
+    const r = await run("scan", framed);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/DANGEROUS\s+builtins\.print/);
+    expect(r.out).toMatch(/MISFRAMED\s+data\.pkl: .*past the end \(offset 12\) of the FRAME at offset 2/);
+  });
+  it("inspect and disasm refuse it naming the offsets", async () => {
+    for (const cmd of ["inspect", "disasm"]) {
+      const r = await run(cmd, framed);
+      expect(r.code, cmd).toBe(2);
+      expect(r.err, cmd).toMatch(
+        /past the end \(offset 12\) of the FRAME at offset 2 \(SHORT_BINUNICODE at offset 11\)/,
+      );
+    }
+  });
+});
+
+describe("whole-file coverage", () => {
+  it("scans every pickle of a plain pickle file until EOF, and says when nothing was scanned", async () => {
+    const one = dumps(1, { protocol: 2 });
+    const evil = dumps(new PyObject(new PyGlobal("os", "system"), tuple(["id"])), { protocol: 2 });
+    const r = await scanJson(write("two.pkl", cat(one, one, evil)));
+    expect(r.code).toBe(1);
+    expect(r.json.globals.map((g) => [g.global, g.where[0]])).toEqual([
+      ["os.system", `pickle@${2 * one.length + 2}`],
+    ]);
+    const z = await run("scan", write("x.7z", cat([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], [0, 4, 1, 2, 3, 4])));
+    expect(z.code).toBe(2);
+    expect(z.out).toContain("nothing was scanned: 7z archive (not supported)");
+  });
+  it("scans a NumPy object array's pickle", async () => {
+    const py = `import numpy as np,sys,os\nclass E:\n  def __reduce__(self): return (os.system,('id',))\nnp.save(sys.argv[1], np.array([E()], dtype=object), allow_pickle=True)`;
+    const f = join(tmp, "evil.npy");
+    const p = spawnSync("/usr/bin/python3", ["-c", py, f]);
+    expect(p.status, String(p.stderr)).toBe(0);
+    const r = await scanJson(f);
+    expect(r.json.format).toBe("npy");
+    expect(r.json.globals.find((g) => g.global === "posix.system")?.verdict).toBe("dangerous");
+    expect(r.code).toBe(1);
   });
 });

@@ -40,36 +40,46 @@ export async function safetyReport(source: Source): Promise<SafetyReport> {
   const seen = new Set<string>();
   const globals: SafetyGlobal[] = [];
   for (const g of r.globals) {
-    const name = `${g.module}.${g.name}`;
-    const k = `${g.record}:${name}`;
+    const k = `${g.section}:${g.global}`;
     if (seen.has(k)) continue;
     seen.add(k);
+    const verdict = g.verdict === "dangerous" ? "dangerous" : g.verdict === "safe" ? "allowed" : "refused";
     globals.push({
-      name,
-      record: g.record,
+      name: g.global,
+      record: g.section,
       offset: g.offset,
       opcode: g.opcode,
-      verdict: g.dangerous ? "dangerous" : g.allowed ? "allowed" : "refused",
-      why: g.dangerous
-        ? "can run code when unpickled (a plain torch.load would call it); refused here whatever the options"
-        : g.allowed
-          ? "on torch's weights_only allowlist"
-          : "not on torch's weights_only allowlist; shown here as an inert placeholder, never constructed",
+      verdict,
+      why:
+        verdict === "dangerous"
+          ? "can run code when unpickled (a plain torch.load would call it); refused here whatever the options"
+          : verdict === "allowed"
+            ? "on torch's weights_only allowlist"
+            : g.loaded
+              ? "not on torch's weights_only allowlist; shown here as an inert placeholder, never constructed"
+              : `not on torch's weights_only allowlist, in ${g.section}, which torch does not read (${g.role})`,
     });
   }
+  const problems = r.problems.map((p) => `${p.section}: ${p.message}`);
+  const scanned = r.unsupported === null && r.sections.length > 0;
   const dangerous = globals.some((g) => g.verdict === "dangerous");
-  const refused = globals.filter((g) => g.verdict !== "allowed");
+  const refused = r.globals.filter((g) => g.flagged && g.verdict !== "dangerous");
   const first = refused[0];
   return {
-    verdict:
-      r.format === "unknown" ? "unknown" : dangerous ? "dangerous" : refused.length ? "unsafe" : "safe",
+    verdict: !scanned ? "unknown" : dangerous ? "dangerous" : r.safe ? "safe" : "unsafe",
     format: r.format,
     globals,
-    torchLoad:
-      r.format === "unknown"
-        ? "not a torch checkpoint"
+    torchLoad: !scanned
+      ? r.unsupported
+        ? `not scanned: ${r.unsupported} is not a format torch.load reads`
+        : "nothing was scanned: no pickle found"
+      : problems.length
+        ? `cannot be verified: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`
         : first
-          ? `refuses to load it: "Unsupported global: GLOBAL ${first.name} was not an allowed global by default"${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`
-          : "loads it",
+          ? `refuses to load it: "Unsupported global: GLOBAL ${first.global} was not an allowed global by default"${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`
+          : dangerous
+            ? "refuses to load it (a dangerous global)"
+            : "loads it",
+    ...(problems.length ? { error: problems.join("; ") } : {}),
   };
 }

@@ -30,6 +30,7 @@ export {
   saveLegacy,
   saveLegacySync,
 } from "./save.js";
+export { LEGACY_ROLES, legacyPickleSections, legacyPickleSectionsAsync } from "./sections.js";
 export { DEFAULT_SYS_INFO, type SysInfo } from "./sys-info.js";
 export {
   loadTar,

@@ -149,7 +149,8 @@ function unsafeName(name: string): boolean {
 }
 
 /** Walk the archive's headers; returns its members (data not read). */
-function* tarMembers(total: number): Parser<TarMember[]> {
+/** The members of a tar archive (headers checked: checksums, sizes, unsafe types and names). */
+export function* tarMembers(total: number): Parser<TarMember[]> {
   const members: TarMember[] = [];
   let pos = 0;
   let pax: Map<string, string> | null = null;

@@ -1,20 +1,24 @@
 /**
- * The built-in allowlist: pure-data Python constructs that `loads` resolves with no options, and
- * the names that are dangerous and never resolved whatever the options.
+ * The built-in allowlist: pure-data Python constructs that `loads` resolves with no options (the
+ * dangerous names, never resolved whatever the options, are in `names.ts`).
  */
 
 import { InvalidValueError } from "./errors.js";
 import { CALL, GLOBAL_NAME, GlobalRegistry, type HookContext, NEW } from "./hooks.js";
+import { py3Name } from "./names.js";
 import { encodeUtf8 } from "./text.js";
 import {
   PyByteArray,
   PyComplex,
   PyFloat,
   PyFrozenSet,
+  PyGlobal,
+  PyObject,
   PyOrderedDict,
   PySlice,
   type PyTuple,
   tuple,
+  unhashableType,
 } from "./values.js";
 
 type Fn = (args: PyTuple, ctx: HookContext) => unknown;
@@ -65,11 +69,21 @@ function encodeStr(s: unknown, enc: unknown, ctx: HookContext): Uint8Array {
   return bad(`unsupported encoding ${String(enc)}`, ctx);
 }
 
+/** The members of a set built by `set(x)`/`frozenset(x)`, each hashable as CPython requires. */
+function members(args: PyTuple, what: string, ctx: HookContext): Iterable<unknown> {
+  if (!args.length) return [];
+  const items = [...iter(args[0], what, ctx)];
+  for (const x of items) {
+    const t = unhashableType(x);
+    if (t !== null) bad(`unhashable type: '${t}' in ${what}()`, ctx);
+  }
+  return items;
+}
 function makeSet(args: PyTuple, ctx: HookContext): Set<unknown> {
-  return new Set(args.length ? iter(args[0], "set", ctx) : []);
+  return new Set(members(args, "set", ctx));
 }
 function makeFrozenSet(args: PyTuple, ctx: HookContext): PyFrozenSet {
-  return new PyFrozenSet(args.length ? iter(args[0], "frozenset", ctx) : []);
+  return new PyFrozenSet(members(args, "frozenset", ctx));
 }
 function makeByteArray(args: PyTuple, ctx: HookContext): PyByteArray {
   if (args.length === 0) return new PyByteArray(0);
@@ -133,6 +147,16 @@ function reconstructor(registry: () => GlobalRegistry): Fn {
   // copyreg._reconstructor(cls, base, state): allowed only when cls is base and base is allowlisted.
   return (args, ctx) => {
     const [cls, base, state] = args;
+    // Protocol 0/1 pickles of plain instances: `_reconstructor(C, object, None)`. With C an inert
+    // placeholder (policy "opaque"), the result is an inert placeholder instance of C.
+    if (
+      args.length === 3 &&
+      cls instanceof PyGlobal &&
+      base instanceof PyGlobal &&
+      py3Name(base.module, base.name).join(".") === "builtins.object" &&
+      state === null
+    )
+      return new PyObject(cls, tuple([]), "reduce", null);
     const values = new Set(Array.from(registry().entries(), ([, , v]) => v));
     if (
       args.length !== 3 ||
@@ -162,87 +186,6 @@ export function defaultGlobals(): GlobalRegistry {
   return r;
 }
 
-const DANGEROUS_MODULES = new Set([
-  "os",
-  "posix",
-  "nt",
-  "posixpath",
-  "ntpath",
-  "subprocess",
-  "sys",
-  "shutil",
-  "socket",
-  "pty",
-  "importlib",
-  "runpy",
-  "ctypes",
-  "pickle",
-  "_pickle",
-  "marshal",
-  "code",
-  "codeop",
-  "webbrowser",
-  "commands",
-  "popen2",
-  "multiprocessing",
-  "signal",
-  "_posixsubprocess",
-  "builtins.__dict__",
-]);
-const DANGEROUS_BUILTINS = new Set([
-  "eval",
-  "exec",
-  "execfile",
-  "compile",
-  "getattr",
-  "setattr",
-  "delattr",
-  "__import__",
-  "open",
-  "input",
-  "raw_input",
-  "globals",
-  "locals",
-  "vars",
-  "breakpoint",
-  "apply",
-  "file",
-  "reload",
-  "memoryview",
-  "type",
-  "object",
-  "super",
-  "classmethod",
-  "staticmethod",
-  "property",
-  "help",
-  "exit",
-  "quit",
-]);
-
-/**
- * True for globals that are never resolved whatever the options (`os.*`, `posix.*`, `nt.*`,
- * `subprocess.*`, `sys.*`, `builtins.eval/exec/getattr/__import__/...` and similar).
- */
-export function isDangerousGlobal(module: string, name: string): boolean {
-  const top = module.split(".")[0] ?? module;
-  if (DANGEROUS_MODULES.has(top) || DANGEROUS_MODULES.has(module)) return true;
-  if (module === "builtins" || module === "__builtin__") return DANGEROUS_BUILTINS.has(name);
-  if (module === "operator" && /^(attrgetter|methodcaller)$/.test(name)) return true;
-  if (module === "torch" && name === "load") return true;
-  return false;
-}
-
-/** Python 2 → Python 3 module names (pickle's `fix_imports`), used when a registry lookup misses. */
-export const PY2_MODULES: ReadonlyMap<string, string> = new Map([
-  ["__builtin__", "builtins"],
-  ["copy_reg", "copyreg"],
-  ["Queue", "queue"],
-  ["UserDict", "collections"],
-  ["UserList", "collections"],
-  ["_abcoll", "collections.abc"],
-  ["cPickle", "pickle"],
-]);
 /** Python 3 → Python 2 module names used by the pickler for protocols < 3. */
 export const PY3_TO_PY2_MODULES: ReadonlyMap<string, string> = new Map([
   ["builtins", "__builtin__"],
@@ -251,19 +194,6 @@ export const PY3_TO_PY2_MODULES: ReadonlyMap<string, string> = new Map([
   ["_pickle", "pickle"],
 ]);
 
-/** Python 2 `(module, name)` → Python 3, for the few builtins that moved (pickle's `NAME_MAPPING`). */
-export const PY2_NAMES: ReadonlyMap<string, readonly [string, string]> = new Map([
-  ["__builtin__\nxrange", ["builtins", "range"]],
-  ["__builtin__\nreduce", ["functools", "reduce"]],
-  ["__builtin__\nintern", ["sys", "intern"]],
-  ["__builtin__\nunichr", ["builtins", "chr"]],
-  ["__builtin__\nunicode", ["builtins", "str"]],
-  ["__builtin__\nlong", ["builtins", "int"]],
-  ["__builtin__\nbasestring", ["builtins", "str"]],
-  ["itertools\nizip", ["builtins", "zip"]],
-  ["itertools\nimap", ["builtins", "map"]],
-  ["itertools\nifilter", ["builtins", "filter"]],
-]);
 /** Python 3 `(module, name)` → Python 2, used by the pickler below protocol 3 before the module mapping. */
 export const PY3_TO_PY2_NAMES: ReadonlyMap<string, readonly [string, string]> = new Map([
   ["builtins\nrange", ["__builtin__", "xrange"]],

@@ -2,7 +2,15 @@
  * A disassembler whose text matches `pickletools.dis(data, annotate=0)`, and `genops`, the opcode
  * iterator it is built on (useful for scanners: it never resolves anything).
  */
-import { InvalidOpcodeError, InvalidValueError, PickleError, StackError, TruncatedError } from "./errors.js";
+import {
+  FrameError,
+  frameViolation,
+  InvalidOpcodeError,
+  InvalidValueError,
+  PickleError,
+  StackError,
+  TruncatedError,
+} from "./errors.js";
 import { OPCODES, type OpcodeInfo } from "./opcodes.js";
 import {
   decodeRawUnicodeEscape,
@@ -33,12 +41,39 @@ export type OpArg =
   | Uint8Array
   | { readonly bytearray: Uint8Array };
 
-/** Iterate the opcodes of the pickle at `offset` (default 0) up to and including STOP. */
-export function* genops(data: Uint8Array, offset = 0): Generator<PickleOp, number, undefined> {
+/** Options of `genops`. */
+export interface GenopsOptions {
+  /**
+   * Framing violations (an opcode crossing a FRAME end, a FRAME inside an unfinished frame, STOP
+   * before its frame's end) are thrown as `FrameError` by default, as CPython's pure-Python
+   * unpickler refuses them. With this callback they are reported to it instead and iteration goes
+   * on ignoring frames, as CPython's C unpickler reads them (what a scanner needs to see what
+   * `torch.load` would run).
+   */
+  readonly onFrameError?: (e: FrameError) => void;
+}
+
+/**
+ * Iterate the opcodes of the pickle at `offset` (default 0) up to and including STOP; returns the
+ * offset just past STOP. Framing is checked (see `GenopsOptions.onFrameError`).
+ */
+export function* genops(
+  data: Uint8Array,
+  offset = 0,
+  options: GenopsOptions = {},
+): Generator<PickleOp, number, undefined> {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let pos = offset;
   const end = data.length;
+  const report =
+    options.onFrameError ??
+    ((e: FrameError) => {
+      throw e;
+    });
+  let frameStart = -1;
+  let frameEnd = -1;
   for (;;) {
+    if (frameEnd >= 0 && pos >= frameEnd) frameEnd = -1;
     if (pos >= end)
       throw new TruncatedError(`truncated input: pickle ended at offset ${pos} without STOP`, 1, 0, {
         offset: pos,
@@ -240,6 +275,38 @@ export function* genops(data: Uint8Array, offset = 0): Generator<PickleOp, numbe
         arg = utf8(pos, pos + n);
         pos += n;
         break;
+      }
+    }
+    if (frameEnd >= 0) {
+      const v = frameViolation(op.name, start, pos, frameStart, frameEnd);
+      if (v !== null) {
+        frameEnd = -1;
+        report(v);
+      }
+    }
+    if (op.name === "FRAME") {
+      if (pos + (arg as number) > end && options.onFrameError) {
+        // CPython's pure-Python unpickler reads on with a short frame (its C unpickler refuses)
+        options.onFrameError(
+          new FrameError(
+            `a FRAME declares ${arg} bytes but only ${end - pos} follow`,
+            start,
+            pos + (arg as number),
+            fields,
+          ),
+        );
+        frameStart = start;
+        frameEnd = end;
+      } else if (pos + (arg as number) > end)
+        throw new TruncatedError(
+          `truncated input: a frame of ${arg} bytes at offset ${pos}, ${end - pos} left`,
+          arg as number,
+          end - pos,
+          fields,
+        );
+      else {
+        frameStart = start;
+        frameEnd = pos + (arg as number);
       }
     }
     yield { op, arg, pos: start };

@@ -14,7 +14,8 @@ export type PickleErrorCode =
   | "InvalidValue"
   | "Unsupported"
   | "Hook"
-  | "Unpicklable";
+  | "Unpicklable"
+  | "Frame";
 
 /** Structured fields carried by every pickle error. */
 export interface PickleErrorFields {
@@ -133,6 +134,55 @@ export class HookError extends PickleError {
   constructor(message: string, fields: PickleErrorFields) {
     super("Hook", message, fields);
   }
+}
+
+/**
+ * Protocol-4 framing violated (as CPython's pure-Python `_Unframer` refuses it): an opcode or its
+ * argument crossing the end of a FRAME, a FRAME inside an unfinished frame, or STOP before the
+ * end of its frame. `frameStart` is the offset of the FRAME opcode, `frameEnd` the offset just past
+ * its declared bytes.
+ */
+export class FrameError extends PickleError {
+  constructor(
+    message: string,
+    readonly frameStart: number,
+    readonly frameEnd: number,
+    fields: PickleErrorFields,
+  ) {
+    super("Frame", message, fields);
+  }
+}
+
+/** The framing error for the opcode at `opPos`..`opEnd` within the frame `frameStart`..`frameEnd` (null when framing holds). */
+export function frameViolation(
+  opcode: string,
+  opPos: number,
+  opEnd: number,
+  frameStart: number,
+  frameEnd: number,
+): FrameError | null {
+  if (opEnd > frameEnd)
+    return new FrameError(
+      `an opcode runs to offset ${opEnd}, past the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
+      frameStart,
+      frameEnd,
+      { offset: opPos, opcode },
+    );
+  if (opcode === "FRAME")
+    return new FrameError(
+      `a FRAME begins inside the unfinished FRAME at offset ${frameStart} (which ends at offset ${frameEnd})`,
+      frameStart,
+      frameEnd,
+      { offset: opPos, opcode },
+    );
+  if (opcode === "STOP" && opEnd !== frameEnd)
+    return new FrameError(
+      `STOP ends the pickle ${frameEnd - opEnd} bytes before the end (offset ${frameEnd}) of the FRAME at offset ${frameStart}`,
+      frameStart,
+      frameEnd,
+      { offset: opPos, opcode },
+    );
+  return null;
 }
 
 /** `dumps` met a value it cannot write. */

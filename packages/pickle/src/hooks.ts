@@ -9,6 +9,7 @@
  * written the way CPython's `save_reduce` writes `__reduce__` results; a value that implements
  * `GLOBAL_NAME` is written as a GLOBAL reference.
  */
+import { DangerousList } from "./names.js";
 import type { PyTuple } from "./values.js";
 
 /** REDUCE: `value(*args)`. */
@@ -74,6 +75,7 @@ export interface GlobalNamed {
 /** `module`/`name` → the value that GLOBAL pushes. */
 export class GlobalRegistry {
   private readonly map = new Map<string, unknown>();
+  private danger: DangerousList | undefined;
 
   constructor(entries?: Iterable<readonly [module: string, name: string, value: unknown]>) {
     if (entries) for (const [m, n, v] of entries) this.register(m, n, v);
@@ -96,11 +98,29 @@ export class GlobalRegistry {
     return this.map.get(GlobalRegistry.key(module, name));
   }
 
-  /** A new registry holding this one's entries, then `other`'s (which win). */
+  /**
+   * Mark `module.name` (or a whole module, with name `"*"`) dangerous: refused whatever the policy,
+   * under any alias or attribute path, like the built-in dangerous list (`isDangerousGlobal`).
+   * For a library's own dangerous names (torch's `torch.load`…).
+   */
+  refuse(module: string, name: string): this {
+    this.danger ??= new DangerousList();
+    this.danger.add(module, name);
+    return this;
+  }
+
+  /** The names marked with `refuse`, if any. */
+  get refused(): DangerousList | undefined {
+    return this.danger;
+  }
+
+  /** A new registry holding this one's entries, then `other`'s (which win); refused names of both. */
   merge(other: GlobalRegistry): GlobalRegistry {
     const r = new GlobalRegistry();
     for (const [k, v] of this.map) r.map.set(k, v);
     for (const [k, v] of other.map) r.map.set(k, v);
+    if (this.danger && other.danger) r.danger = this.danger.merge(other.danger);
+    else r.danger = this.danger ?? other.danger;
     return r;
   }
 

@@ -2,8 +2,9 @@
  * The unpickler: every opcode of protocols 0-5, never executing anything. Globals resolve only
  * through the allowlist and the caller's `GlobalRegistry`.
  */
-import { defaultGlobals, isDangerousGlobal, PY2_MODULES, PY2_NAMES } from "./allowlist.js";
+import { defaultGlobals } from "./allowlist.js";
 import {
+  frameViolation,
   HookError,
   InvalidOpcodeError,
   InvalidValueError,
@@ -17,6 +18,7 @@ import {
 } from "./errors.js";
 import { CALL, EXTEND, type GlobalRegistry, type HookContext, NEW, SETITEM, SETSTATE } from "./hooks.js";
 import { scanMemoReads } from "./memo-scan.js";
+import { isDangerousGlobal, py3Name } from "./names.js";
 import { opcodeName } from "./opcodes.js";
 import { decodeRawUnicodeEscape, decodeUtf8, escapeDecode, latin1 } from "./text.js";
 import {
@@ -29,6 +31,7 @@ import {
   type PyObjectOrigin,
   PyOrderedDict,
   PyTuple,
+  unhashableType,
 } from "./values.js";
 
 /** Options of `loads` and `Unpickler`. Every field is optional; defaults are stated. */
@@ -205,19 +208,15 @@ export class Unpickler {
     const known = this.resolved.get(module)?.get(name);
     if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
-    const renamed = PY2_NAMES.get(`${module}\n${name}`);
-    const mappedModule = renamed?.[0] ?? PY2_MODULES.get(module);
-    const mappedName = renamed?.[1] ?? name;
-    if (
-      isDangerousGlobal(module, name) ||
-      (mappedModule !== undefined && isDangerousGlobal(mappedModule, mappedName))
-    )
-      throw new UnsafeGlobalError(module, name, true, fields);
+    if (module === "") throw new InvalidValueError("Empty module name", fields);
     const g = this.globals;
+    if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
+    // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.
+    const [pm, pn] = py3Name(module, name);
+    const mapped = pm !== module || pn !== name;
     let found: unknown;
     if (g.has(module, name)) found = g.get(module, name);
-    else if (mappedModule !== undefined && g.has(mappedModule, mappedName))
-      found = g.get(mappedModule, mappedName);
+    else if (mapped && g.has(pm, pn)) found = g.get(pm, pn);
     if (found !== undefined) {
       let byName = this.resolved.get(module);
       if (byName === undefined) {
@@ -227,8 +226,7 @@ export class Unpickler {
       byName.set(name, found);
       return found;
     }
-    if (g.has(module, name) || (mappedModule !== undefined && g.has(mappedModule, mappedName)))
-      return undefined; // registered as undefined (not cached)
+    if (g.has(module, name) || (mapped && g.has(pm, pn))) return undefined; // registered as undefined (not cached)
     if (this.opaque) return new PyGlobal(module, name);
     throw new UnsafeGlobalError(module, name, false, fields);
   }
@@ -550,6 +548,16 @@ export class Unpickler {
         });
       return m;
     };
+    // A dict key or set member: refused when CPython could not hash it (list, dict, set…).
+    const hashable = (key: unknown): unknown => {
+      const t = unhashableType(key);
+      if (t !== null)
+        throw new InvalidValueError(`unhashable type: '${t}' used as a dict key or set member`, {
+          offset: opPos,
+          opcode: opcodeName(op),
+        });
+      return key;
+    };
     const sliceToMark = (): unknown[] => {
       const m = popMark();
       const items = stack.slice(m);
@@ -560,9 +568,14 @@ export class Unpickler {
     // Rarely used opcodes live here, so that `pos` stays a register in the hot loop below.
     const cold = (): void => {
       switch (op) {
-        case 0x70: // PUT
-          memoPut(Number(parseInt10(asciiLine(), false)), peek());
+        case 0x70: {
+          // PUT
+          const idx = Number(parseInt10(asciiLine(), false));
+          if (idx < 0 || Object.is(idx, -0))
+            throw new InvalidValueError(`negative PUT argument ${idx}`, errorFields(opPos, op));
+          memoPut(idx, peek());
           break;
+        }
         case 0x67: // GET
           stack.push(memoGet(Number(parseInt10(asciiLine(), false))));
           break;
@@ -579,7 +592,7 @@ export class Unpickler {
           if (items.length % 2)
             throw new StackError("DICT with an odd number of items", { offset: opPos, opcode: "DICT" });
           const d = new Map();
-          for (let k = 0; k < items.length; k += 2) d.set(items[k], items[k + 1]);
+          for (let k = 0; k < items.length; k += 2) d.set(hashable(items[k]), items[k + 1]);
           this.account(8 * items.length, opPos, op);
           stack.push(d);
           break;
@@ -593,7 +606,7 @@ export class Unpickler {
           const target = stack[m - 1];
           const n = stack.length - m;
           if (target instanceof Set && !(target instanceof PyFrozenSet))
-            for (let k = m; k < stack.length; k++) target.add(stack[k]);
+            for (let k = m; k < stack.length; k++) target.add(hashable(stack[k]));
           else if (target instanceof PyObject) {
             target.listItems ??= [];
             for (let k = m; k < stack.length; k++) target.listItems.push(stack[k]);
@@ -610,6 +623,7 @@ export class Unpickler {
           // FROZENSET
           const items = sliceToMark();
           this.account(8 * items.length, opPos, op);
+          for (const x of items) hashable(x);
           stack.push(new PyFrozenSet(items));
           break;
         }
@@ -689,10 +703,13 @@ export class Unpickler {
           const nl = readLine();
           let a = cur;
           let b = nl;
-          while (b > a && (data[b - 1] === 0x20 || data[b - 1] === 0x0d)) b--;
           const q = data[a];
+          // As CPython: the whole line up to the newline must be quoted (no blank or CR stripped).
           if (b - a < 2 || (q !== 0x27 && q !== 0x22) || data[b - 1] !== q)
-            throw new InvalidValueError("STRING argument is not quoted", { offset: opPos, opcode: "STRING" });
+            throw new InvalidValueError("the STRING opcode argument must be quoted", {
+              offset: opPos,
+              opcode: "STRING",
+            });
           a++;
           b--;
           const raw = escapeDecode(data, a, b);
@@ -881,7 +898,7 @@ export class Unpickler {
           const v = pop();
           const k = pop();
           const target = peek();
-          if (target instanceof Map) target.set(k, v);
+          if (target instanceof Map) target.set(hashable(k), v);
           else this.setItems(target, [k, v], opPos, op);
           this.account(16, opPos, op);
           break;
@@ -897,7 +914,10 @@ export class Unpickler {
             });
           const target = stack[m - 1];
           if (target instanceof Map)
-            for (let k = m; k < stack.length; k += 2) target.set(stack[k], stack[k + 1]);
+            for (let k = m; k < stack.length; k += 2) {
+              const key = stack[k];
+              target.set(typeof key === "object" && key !== null ? hashable(key) : key, stack[k + 1]);
+            }
           else this.setItems(target, stack.slice(m), opPos, op);
           stack.length = m;
           this.account(8 * n, opPos, op);
@@ -914,7 +934,16 @@ export class Unpickler {
       }
     };
 
+    // The current FRAME (protocol 4+): its opcode's offset and the offset just past its bytes.
+    // Framing is checked as CPython's pure-Python `_Unframer` does (its C unpickler ignores it):
+    // an opcode crossing the frame end, a FRAME in an unfinished frame, STOP before the end.
+    let frameStart = -1;
+    let frameEnd = NO_FRAME;
     for (;;) {
+      if (pos >= frameEnd) {
+        if (pos > frameEnd) throw frameViolation(opcodeName(op), opPos, pos, frameStart, frameEnd) as Error;
+        frameEnd = NO_FRAME;
+      }
       if (pos >= end) {
         if (pos === start) this.trunc("an opcode", pos, 1, pos, 0x2e);
         throw new TruncatedError(`truncated input: pickle ended at offset ${pos} without STOP`, 1, 0, {
@@ -1129,14 +1158,20 @@ export class Unpickler {
         }
         case 0x95: {
           // FRAME
+          if (frameEnd !== NO_FRAME)
+            throw frameViolation("FRAME", opPos, opPos + 1, frameStart, frameEnd) as Error;
           cur = pos;
           const n = len8();
           pos = cur;
           if (pos + n > end) this.trunc(`a frame of ${n} bytes`, pos, n, opPos, op);
+          frameStart = opPos;
+          frameEnd = pos + n;
           break;
         }
         case 0x2e: {
           // STOP (no call here: a call site first reached at the very end would deoptimize the loop)
+          if (frameEnd !== NO_FRAME && pos !== frameEnd)
+            throw frameViolation("STOP", opPos, pos, frameStart, frameEnd) as Error;
           const floor = marks.length ? (marks[marks.length - 1] as number) : 0;
           if (stack.length <= floor) {
             cur = pos;
@@ -1234,6 +1269,9 @@ export class Unpickler {
     });
   }
 }
+
+/** `frameEnd` when no FRAME is open. */
+const NO_FRAME = Number.MAX_SAFE_INTEGER;
 
 /** What the memo holds in a slot that no GET reads (see `scanMemoReads`). */
 const DROPPED: unique symbol = Symbol("dropped memo value");

@@ -162,3 +162,31 @@ export class PyObject {
     readonly kwargs: Map<string, unknown> | null = null,
   ) {}
 }
+
+/**
+ * The Python type name of `v` when `v` cannot be a dict key or set member (`list`, `dict`, `set`,
+ * `bytearray`, or a tuple holding one), else null: CPython raises `TypeError: unhashable type`.
+ */
+export function unhashableType(v: unknown): string | null {
+  if (typeof v !== "object" || v === null) return null;
+  if (v instanceof PyTuple) {
+    // Tuples are immutable once built: each is checked once (shared sub-tuples are not re-walked).
+    const known = tupleHashability.get(v);
+    if (known !== undefined) return known;
+    let t: string | null = null;
+    for (const x of v) {
+      t = unhashableType(x);
+      if (t !== null) break;
+    }
+    tupleHashability.set(v, t);
+    return t;
+  }
+  if (Array.isArray(v)) return "list";
+  if (v instanceof PyByteArray) return "bytearray";
+  if (v instanceof PyOrderedDict) return "collections.OrderedDict";
+  if (v instanceof Map) return "dict";
+  if (v instanceof Set && !(v instanceof PyFrozenSet)) return "set";
+  return null;
+}
+
+const tupleHashability = new WeakMap<object, string | null>();

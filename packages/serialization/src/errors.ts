@@ -56,7 +56,7 @@ export class UnsafeGlobalsError extends SerializationError {
     const list = globals
       .map(
         (g) =>
-          `${g.module}.${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record})`,
+          `${g.module ? `${g.module}.` : ""}${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record})`,
       )
       .join(", ");
     const dangerous = globals.some((g) => g.dangerous);

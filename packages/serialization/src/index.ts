@@ -44,13 +44,35 @@ export {
   load,
   loadSync,
   open,
-  type ScanResult,
+  refusedBy,
   type Source,
   scan,
 } from "./load.js";
-export { type GlobalReference, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+export {
+  isAllowed,
+  isDangerous,
+  parseAllowed,
+  TORCH_DANGEROUS,
+  type Verdict,
+  verdictOf,
+  weightsOnlyRegistry,
+} from "./policy.js";
 export { py } from "./py.js";
 export { type SaveOptions, type Sink, save, saveTo } from "./save.js";
+export type { ScanResult } from "./scan.js";
+export {
+  detectScanFormat,
+  type FileSections,
+  type PickleSectionsOptions,
+  pickleSections,
+  ROLES,
+  type ScanFormat,
+  type ScannedGlobal,
+  type ScanPolicyOptions,
+  type ScanProblem,
+  scanSections,
+  scanSource,
+} from "./scan.js";
 export {
   type OpenedShard,
   openSharded,

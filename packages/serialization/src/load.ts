@@ -6,7 +6,7 @@ import {
   loadZip,
   loadZipSync,
   type PickleLimits,
-  torchScriptMarkers,
+  TorchScriptArchiveError,
   type ZipFormatInfo,
   type ZipLoadOptions,
   type ZipLoadResult,
@@ -14,9 +14,16 @@ import {
   type ZipReaderOptions,
 } from "@pt/zip-format";
 import { detectFormat, type Format } from "./detect.js";
-import { SerializationError, UnsafeGlobalsError } from "./errors.js";
-import { type GlobalRegistry, UnsafeGlobalError } from "./pickle-compat.js";
-import { type GlobalReference, refusedGlobals, scanGlobals, weightsOnlyRegistry } from "./policy.js";
+import { type RefusedGlobal, SerializationError, UnsafeGlobalsError } from "./errors.js";
+import { type GlobalRegistry, PickleError, UnsafeGlobalError } from "./pickle-compat.js";
+import { weightsOnlyRegistry } from "./policy.js";
+import {
+  type FileSections,
+  pickleSections,
+  type ScanPolicyOptions,
+  type ScanResult,
+  scanSections,
+} from "./scan.js";
 
 /** What `load`/`open` read from. */
 export type Source = Uint8Array | ArrayBuffer | Blob | ByteSource;
@@ -192,31 +199,6 @@ function readerOptions(options: LoadOptions): ZipReaderOptions {
   return r;
 }
 
-/** The pickles to scan for refused globals: the whole legacy stream, or a tar file's `pickle` member. */
-function refusalPickles(
-  bytes: Uint8Array,
-  format: "legacy" | "tar",
-): Array<{ data: Uint8Array; record: string }> {
-  if (format === "legacy") return [{ data: bytes, record: "stream" }];
-  const out: Array<{ data: Uint8Array; record: string }> = [];
-  // tar headers: 512-byte blocks, name at 0 (100 bytes), size in octal at 124 (12 bytes)
-  for (let at = 0; at + 512 <= bytes.length && out.length < 4; ) {
-    const h = bytes.subarray(at, at + 512);
-    if (h.every((b) => b === 0)) break;
-    let name = "";
-    for (let i = 0; i < 100 && h[i] !== 0; i++) name += String.fromCharCode(h[i] as number);
-    let sizeText = "";
-    for (let i = 124; i < 136 && h[i] !== 0; i++) sizeText += String.fromCharCode(h[i] as number);
-    const size = Number.parseInt(sizeText.trim() || "0", 8);
-    if (!Number.isSafeInteger(size) || size < 0) break;
-    const data = bytes.subarray(at + 512, Math.min(bytes.length, at + 512 + size));
-    const base = name.split("/").pop();
-    if (base === "pickle" || base === "tensors" || base === "storages") out.push({ data, record: base });
-    at += 512 + Math.ceil(size / 512) * 512;
-  }
-  return out;
-}
-
 /** The pickle layer's refusal, possibly wrapped by a format layer (`cause` chain). */
 function findUnsafe(e: unknown): UnsafeGlobalError | null {
   for (let k = 0; k < 6 && e instanceof Error; k++) {
@@ -262,43 +244,75 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
   return out;
 }
 
-/** Turn the pickle layer's first refusal into an error listing every refused global of the pickle. */
-function explainRefusal(
-  e: unknown,
-  pickles: () => Array<{ data: Uint8Array; record: string; offset?: number }>,
-  policy: Resolved,
-): never {
-  const unsafe = findUnsafe(e);
-  if (!unsafe) throw e;
-  const refused = [];
-  for (const p of pickles()) {
-    let offset = p.offset ?? 0;
-    // Legacy streams hold several pickles: scan them all.
-    for (let guard = 0; guard < 8; guard++) {
-      const { globals, end } = scanGlobals(p.data, offset);
-      refused.push(...refusedGlobals(globals as GlobalReference[], policy.registry, policy.opaque, p.record));
-      if (end === null || end >= p.data.length || p.record !== "stream") break;
-      offset = end;
-    }
+/** The first pickle error (not a refusal) in the `cause` chain: a malformed or mis-framed pickle. */
+function findMalformed(e: unknown): PickleError | null {
+  for (let k = 0; k < 6 && e instanceof Error; k++) {
+    if (e instanceof PickleError) return e instanceof UnsafeGlobalError ? null : e;
+    e = e.cause;
   }
+  return null;
+}
+
+/** Every global the policy refuses, from the one scanner (first occurrence of each name). */
+export function refusedBy(result: ScanResult): RefusedGlobal[] {
   const seen = new Set<string>();
-  const unique = refused.filter((g) => {
-    const k = `${g.module}.${g.name}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
-  if (!unique.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
-    unique.push({
+  const out: RefusedGlobal[] = [];
+  for (const g of result.globals) {
+    if (!g.flagged || seen.has(g.global)) continue;
+    seen.add(g.global);
+    out.push({
+      module: g.module ?? "",
+      name: g.name ?? g.global,
+      offset: g.offset,
+      opcode: g.opcode,
+      record: g.section,
+      dangerous: g.verdict === "dangerous",
+    });
+  }
+  return out;
+}
+
+/**
+ * Turn a failed load into the scanner's verdict: when the pickle layer refused a global, or the
+ * file could not be loaded at all (unknown format, no data.pkl…) and the scanner finds globals the
+ * policy refuses, an {@link UnsafeGlobalsError} listing every one of them (so `load` and `scan`
+ * agree); a malformed or mis-framed pickle keeps its own error (it names the offsets).
+ */
+function explainRefusal(e: unknown, files: () => FileSections | null, policy: Resolved): never {
+  const unsafe = findUnsafe(e);
+  if (!unsafe && (findMalformed(e) || e instanceof TorchScriptArchiveError)) throw e;
+  let sections: FileSections | null = null;
+  try {
+    sections = files();
+  } catch {
+    sections = null;
+  }
+  const scanOptions: ScanPolicyOptions = policy.opaque
+    ? { registry: policy.registry, unsafe: "opaque" }
+    : { registry: policy.registry };
+  const refused = sections ? refusedBy(scanSections(sections, scanOptions)) : [];
+  if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
+    refused.push({
       module: unsafe.module,
       name: unsafe.qualname,
       offset: unsafe.offset ?? 0,
       opcode: unsafe.opcode ?? "GLOBAL",
-      record: pickles()[0]?.record ?? "data.pkl",
+      record: sections?.sections.find((s) => s.loaded)?.name ?? "data.pkl",
       dangerous: unsafe.dangerous,
     });
   }
-  throw new UnsafeGlobalsError(unique, policy.opaque ? "opaque" : "weightsOnly", e);
+  if (refused.length === 0) throw e;
+  throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
+}
+
+/** The sections of a source read whole into memory (the error path only). */
+async function sectionsOf(src: ByteSource): Promise<() => FileSections | null> {
+  try {
+    const mem = src.readSync ? src : new BufferSource(await src.read(0, src.byteLength));
+    return () => pickleSections(mem);
+  } catch {
+    return () => null;
+  }
 }
 
 function finish(value: unknown, policy: Resolved): unknown {
@@ -320,10 +334,6 @@ function legacyOptions(options: LoadOptions, policy: Resolved) {
   };
 }
 
-async function readAll(src: ByteSource): Promise<Uint8Array> {
-  return src.read(0, src.byteLength);
-}
-
 async function openInternal(source: Source, options: LoadOptions, lazyDefault: boolean): Promise<Checkpoint> {
   const lazy = options.lazy ?? lazyDefault;
   const raw = toByteSource(source);
@@ -332,13 +342,17 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
   const format = detectFormat(head);
   const policy = resolvePolicy(options);
   if (format === "zip") {
-    const reader = await ZipReader.open(src, readerOptions(options));
+    let reader: ZipReader;
+    try {
+      reader = await ZipReader.open(src, readerOptions(options));
+    } catch (e) {
+      explainRefusal(e, await sectionsOf(src), policy);
+    }
     let r: ZipLoadResult;
     try {
       r = await loadZip(reader, zipOptions(options, policy, lazy));
     } catch (e) {
-      const pkl = findUnsafe(e) && reader.has("data.pkl") ? await reader.read("data.pkl") : null;
-      explainRefusal(e, () => (pkl ? [{ data: pkl, record: "data.pkl" }] : []), policy);
+      explainRefusal(e, await sectionsOf(src), policy);
     }
     const value = finish(r.value, policy);
     const byKey = r.storages;
@@ -370,8 +384,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
       value = r.value;
       byKey = r.storages;
     } catch (e) {
-      const bytes = findUnsafe(e) ? await readAll(src) : new Uint8Array(0);
-      explainRefusal(e, () => refusalPickles(bytes, format), policy);
+      explainRefusal(e, await sectionsOf(src), policy);
     }
     return withLazyLists(
       {
@@ -385,10 +398,14 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
       null,
     );
   }
-  throw new SerializationError(
-    "UNKNOWN_FORMAT",
-    `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
-    { offset: 0 },
+  explainRefusal(
+    new SerializationError(
+      "UNKNOWN_FORMAT",
+      `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
+      { offset: 0 },
+    ),
+    await sectionsOf(src),
+    policy,
   );
 }
 
@@ -419,15 +436,16 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
   const format = detectFormat(head);
   const policy = resolvePolicy(options);
   if (format === "zip") {
-    const reader = ZipReader.openSync(src, readerOptions(options));
+    let reader: ZipReader;
+    try {
+      reader = ZipReader.openSync(src, readerOptions(options));
+    } catch (e) {
+      explainRefusal(e, () => pickleSections(src), policy);
+    }
     try {
       return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
     } catch (e) {
-      explainRefusal(
-        e,
-        () => (reader.has("data.pkl") ? [{ data: reader.readSync("data.pkl"), record: "data.pkl" }] : []),
-        policy,
-      );
+      explainRefusal(e, () => pickleSections(src), policy);
     }
   }
   if (format === "legacy" || format === "tar") {
@@ -437,66 +455,28 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
         format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, { ...lo, lazy: options.lazy ?? false });
       return finish(r.value, policy);
     } catch (e) {
-      explainRefusal(
-        e,
-        () =>
-          refusalPickles((src.readSync as (o: number, l: number) => Uint8Array)(0, src.byteLength), format),
-        policy,
-      );
+      explainRefusal(e, () => pickleSections(src), policy);
     }
   }
-  throw new SerializationError("UNKNOWN_FORMAT", "not a torch checkpoint (neither zip, legacy nor tar)", {
-    offset: 0,
-  });
-}
-
-/** What `scan` finds: the format and every global the pickles reference, dangerous ones flagged. */
-export interface ScanResult {
-  readonly format: Format | "unknown";
-  readonly globals: ReadonlyArray<
-    GlobalReference & { readonly record: string; readonly dangerous: boolean; readonly allowed: boolean }
-  >;
+  explainRefusal(
+    new SerializationError("UNKNOWN_FORMAT", "not a torch checkpoint (neither zip, legacy nor tar)", {
+      offset: 0,
+    }),
+    () => pickleSections(src),
+    policy,
+  );
 }
 
 /**
- * List the globals a checkpoint's pickles reference without loading anything (like torch's
- * `get_unsafe_globals_in_checkpoint`): each with its offset, whether it is dangerous, and whether
- * the default `weights_only` policy allows it.
+ * Scan a checkpoint's pickles without loading anything (like torch's
+ * `get_unsafe_globals_in_checkpoint`, and picklescan): every global of every pickle of the file
+ * (every pickle torch or TorchScript reads, other pickles in zip records, all pickles of a plain
+ * pickle file, NumPy object arrays), with offset, opcode, uses and verdict under the default
+ * `weights_only` policy (or the one given). `load` with the same policy refuses a file exactly
+ * when `scan` says it is not safe because of its globals.
  */
-export async function scan(source: Source): Promise<ScanResult> {
+export async function scan(source: Source, options: ScanPolicyOptions = {}): Promise<ScanResult> {
   const src = toByteSource(source);
-  const head = await src.read(0, Math.min(512, src.byteLength));
-  const format = detectFormat(head);
-  const registry = weightsOnlyRegistry();
-  const pickles: Array<{ data: Uint8Array; record: string }> = [];
-  let fmt: Format | "unknown" = format;
-  if (format === "zip") {
-    const reader = await ZipReader.open(src);
-    if (torchScriptMarkers(reader.records).length) fmt = "torchscript";
-    for (const name of reader.records.keys())
-      if (name.endsWith(".pkl")) pickles.push({ data: await reader.read(name), record: name });
-  } else if (format === "legacy" || format === "tar") {
-    // legacy: the whole stream (its pickles one after another); tar: the first pickle of its
-    // `pickle`, `tensors` and `storages` members (member names are never used as paths)
-    pickles.push(...refusalPickles(await readAll(src), format));
-  }
-  const out: Array<ScanResult["globals"][number]> = [];
-  for (const p of pickles) {
-    let offset = 0;
-    for (let guard = 0; guard < 8; guard++) {
-      const { globals, end } = scanGlobals(p.data, offset);
-      for (const g of globals) {
-        const refused = refusedGlobals([g], registry, false, p.record);
-        out.push({
-          ...g,
-          record: p.record,
-          dangerous: refused[0]?.dangerous ?? false,
-          allowed: refused.length === 0,
-        });
-      }
-      if (end === null || end >= p.data.length || p.record !== "stream") break;
-      offset = end;
-    }
-  }
-  return { format: fmt, globals: out };
+  const mem = src.readSync ? src : new BufferSource(await src.read(0, src.byteLength));
+  return scanSections(pickleSections(mem), options);
 }

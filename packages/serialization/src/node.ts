@@ -67,13 +67,6 @@ interface PlannedRecord {
 async function crcPlan(fh: FileHandle, size: number): Promise<PlannedRecord[] | null> {
   const src = new FileSource(fh.fd, false);
   try {
-    // Many entries (an end record without a comment says how many): not worth a second parse
-    // of the central directory.
-    const end = src.readSync(size - 22, 22);
-    if (end[0] === 0x50 && end[1] === 0x4b && end[2] === 0x05 && end[3] === 0x06) {
-      const entries = (end[10] as number) | ((end[11] as number) << 8);
-      if (entries !== 0xffff && entries > PLAN_MAX_ENTRIES) return null;
-    }
     const reader = await ZipReader.open(src);
     if (reader.entries.length > PLAN_MAX_ENTRIES) return null;
     const out: PlannedRecord[] = [];

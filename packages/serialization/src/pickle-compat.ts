@@ -1,15 +1,14 @@
 /** The pieces of `@pt/pickle` this package uses, in one place. */
 export {
+  DangerousList,
   defaultGlobals,
+  type GlobalFinding,
   GlobalRegistry,
-  genops,
   isDangerousGlobal,
+  PickleError,
+  type PickleSection,
   PyGlobal,
+  py3Name,
+  scanPickle,
   UnsafeGlobalError,
 } from "@pt/pickle";
-
-/** Python 2 module names pickles use at protocol < 3 (`__builtin__`, `copy_reg`) → Python 3. */
-export const PY2_MODULES_FALLBACK: ReadonlyMap<string, string> = new Map([
-  ["__builtin__", "builtins"],
-  ["copy_reg", "copyreg"],
-]);

@@ -1,84 +1,52 @@
-import { torchGlobals } from "@pt/tensor";
-import type { RefusedGlobal } from "./errors.js";
+/**
+ * The load policy, in one place: torch's `weights_only` allowlist (the only allowlist), torch's
+ * own dangerous names (on top of `@pt/pickle`'s dangerous list), and the verdict on one global.
+ * The scanner (`scan.ts`) and the loader's refusal messages both decide here, so they agree.
+ */
+import { dtypes as allDtypes } from "@pt/storage";
+import { TorchClassRef, torchGlobals } from "@pt/tensor";
 import {
+  DangerousList,
   defaultGlobals,
   GlobalRegistry,
-  genops,
   isDangerousGlobal,
-  PY2_MODULES_FALLBACK,
   PyGlobal,
+  py3Name,
 } from "./pickle-compat.js";
 
-/** A global as referenced by a pickle. */
-export interface GlobalReference {
-  readonly module: string;
-  readonly name: string;
-  readonly offset: number;
-  readonly opcode: string;
-}
-
-const STRING_OPS = new Set([
-  "SHORT_BINUNICODE",
-  "BINUNICODE",
-  "BINUNICODE8",
-  "UNICODE",
-  "SHORT_BINSTRING",
-  "BINSTRING",
-  "STRING",
-]);
-
 /**
- * Every global a pickle references (GLOBAL, INST, and STACK_GLOBAL with its two strings tracked
- * through the memo), in order, without resolving or executing anything. `offset` is where the
- * pickle starts; returns the references and where the pickle ended. Stops quietly at a malformed
- * opcode (the loader reports that).
+ * torch's names that run code or load other pickles (picklescan's torch entries and the loaders):
+ * refused whatever the options, under any alias or attribute path.
  */
-export function scanGlobals(
-  data: Uint8Array,
-  offset = 0,
-): { globals: GlobalReference[]; end: number | null } {
-  const out: GlobalReference[] = [];
-  const memo = new Map<number, string | null>();
-  const recent: Array<string | null> = [];
-  let memoIdx = 0;
-  let end: number | null = null;
-  try {
-    for (const { op, arg, pos } of genops(data, offset)) {
-      const n = op.name;
-      if (n === "GLOBAL" || n === "INST") {
-        const s = String(arg);
-        const sp = s.indexOf(" ");
-        out.push({ module: s.slice(0, sp), name: s.slice(sp + 1), offset: pos, opcode: n });
-        recent.push(null);
-      } else if (n === "STACK_GLOBAL") {
-        const a = recent[recent.length - 2];
-        const b = recent[recent.length - 1];
-        out.push(
-          typeof a === "string" && typeof b === "string"
-            ? { module: a, name: b, offset: pos, opcode: n }
-            : { module: "?", name: "?", offset: pos, opcode: n },
-        );
-        recent.push(null);
-      } else if (STRING_OPS.has(n)) {
-        recent.push(typeof arg === "string" ? arg : null);
-      } else if (n === "MEMOIZE") {
-        memo.set(memoIdx++, recent[recent.length - 1] ?? null);
-      } else if (n === "PUT" || n === "BINPUT" || n === "LONG_BINPUT") {
-        memo.set(Number(arg), recent[recent.length - 1] ?? null);
-      } else if (n === "GET" || n === "BINGET" || n === "LONG_BINGET") {
-        recent.push(memo.get(Number(arg)) ?? null);
-      } else if (n === "STOP") {
-        end = pos + 1;
-        break;
-      } else if (n !== "FRAME" && n !== "PROTO") {
-        recent.push(null);
-      }
-      if (recent.length > 64) recent.splice(0, recent.length - 8);
-    }
-  } catch {
-    // malformed input: the references found so far
-  }
-  return { globals: out, end };
+const TORCH_DANGEROUS_ENTRIES: ReadonlyArray<readonly [string, string]> = [
+  ["torch", "load"],
+  ["torch.serialization", "load"],
+  ["torch.serialization", "_load"],
+  ["torch.serialization", "_legacy_load"],
+  ["torch.storage", "_load_from_bytes"],
+  ["torch.jit", "load"],
+  ["torch.jit._serialization", "load"],
+  ["torch.jit", "_load_for_lite_interpreter"],
+  ["torch.jit.mobile", "*"],
+  ["torch.hub", "*"],
+  ["torch.package", "*"],
+  ["torch._inductor.codecache", "compile_file"],
+  ["torch._dynamo.guards", "GuardBuilder.get"],
+  ["torch.fx.experimental.symbolic_shapes", "ShapeEnv.evaluate_guards_expression"],
+  ["torch.jit.unsupported_tensor_ops", "execWrapper"],
+  ["torch.utils._config_module", "ConfigModule.load_config"],
+  ["torch.utils.bottleneck.__main__", "*"],
+  ["torch.utils.collect_env", "run"],
+  ["torch.utils.cpp_extension", "*"],
+  ["torch.utils.data.datapipes.utils.decoder", "basichandlers"],
+  ["torch._C", "_jit_pass_lower_graph"],
+  ["torch.distributed.rpc", "*"],
+];
+export const TORCH_DANGEROUS: DangerousList = new DangerousList(TORCH_DANGEROUS_ENTRIES);
+
+/** Whether `module.name` is dangerous: `@pt/pickle`'s list plus torch's (`TORCH_DANGEROUS`). */
+export function isDangerous(module: string, name: string): boolean {
+  return isDangerousGlobal(module, name, TORCH_DANGEROUS);
 }
 
 /** Parse `allowGlobals` entries: `"module.name"` (split at the last dot) or `[module, name]`. */
@@ -97,62 +65,61 @@ export function parseAllowed(
   return out;
 }
 
+/** The legacy tensor classes (`torch.FloatTensor`, `torch.cuda.FloatTensor`…), as `torch._tensor_classes`. */
+function tensorClasses(r: GlobalRegistry): void {
+  for (const d of Object.values(allDtypes)) {
+    if (!d.tensorTypeName) continue;
+    const name = d.tensorTypeName.slice("torch.".length);
+    for (const m of ["torch", "torch.cuda"])
+      if (!r.has(m, name)) r.register(m, name, new TorchClassRef(m, name));
+  }
+}
+
 /**
- * torch's `weights_only` allowlist as a registry (FORMAT.md §7): rebuild functions, storage
- * classes, dtypes, `torch.Size`, `torch.device`, `_get_layout`, layouts, qschemes, `torch.Tensor`,
- * `Parameter` (all from `torchGlobals()`), `collections.Counter` (an inert placeholder), on top of `@pt/pickle`'s pure-data allowlist
- * (`OrderedDict`, `set`, `frozenset`, `bytearray`, `complex`, `_codecs.encode`…). Entries of
- * `allowGlobals` are added as inert placeholders (`PyGlobal`: calling one builds a `PyObject`)
- * unless `known` has a real implementation for them.
+ * torch's `weights_only` allowlist as a registry (FORMAT.md §7), the one allowlist: rebuild
+ * functions, storage classes, dtypes, `torch.Size`, `torch.device`, `_get_layout`, layouts,
+ * qschemes, `torch.Tensor`, `Parameter` (all from `torchGlobals()`), the legacy tensor classes,
+ * `collections.Counter` (an inert placeholder), on top of `@pt/pickle`'s pure-data allowlist
+ * (`OrderedDict`, `set`, `frozenset`, `bytearray`, `complex`, `_codecs.encode`…), with torch's
+ * dangerous names refused (`TORCH_DANGEROUS`). Entries of `allowGlobals` are added as inert
+ * placeholders (`PyGlobal`: calling one builds a `PyObject`) unless `known` implements them.
  */
 export function weightsOnlyRegistry(
   allowGlobals: Iterable<string | readonly [string, string]> = [],
   known?: GlobalRegistry,
 ): GlobalRegistry {
   const r = torchGlobals();
+  tensorClasses(r);
   // in torch's allowlist but without a JS model here: an inert placeholder (a dict subclass)
   r.register("collections", "Counter", new PyGlobal("collections", "Counter"));
   for (const [m, n] of parseAllowed(allowGlobals)) {
     if (known?.has(m, n)) r.register(m, n, known.get(m, n));
     else r.register(m, n, new PyGlobal(m, n));
   }
+  for (const [m, n] of TORCH_DANGEROUS_ENTRIES) r.refuse(m, n);
   return r;
 }
 
-/** Whether a registry (plus the built-in pure-data allowlist) resolves `module.name`. */
-export function isAllowed(registry: GlobalRegistry, module: string, name: string): boolean {
-  if (isDangerousGlobal(module, name)) return false;
-  const base = defaultGlobals();
-  const alt = PY2_MODULES_FALLBACK.get(module);
-  return (
-    registry.has(module, name) ||
-    base.has(module, name) ||
-    (alt !== undefined && (registry.has(alt, name) || base.has(alt, name)))
-  );
-}
+let base: GlobalRegistry | null = null;
 
 /**
- * The globals of `refs` a policy refuses: not allowed by `registry` (when `opaque` is false), or
- * dangerous. First occurrence of each name.
+ * Whether `registry` (plus the built-in pure-data allowlist) resolves `module.name` as written or
+ * after pickle's Python 2 mapping, exactly as the unpickler looks it up; never for a dangerous name.
  */
-export function refusedGlobals(
-  refs: readonly GlobalReference[],
-  registry: GlobalRegistry,
-  opaque: boolean,
-  record: string,
-): RefusedGlobal[] {
-  const seen = new Set<string>();
-  const out: RefusedGlobal[] = [];
-  for (const g of refs) {
-    const k = `${g.module}.${g.name}`;
-    if (seen.has(k)) continue;
-    const dangerous = isDangerousGlobal(g.module, g.name);
-    if (dangerous || (!opaque && !isAllowed(registry, g.module, g.name))) {
-      seen.add(k);
-      out.push({ ...g, record, dangerous });
-    }
-  }
-  return out;
+export function isAllowed(registry: GlobalRegistry, module: string, name: string): boolean {
+  if (isDangerous(module, name)) return false;
+  base ??= defaultGlobals();
+  const [pm, pn] = py3Name(module, name);
+  return registry.has(module, name) || base.has(module, name) || registry.has(pm, pn) || base.has(pm, pn);
+}
+
+/** `safe`: allowed by the policy's registry; `unsafe`: not; `dangerous`: never loaded whatever the options. */
+export type Verdict = "safe" | "unsafe" | "dangerous";
+
+/** The verdict on `module.name` (null: an unresolvable STACK_GLOBAL or extension code, dangerous). */
+export function verdictOf(registry: GlobalRegistry, module: string | null, name: string | null): Verdict {
+  if (module === null || name === null || isDangerous(module, name)) return "dangerous";
+  return isAllowed(registry, module, name) ? "safe" : "unsafe";
 }
 
 export { GlobalRegistry };

@@ -20,4 +20,5 @@ export {
   type ZipSaveResult,
   zipSaveOptionsLike,
 } from "./torch/save.js";
+export { looksLikePickles, ZIP_ROLES, type ZipSectionOptions, zipPickleSections } from "./torch/sections.js";
 export * from "./zip/index.js";

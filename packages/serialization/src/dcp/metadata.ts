@@ -16,7 +16,8 @@ import {
 import type { DType } from "@pt/storage";
 import { torchGlobals } from "@pt/tensor";
 import { SerializationError, UnsafeGlobalsError } from "../errors.js";
-import { type GlobalReference, refusedGlobals, scanGlobals } from "../policy.js";
+import { refusedBy } from "../load.js";
+import { scanSections } from "../scan.js";
 
 /** Where one item's bytes are: a range of one file of the directory (`_StorageInfo`). */
 export interface DcpStorageInfo {
@@ -180,12 +181,23 @@ export function parseDcpMetadata(bytes: Uint8Array): DcpMetadata {
     root = loads(bytes, { globals: registry, policy: "reject", floats: "number" });
   } catch (e) {
     if (e instanceof UnsafeGlobalError) {
-      const { globals } = scanGlobals(bytes, 0);
-      throw new UnsafeGlobalsError(
-        refusedGlobals(globals as GlobalReference[], registry, false, ".metadata"),
-        "weightsOnly",
-        e,
-      );
+      // the refusal names every global, found by the one scanner (as `scan()` would)
+      const sections = {
+        format: "pickle" as const,
+        unsupported: null,
+        sections: [
+          {
+            name: ".metadata",
+            bytes,
+            start: 0,
+            fileOffset: 0,
+            untilEof: false,
+            role: "unpickled by torch.distributed.checkpoint",
+            loaded: true,
+          },
+        ],
+      };
+      throw new UnsafeGlobalsError(refusedBy(scanSections(sections, { registry })), "weightsOnly", e);
     }
     throw new SerializationError(
       "FORMAT_UNSUPPORTED",

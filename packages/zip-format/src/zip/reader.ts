@@ -28,6 +28,12 @@ export interface ZipReaderOptions {
   readonly maxCentralDirectorySize?: number;
   /** Read every local header at open, so every entry's `dataOffset` is known (default `false`: read lazily). */
   readonly readLocalHeaders?: boolean;
+  /**
+   * Open plain zips whose first entry is not in a folder (default `false`: torch's rule, such an
+   * archive has no prefix and is refused): the prefix is then `""` and every entry is a record.
+   * For scanners (`.npz` files, other archives).
+   */
+  readonly allowNoPrefix?: boolean;
 }
 
 /**
@@ -392,7 +398,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
 
   const cd = yield { offset: cdOffset, length: cdSize };
-  const { list, records, prefix, ordered } = parseCentral(cd, cdOffset, cdSize, entries);
+  const { list, records, prefix, ordered } = parseCentral(cd, cdOffset, cdSize, entries, o.allowNoPrefix);
   // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
   const sorted = ordered ? list : [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
   for (let k = 0; k < sorted.length; k++) {
@@ -420,6 +426,7 @@ function parseCentral(
   cdOffset: number,
   cdSize: number,
   entries: number,
+  allowNoPrefix: boolean,
 ): { list: ZipEntry[]; records: Map<string, ZipEntry>; prefix: string; ordered: boolean } {
   const list: ZipEntry[] = [];
   // made once the prefix is known (after the first entry)
@@ -478,7 +485,15 @@ function parseCentral(
     if (i === 0 && fullName !== null) {
       // torch's rule: the prefix is the first entry's text before its first "/"
       const slash = fullName.indexOf("/");
-      if (slash < 0) {
+      if (slash < 0 && allowNoPrefix) {
+        // a plain zip (scanners read .npz files and other archives): every entry is a record
+        prefix = "";
+        under = "";
+        underEnd = 0;
+        underUtf8 = utf8Name;
+        inPrefix = true;
+        name = fullName;
+      } else if (slash < 0) {
         throw new ZipFormatError(
           "NO_PREFIX",
           `first entry ${JSON.stringify(fullName)} is not in a folder: no archive prefix`,
@@ -487,13 +502,14 @@ function parseCentral(
             offset: at,
           },
         );
+      } else {
+        prefix = fullName.slice(0, slash);
+        under = `${prefix}/`;
+        underEnd = utf8Name ? utf8Bytes(under).length : under.length;
+        underUtf8 = utf8Name;
+        inPrefix = true;
+        name = fullName.slice(under.length);
       }
-      prefix = fullName.slice(0, slash);
-      under = `${prefix}/`;
-      underEnd = utf8Name ? utf8Bytes(under).length : under.length;
-      underUtf8 = utf8Name;
-      inPrefix = true;
-      name = fullName.slice(under.length);
     }
     let diskNo = diskStart;
     if (csize === U32 || usize === U32 || lho === U32 || diskStart === U16) {
@@ -798,6 +814,7 @@ export class ZipReader {
       maxEntries: o.maxEntries ?? DEFAULTS.maxEntries,
       maxCentralDirectorySize: o.maxCentralDirectorySize ?? DEFAULTS.maxCentralDirectorySize,
       readLocalHeaders: o.readLocalHeaders ?? false,
+      allowNoPrefix: o.allowNoPrefix ?? false,
     };
   }
 

@@ -1,0 +1,147 @@
+/**
+ * External scanner suites (packages/serialization/fixtures/external: picklescan's and modelscan's
+ * samples, fickling-shaped bypasses, CPython's pickletester vectors; see each PROVENANCE.md):
+ * every malicious sample is flagged by `pt scan` (exit 1) and refused by `load()` naming a
+ * global; no benign sample is flagged except by torch's weights_only design (no dangerous global,
+ * no mis-framed pickle). And `scan()` and `load()` agree on every file of the suites, the
+ * corpus and the fixtures. Files in known-failures.json must still miss (the list only shrinks).
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { load, scan, UnsafeGlobalsError } from "@pt/serialization";
+import { describe, expect, it } from "vitest";
+import { CORPUS, FIXTURES, ROOT, run } from "./helpers.js";
+
+const EXT = join(ROOT, "packages/serialization/fixtures/external");
+const known = JSON.parse(readFileSync(join(EXT, "known-failures.json"), "utf8")) as Record<string, string>;
+const fickling = {
+  ...(JSON.parse(readFileSync(join(EXT, "fickling/cases.json"), "utf8")) as Record<string, string>),
+  ...(JSON.parse(readFileSync(join(EXT, "fickling/crashes/cases.json"), "utf8")) as Record<string, string>),
+};
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const n of readdirSync(dir)) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) out.push(...files(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const SAMPLE = /\.(pkl|pickle|pt|bin|zip|7z|npy|npz|dill|joblib)$/;
+const MALICIOUS =
+  /(malicious|GHSA-|exploit|sploit|bypass|exfiltration|types_CodeType|codeinjection|io_FileIO|logging_FileHandler|urllib_request|unsafe_zip)/;
+const INVALID = /(bad_pytorch|broken_model|not_a_pickle)/;
+
+type Kind = "malicious" | "benign" | "invalid";
+function kindOf(rel: string): Kind {
+  const base = rel.split("/").pop() as string;
+  if (rel.startsWith("fickling/")) return fickling[base] === "malicious" ? "malicious" : "benign";
+  if (INVALID.test(base)) return "invalid";
+  return MALICIOUS.test(base) ? "malicious" : "benign";
+}
+
+const samples = files(EXT)
+  .map((p) => relative(EXT, p))
+  .filter((r) => SAMPLE.test(r))
+  .sort();
+
+async function loadOutcome(bytes: Uint8Array): Promise<unknown> {
+  try {
+    await load(bytes);
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
+describe("external scanner suites", () => {
+  it("has the suites", () => {
+    for (const s of ["picklescan/", "modelscan/", "fickling/", "cpython/"])
+      expect(samples.filter((r) => r.startsWith(s)).length, s).toBeGreaterThan(0);
+    expect(samples.filter((r) => kindOf(r) === "malicious").length).toBeGreaterThan(100);
+  });
+
+  const misses: string[] = [];
+  for (const rel of samples) {
+    const kind = kindOf(rel);
+    it(`${rel}: ${kind}${known[rel] ? " [known failure]" : ""}`, async () => {
+      const path = join(EXT, rel);
+      const bytes = new Uint8Array(readFileSync(path));
+      const r = await run("scan", "--json", path);
+      const problem: string[] = [];
+      if (kind === "malicious") {
+        if (r.code !== 1) problem.push(`pt scan exited ${r.code}: ${r.err.trim()}`);
+        const err = await loadOutcome(bytes);
+        if (!(err instanceof UnsafeGlobalsError) || err.globals.length === 0)
+          problem.push(`load() did not refuse naming a global: ${String(err)}`);
+      } else if (kind === "benign") {
+        const res = await scan(bytes).catch(() => null);
+        if (res === null) {
+          // an archive we cannot open (encrypted records): not scanned, and not flagged
+          expect(r.code, rel).toBe(2);
+          return;
+        }
+        const dangerous = res.globals.filter((g) => g.verdict === "dangerous").map((g) => g.global);
+        if (dangerous.length) problem.push(`dangerous: ${dangerous.join(", ")}`);
+        if (res.problems.some((p) => p.kind === "frame")) problem.push("mis-framed");
+        // flagged only by the weights_only design: globals outside the allowlist, none dangerous
+        if (r.code === 1 && (dangerous.length || !res.globals.some((g) => g.flagged)))
+          problem.push(`pt scan flagged it: ${r.out.slice(0, 500)}`);
+      } else {
+        expect([1, 2]).toContain(r.code); // never "safe" and never a crash
+      }
+      if (known[rel]) {
+        expect(problem, `${rel} is listed in known-failures.json but now passes: remove it`).not.toEqual([]);
+        misses.push(rel);
+      } else expect(problem, rel).toEqual([]);
+    });
+  }
+});
+
+/**
+ * Whether `scan()`'s verdict and `load()`'s outcome agree: load refuses a file for its globals
+ * exactly when scan flags a global; a pickle load finds malformed or mis-framed is never "safe".
+ * (Files load refuses for other reasons, a bad CRC or an unknown format, may scan clean.)
+ */
+async function agreement(bytes: Uint8Array): Promise<string | null> {
+  const err = await loadOutcome(bytes);
+  let s: Awaited<ReturnType<typeof scan>>;
+  try {
+    s = await scan(bytes);
+  } catch (e) {
+    // the container itself is refused (a hostile zip structure): load must refuse it too
+    return err === null ? `scan threw ${String(e)} but load succeeded` : null;
+  }
+  const flagged = s.globals.some((g) => g.flagged);
+  if (err instanceof UnsafeGlobalsError && !flagged)
+    return `load refused ${err.message} but scan flags nothing`;
+  if (flagged && err === null)
+    return `scan flags ${s.globals.filter((g) => g.flagged).map((g) => g.global)} but load succeeded`;
+  // a pickle load refuses as mis-framed is never called safe by scan
+  if (s.safe && err instanceof Error && /of the FRAME at offset/.test(err.message))
+    return `scan says safe but load found a mis-framed pickle: ${err.message}`;
+  return null;
+}
+
+describe("scan() and load() agree", () => {
+  const sets: Array<[string, string[]]> = [
+    ["corpus", files(join(CORPUS, "files"))],
+    ["fixtures", files(FIXTURES).filter((f) => f.endsWith(".pt"))],
+    ["external", samples.map((r) => join(EXT, r))],
+    ["hostile", files(join(ROOT, "packages/serialization/fixtures/hostile/files"))],
+  ];
+  for (const [name, list] of sets) {
+    it(`on every file of the ${name} (${list.length})`, async () => {
+      expect(list.length).toBeGreaterThan(0);
+      const bad: string[] = [];
+      for (const f of list) {
+        if (statSync(f).size > 64 << 20) continue;
+        const why = await agreement(new Uint8Array(readFileSync(f)));
+        if (why) bad.push(`${relative(ROOT, f)}: ${why}`);
+      }
+      expect(bad).toEqual([]);
+    }, 120_000);
+  }
+});
