@@ -1,4 +1,4 @@
-import { parseSize, saveTo } from "@pt/serialization";
+import { findBareStorages, findTensors, parseSize, saveTo } from "@pt/serialization";
 import { saveDcpDir, saveShardedDir } from "@pt/serialization/node";
 import type { Storage } from "@pt/storage";
 import { archivePrefix } from "@pt/zip-format";
@@ -10,7 +10,6 @@ import { CLI_LOAD_OPTIONS } from "./loader.js";
 import { Progress } from "./progress.js";
 import { convertToSafetensors } from "./safetensors.js";
 import { checkOutputFolder, lazyRootsOf, writeAtomic } from "./sink.js";
-import { findBareStorages, findTensors } from "./walk.js";
 
 export const CONVERT_HELP = `usage: pt convert IN OUT [--format zip|legacy|safetensors|dcp|sharded] [--flavor 1.13|2.1|2.7]
                        [--key PATH] [--max-shard-size SIZE] [--unsafe opaque]

@@ -1,5 +1,6 @@
 import { Buffer } from "node:buffer";
 import { closeSync, openSync, readSync } from "node:fs";
+import { findStateTensors } from "@pt/serialization";
 import {
   bfloat16ArrayToFloat32,
   type DType,
@@ -14,7 +15,6 @@ import { CliError, type Io, UsageError } from "./io.js";
 import type { Opened } from "./loader.js";
 import { Progress } from "./progress.js";
 import { dottedName } from "./safetensors.js";
-import { findStateTensors } from "./walk.js";
 
 export const DIFF_HELP = `usage: pt diff A B [--json] [--atol X] [--key PATH]
 

@@ -1,6 +1,15 @@
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { PyObject, PyOrderedDict, PyTuple } from "@pt/pickle";
+import {
+  childrenOf,
+  type FoundTensor,
+  findBareStorages,
+  findTensors,
+  isModuleLike,
+  type PathElem,
+  shortRepr,
+} from "@pt/serialization";
 import { type Storage, Storage as StorageClass } from "@pt/storage";
 import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
@@ -10,15 +19,6 @@ import { openInput } from "./input.js";
 import { CliError, type Io, UsageError } from "./io.js";
 import { containerLine, type Opened } from "./loader.js";
 import { Progress } from "./progress.js";
-import {
-  childrenOf,
-  type FoundTensor,
-  findBareStorages,
-  findTensors,
-  isModuleLike,
-  type PathElem,
-  shortRepr,
-} from "./walk.js";
 
 export const INSPECT_HELP = `usage: pt inspect FILE|URL [--json] [--hash] [--all] [--key PATH]
 

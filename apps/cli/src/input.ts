@@ -10,6 +10,7 @@ import {
   type Checkpoint,
   isSerializationError,
   type LoadOptions,
+  selectKey,
   weightsOnlyRegistry,
 } from "@pt/serialization";
 import type { Storage } from "@pt/storage";
@@ -18,7 +19,6 @@ import { ZipReader } from "@pt/zip-format";
 import { fsReason } from "./files.js";
 import { CliError } from "./io.js";
 import { CLI_LOAD_OPTIONS, type Opened, openCheckpoint, weightsOnlyRefusals } from "./loader.js";
-import { selectKey } from "./walk.js";
 
 /** An opened input, with where its storages' bytes lie in the file. */
 export interface Input extends Opened {

@@ -4,11 +4,11 @@
  * `@pt/safetensors`' streaming writer (one tensor in memory at a time).
  */
 import { safetensorsCode, writeSafetensors } from "@pt/safetensors";
+import { type PathElem, pathText, shortRepr, tensorChildren } from "@pt/serialization";
 import { QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
 import { CliError } from "./io.js";
 import type { Progress } from "./progress.js";
 import { lazyRootsOf, writeAtomic } from "./sink.js";
-import { type PathElem, pathText, shortRepr, tensorChildren } from "./walk.js";
 
 /** What {@link convertToSafetensors} wrote and left out. */
 export interface SafetensorsReport {

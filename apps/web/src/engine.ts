@@ -5,7 +5,7 @@
  */
 
 import { PyOrderedDict } from "@pt/pickle";
-import { type Checkpoint, open, saveTo } from "@pt/serialization";
+import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr } from "@pt/serialization";
 import {
   BlobSource,
   type ByteSource,
@@ -21,7 +21,6 @@ import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
 import type { DiffRow, Stats, StorageInfo, Summary, TensorInfo, Totals, TreeNode } from "./protocol.js";
 import { type SafetyReport, safetyReport } from "./safety.js";
-import { childrenOf, isModuleLike, shortRepr } from "./walk.js";
 
 /** How the page opens every file: nothing executed, user classes as inert placeholders. */
 const LOAD_OPTIONS = { unsafe: "opaque", lazy: true, torchscript: "tensors" } as const;
@@ -131,14 +130,15 @@ function describeValue(cp: Checkpoint): {
       bare.set(s, (bare.get(s) ?? 0) + 1);
       return { key, label: `Storage ${v.dtype.name}[${v.numel}] ${v.device}`, kind: "storage", storage: s };
     }
-    const kids = childrenOf(v);
+    const kids = displayChildren(v);
     const label = shortRepr(v);
     const kind = isModuleLike(v) ? "module" : label.includes("(placeholder") ? "placeholder" : "container";
     if (!kids) return { key, label, kind: kind === "placeholder" ? "placeholder" : "leaf" };
     // every child is walked (its tensors are listed); the tree shows the first TREE_LIMIT
-    const all = kids.map(([k, x]) =>
-      node(k, x, path ? (k.startsWith("[") ? `${path}${k}` : `${path}.${k}`) : k),
-    );
+    const all = kids.map(([k, x]) => {
+      const label = typeof k === "number" ? `[${k}]` : k;
+      return node(label, x, path ? (typeof k === "number" ? `${path}${label}` : `${path}.${k}`) : label);
+    });
     return {
       key,
       label,

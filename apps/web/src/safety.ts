@@ -63,7 +63,10 @@ export async function safetyReport(source: Source): Promise<SafetyReport> {
   const problems = r.problems.map((p) => `${p.section}: ${p.message}`);
   const scanned = r.unsupported === null && r.sections.length > 0;
   const dangerous = globals.some((g) => g.verdict === "dangerous");
-  const refused = r.globals.filter((g) => g.flagged && g.verdict !== "dangerous");
+  // what torch.load(weights_only=True) refuses: any global outside its allowlist in a pickle it reads
+  const refused = [
+    ...new Set(r.globals.filter((g) => g.loaded && g.verdict !== "safe").map((g) => g.global)),
+  ];
   const first = refused[0];
   return {
     verdict: !scanned ? "unknown" : dangerous ? "dangerous" : r.safe ? "safe" : "unsafe",
@@ -76,10 +79,10 @@ export async function safetyReport(source: Source): Promise<SafetyReport> {
       : problems.length
         ? `cannot be verified: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`
         : first
-          ? `refuses to load it: "Unsupported global: GLOBAL ${first.global} was not an allowed global by default"${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`
+          ? `refuses to load it: "Unsupported global: GLOBAL ${first} was not an allowed global by default"${refused.length > 1 ? ` (and ${refused.length - 1} more)` : ""}`
           : dangerous
-            ? "refuses to load it (a dangerous global)"
-            : "loads it",
+            ? "loads what it reads, but a record torch does not read holds a dangerous global"
+            : `loads it${r.notTried ? ` (not tried here: ${r.notTried})` : ""}`,
     ...(problems.length ? { error: problems.join("; ") } : {}),
   };
 }

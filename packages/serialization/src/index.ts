@@ -63,6 +63,7 @@ export type { ScanResult } from "./scan.js";
 export {
   detectScanFormat,
   type FileSections,
+  fetchPickleSections,
   type PickleSectionsOptions,
   pickleSections,
   ROLES,
@@ -87,3 +88,19 @@ export {
   saveSharded,
 } from "./sharded.js";
 export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";
+export {
+  childrenOf,
+  displayChildren,
+  type FoundTensor,
+  findBareStorages,
+  findStateTensors,
+  findTensors,
+  isModuleLike,
+  keyText,
+  type ModuleLike,
+  type PathElem,
+  pathText,
+  selectKey,
+  shortRepr,
+  tensorChildren,
+} from "./walk.js";

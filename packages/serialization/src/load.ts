@@ -19,10 +19,12 @@ import { type GlobalRegistry, PickleError, UnsafeGlobalError } from "./pickle-co
 import { weightsOnlyRegistry } from "./policy.js";
 import {
   type FileSections,
+  fetchPickleSections,
   pickleSections,
   type ScanPolicyOptions,
   type ScanResult,
   scanSections,
+  scanSource,
 } from "./scan.js";
 
 /** What `load`/`open` read from. */
@@ -305,11 +307,11 @@ function explainRefusal(e: unknown, files: () => FileSections | null, policy: Re
   throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
 }
 
-/** The sections of a source read whole into memory (the error path only). */
+/** The sections of a source, fetched on demand when it is async (the error path only). */
 async function sectionsOf(src: ByteSource): Promise<() => FileSections | null> {
   try {
-    const mem = src.readSync ? src : new BufferSource(await src.read(0, src.byteLength));
-    return () => pickleSections(mem);
+    const files = await fetchPickleSections(src);
+    return () => files;
   } catch {
     return () => null;
   }
@@ -476,7 +478,5 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
  * when `scan` says it is not safe because of its globals.
  */
 export async function scan(source: Source, options: ScanPolicyOptions = {}): Promise<ScanResult> {
-  const src = toByteSource(source);
-  const mem = src.readSync ? src : new BufferSource(await src.read(0, src.byteLength));
-  return scanSections(pickleSections(mem), options);
+  return scanSource(toByteSource(source), options);
 }

@@ -5,7 +5,7 @@
  * the loader's refusal messages and every CLI command use it.
  */
 import { LEGACY_ROLES, legacyPickleSections } from "@pt/legacy-format";
-import { BufferSource, type ByteSource } from "@pt/storage";
+import type { ByteSource } from "@pt/storage";
 import {
   looksLikePickles,
   ZIP_ROLES,
@@ -14,6 +14,7 @@ import {
   zipPickleSections,
 } from "@pt/zip-format";
 import { detectFormat, type Format } from "./detect.js";
+import { SerializationError } from "./errors.js";
 import { npyPickleSection, npzPickleSections } from "./numpy.js";
 import { type GlobalFinding, type GlobalRegistry, type PickleSection, scanPickle } from "./pickle-compat.js";
 import { type Verdict, verdictOf, weightsOnlyRegistry } from "./policy.js";
@@ -35,6 +36,8 @@ export interface FileSections {
   /** Set when the file is a container we do not read (7z, gzip…): nothing in it was scanned. */
   readonly unsupported: string | null;
   readonly sections: PickleSection[];
+  /** What was deliberately not tried (set for async sources: records torch does not read). */
+  readonly notTried?: string;
 }
 
 const MAGICS: ReadonlyArray<readonly [number[], string]> = [
@@ -175,6 +178,11 @@ export interface ScanResult {
    * allowlist, and no section holds a dangerous global.
    */
   readonly safe: boolean;
+  /**
+   * Set when part of the file was deliberately not tried (async sources: records torch does not
+   * read). `safe` still speaks for everything torch reads.
+   */
+  readonly notTried?: string;
 }
 
 /** Options of `scan`: the policy to judge by (default: torch's weights_only allowlist). */
@@ -238,19 +246,82 @@ export function scanSections(files: FileSections, options: ScanPolicyOptions = {
   }
   const scanned = sections.length > 0 && files.unsupported === null;
   const safe = scanned && !globals.some((g) => g.flagged) && problems.length === 0;
-  return { format: files.format, unsupported: files.unsupported, sections, globals, problems, safe };
+  return {
+    format: files.format,
+    unsupported: files.unsupported,
+    sections,
+    globals,
+    problems,
+    safe,
+    ...(files.notTried ? { notTried: files.notTried } : {}),
+  };
 }
 
-async function inMemory(source: ByteSource): Promise<ByteSource> {
-  if (source.readSync) return source;
-  return new BufferSource(await source.read(0, source.byteLength));
+/** Thrown by the on-demand view of {@link fetchPickleSections} for bytes not fetched yet. */
+class NotFetched extends Error {}
+
+/** At most this many fetch-and-retry passes over an async source (each fetches a new range). */
+const MAX_FETCH_PASSES = 4096;
+
+/**
+ * The pickle sections of any source: `pickleSections` itself for sources with `readSync`; for
+ * async-only ones (HTTP, Blob) it runs over a synchronous view of the bytes fetched so far, and a
+ * read of bytes not fetched yet ends the pass: those bytes (at least 64 KiB, more as the pass
+ * count grows, so sequential streams need few passes) are fetched and the pass runs again. A
+ * pass counts only when it asked for nothing unfetched, so a reader that swallows an error cannot
+ * hide a gap. Async sources are not read whole: records torch does not read are not tried there
+ * (that would fetch the ends of every storage record); the scan says so in `notTried`.
+ */
+export async function fetchPickleSections(
+  source: ByteSource,
+  options: PickleSectionsOptions = {},
+): Promise<FileSections> {
+  if (source.readSync) return pickleSections(source, options);
+  const chunks: Array<{ start: number; bytes: Uint8Array }> = [];
+  let missing: { offset: number; length: number } | null = null;
+  const view: ByteSource = {
+    byteLength: source.byteLength,
+    read: (offset, length) => source.read(offset, length),
+    readSync(offset, length) {
+      for (const c of chunks)
+        if (offset >= c.start && offset + length <= c.start + c.bytes.length)
+          return c.bytes.subarray(offset - c.start, offset - c.start + length);
+      missing ??= { offset, length };
+      throw new NotFetched(`bytes ${offset}..${offset + length} are not fetched yet`);
+    },
+  };
+  let fetched = 0;
+  for (let pass = 0; pass < MAX_FETCH_PASSES; pass++) {
+    missing = null;
+    let result: FileSections | null = null;
+    let error: unknown = null;
+    try {
+      result = pickleSections(view, { ...options, otherRecords: false });
+    } catch (e) {
+      error = e;
+    }
+    const gap = missing as { offset: number; length: number } | null;
+    if (gap === null) {
+      if (result === null) throw error;
+      return { ...result, notTried: "records torch does not read (an async source is not read whole)" };
+    }
+    const want = Math.max(gap.length, 64 << 10, Math.min(fetched >> 2, 16 << 20));
+    const end = Math.min(source.byteLength, gap.offset + want);
+    const bytes = await source.read(gap.offset, end - gap.offset);
+    fetched += bytes.length;
+    chunks.push({ start: gap.offset, bytes });
+  }
+  throw new SerializationError(
+    "INVALID_SOURCE",
+    `scan: the pickles of this source still need more bytes after ${MAX_FETCH_PASSES} reads`,
+  );
 }
 
 /**
  * Scan a file's pickles without loading anything (like torch's `get_unsafe_globals_in_checkpoint`
  * and picklescan): every global of every pickle of the file, with its offset, opcode, uses and
- * verdict. Sources without `readSync` are read into memory first.
+ * verdict. Async-only sources are read on demand ({@link fetchPickleSections}), never whole.
  */
 export async function scanSource(source: ByteSource, options: ScanPolicyOptions = {}): Promise<ScanResult> {
-  return scanSections(pickleSections(await inMemory(source)), options);
+  return scanSections(await fetchPickleSections(source), options);
 }

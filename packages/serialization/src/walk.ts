@@ -1,6 +1,8 @@
 /**
- * Walking a loaded object: finding its tensors with their paths, and naming values for display.
- * Containers reached twice are visited once (cycles are fine).
+ * Walking a loaded object: finding its tensors with their paths (modules by their `state_dict()`
+ * names, TorchScript v1 tensors by their module names), stepping into it by a dotted key, and
+ * naming values for display. Containers reached twice are visited once (cycles are fine). The
+ * one walker of the project: `pt inspect`/`convert`/`diff` and the web inspector use it.
  */
 import {
   PyByteArray,
@@ -36,7 +38,7 @@ export interface FoundTensor {
 }
 
 /** An `nn.Module` loaded as a real module (duck-typed: `className` + `dict`). */
-interface ModuleLike {
+export interface ModuleLike {
   readonly className: string;
   readonly dict: Map<string, unknown>;
 }
@@ -55,6 +57,34 @@ export function keyText(k: unknown): PathElem {
   if (typeof k === "string") return k;
   if (typeof k === "number") return k;
   return shortRepr(k, 60);
+}
+
+const MODULE_GROUPS = ["_parameters", "_buffers", "_modules"];
+
+/**
+ * The children of `v` for a tree a person reads (the web inspector): a module's parameters,
+ * buffers and submodules by name, then its other attributes (private empty ones left out); a
+ * tuple of up to 8 plain values is a leaf (shown inline); everything else as {@link childrenOf}.
+ */
+export function displayChildren(v: unknown): Array<[PathElem, unknown]> | null {
+  if (v instanceof Tensor) return null;
+  if (v instanceof PyTuple && v.length <= 8 && v.every((x) => typeof x !== "object" || x === null))
+    return null;
+  if (isModuleLike(v)) {
+    const out: Array<[PathElem, unknown]> = [];
+    for (const g of MODULE_GROUPS) {
+      const m = v.dict.get(g);
+      if (m instanceof Map) for (const [k, x] of m) out.push([String(k), x]);
+    }
+    for (const [k, x] of v.dict) {
+      if (MODULE_GROUPS.includes(k) || k === "training") continue;
+      if (k.startsWith("_") && (x === null || ((x instanceof Map || x instanceof Set) && x.size === 0)))
+        continue;
+      out.push([k, x]);
+    }
+    return out;
+  }
+  return childrenOf(v);
 }
 
 /** The children of a container value, with their path elements, or null for leaves. */
