@@ -59,11 +59,12 @@ describe("hostile files", () => {
       for (const cmd of ["scan", "disasm", "inspect"]) {
         const started = Date.now();
         const r = await run(cmd, `${HOSTILE}files/${c.file}`);
-        // a hang detector, an order of magnitude above the typical time (speed is the bench's)
-        expect(Date.now() - started, `${cmd} ${c.name}`).toBeLessThan(10_000);
+        // a hang detector only, far above the typical time (under 1 s alone; 13 s seen on a
+        // machine shared with other builds): speed is the bench's
+        expect(Date.now() - started, `${cmd} ${c.name}`).toBeLessThan(60_000);
         expect([0, 1, 2], `${cmd} ${c.name}`).toContain(r.code);
         if (r.code === 2) expect(r.err, `${cmd} ${c.name}`).toMatch(new RegExp(`^pt: ${cmd}: [^\\n]+\\n$`));
       }
     }
-  }, 120_000);
+  }, 900_000);
 });
