@@ -5,6 +5,7 @@
  * size limit. Shard formats other than torch files (`model.safetensors.index.json`) plug in through
  * {@link registerShardOpener}.
  */
+import { readSafetensors } from "@pt/safetensors";
 import type { ByteSource, Storage } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
 import { archivePrefix } from "@pt/zip-format";
@@ -27,8 +28,8 @@ export type ShardOpener = (source: ByteSource, options: LoadOptions) => Promise<
 const openers = new Map<string, ShardOpener>();
 
 /**
- * Register how shards whose file name ends with `suffix` (e.g. `.safetensors`) are opened, for
- * indexes such as `model.safetensors.index.json`. Torch files (`.bin`, `.pt`, `.pth`) are built in.
+ * Register how shards whose file name ends with `suffix` are opened. Torch files (`.bin`, `.pt`,
+ * `.pth`) and safetensors files (`model.safetensors.index.json` shards) are built in.
  */
 export function registerShardOpener(suffix: string, opener: ShardOpener): void {
   openers.set(suffix, opener);
@@ -39,6 +40,11 @@ const torchOpener: ShardOpener = async (source, options) => {
   return { value: cp.value, storageKeys: cp.storageKeys, close: () => cp.close() };
 };
 for (const s of [".bin", ".pt", ".pth"]) openers.set(s, torchOpener);
+// `model.safetensors.index.json` shards: the header only, tensors read lazily (no pickle at all)
+openers.set(".safetensors", async (source) => {
+  const f = await readSafetensors(source);
+  return { value: f.tensors, close: async () => source.close?.() };
+});
 
 function openerFor(file: string): ShardOpener {
   for (const [suffix, o] of openers) if (file.endsWith(suffix)) return o;

@@ -112,3 +112,43 @@ test("openPath: a file, a DCP folder, a sharded folder or index, and a folder th
   expect(formats).toEqual(["sharded", "sharded", "dcp", "zip"]);
   await expect(openPath(dir)).rejects.toThrow(/neither a DCP checkpoint/);
 });
+
+test("a model.safetensors.index.json checkpoint opens as one, shards read lazily", async () => {
+  const { saveSafetensors } = await import("@pt/safetensors");
+  const { blobTree, openSharded } = await import("../src/index.js");
+  const { fromTypedArray } = await import("@pt/tensor");
+  const a = fromTypedArray(new Float32Array([1, 2, 3, 4]), { shape: [2, 2] });
+  const b = fromTypedArray(new Int32Array([7, 8, 9]));
+  const c = fromTypedArray(new Float32Array([0.5]));
+  const s1 = await saveSafetensors(new Map([["layer.a", a]]));
+  const s2 = await saveSafetensors(
+    new Map<string, Tensor>([
+      ["layer.b", b],
+      ["head.c", c],
+    ]),
+  );
+  const index = JSON.stringify({
+    metadata: { total_size: 16 + 12 + 4 },
+    weight_map: {
+      "head.c": "model-00002-of-00002.safetensors",
+      "layer.a": "model-00001-of-00002.safetensors",
+      "layer.b": "model-00002-of-00002.safetensors",
+    },
+  });
+  const tree = blobTree([
+    { name: "model.safetensors.index.json", data: new TextEncoder().encode(index) },
+    { name: "model-00001-of-00002.safetensors", data: s1 },
+    { name: "model-00002-of-00002.safetensors", data: s2 },
+  ]);
+  const cp = await openSharded(tree, "model.safetensors.index.json");
+  try {
+    const sd = cp.value as Map<string, Tensor>;
+    expect([...sd.keys()].sort()).toEqual(["head.c", "layer.a", "layer.b"]);
+    expect(Array.from((await (sd.get("layer.b") as Tensor).storage.load()).typed() as Int32Array)).toEqual([
+      7, 8, 9,
+    ]);
+    expect((sd.get("layer.a") as Tensor).shape).toEqual([2, 2]);
+  } finally {
+    await cp.close();
+  }
+});
