@@ -87,3 +87,12 @@ export {
   saveSharded,
 } from "./sharded.js";
 export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";
+export {
+  type FileVerdict,
+  looksLikeSafetensors,
+  type ScanFileResult,
+  type ScanInput,
+  type ScanManyOptions,
+  scanMany,
+  scanOne,
+} from "./scan-many.js";

@@ -291,3 +291,4 @@ export async function saveFile(value: unknown, path: string, options: SaveFileOp
 
 export * from "./node/dir.js";
 export type { Checkpoint, LoadOptions, SaveOptions };
+export * from "./node/scan-paths.js";
