@@ -74,6 +74,15 @@ export {
   scanSource,
 } from "./scan.js";
 export {
+  type FileVerdict,
+  looksLikeSafetensors,
+  type ScanFileResult,
+  type ScanInput,
+  type ScanManyOptions,
+  scanMany,
+  scanOne,
+} from "./scan-many.js";
+export {
   type OpenedShard,
   openSharded,
   parseShardIndex,
@@ -87,12 +96,3 @@ export {
   saveSharded,
 } from "./sharded.js";
 export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";
-export {
-  type FileVerdict,
-  looksLikeSafetensors,
-  type ScanFileResult,
-  type ScanInput,
-  type ScanManyOptions,
-  scanMany,
-  scanOne,
-} from "./scan-many.js";

@@ -6,11 +6,17 @@
  * one checkpoint each.
  */
 import { BufferSource, type ByteSource } from "@pt/storage";
-import type { FileTree } from "./dcp/read.js";
 import { dcpMetadataRegistry } from "./dcp/metadata.js";
+import type { FileTree } from "./dcp/read.js";
 import { SerializationError } from "./errors.js";
 import type { PickleSection } from "./pickle-compat.js";
-import { type FileSections, pickleSections, type ScanPolicyOptions, type ScanProblem, scanSections } from "./scan.js";
+import {
+  type FileSections,
+  pickleSections,
+  type ScanPolicyOptions,
+  type ScanProblem,
+  scanSections,
+} from "./scan.js";
 import { parseShardIndex } from "./sharded.js";
 
 /** One checkpoint to scan: a file (a source, or a function opening it), a DCP folder or a sharded index. */
@@ -222,7 +228,10 @@ export async function scanOne(input: ScanInput, options: ScanManyOptions = {}): 
         pickles += r.sections[0]?.pickles ?? 0;
         for (const g of r.globals) {
           let e = counts.get(g.global);
-          if (!e) counts.set(g.global, (e = { global: g.global, verdict: g.verdict, count: 0, flagged: false }));
+          if (!e) {
+            e = { global: g.global, verdict: g.verdict, count: 0, flagged: false };
+            counts.set(g.global, e);
+          }
           e.count++;
           if (g.flagged) e.flagged = true;
         }
@@ -244,7 +253,18 @@ export async function scanOne(input: ScanInput, options: ScanManyOptions = {}): 
       : unscannable || problems.length > 0
         ? "unreadable"
         : "safe";
-  return { path: input.path, kind, format, verdict, sections, pickles, bytesRead: budget.read, globals, problems, error };
+  return {
+    path: input.path,
+    kind,
+    format,
+    verdict,
+    sections,
+    pickles,
+    bytesRead: budget.read,
+    globals,
+    problems,
+    error,
+  };
 }
 
 /**

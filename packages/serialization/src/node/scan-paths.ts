@@ -3,8 +3,8 @@ import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, st
 import { basename, dirname, join } from "node:path";
 import { openFileSource } from "@pt/storage/node";
 import { looksLikePickles } from "@pt/zip-format";
-import { type ScanInput, looksLikeSafetensors } from "../scan-many.js";
 import { detectScanFormat } from "../scan.js";
+import { looksLikeSafetensors, type ScanInput } from "../scan-many.js";
 import { parseShardIndex } from "../sharded.js";
 import { dirTree } from "./dir.js";
 
@@ -105,7 +105,7 @@ export function collectScanInputs(paths: readonly string[]): { inputs: ScanInput
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
-    } catch (e) {
+    } catch {
       // scanned anyway: the scan ends in a typed error naming the path
       inputs.push(fileScanInput(p));
       continue;
