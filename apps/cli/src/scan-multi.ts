@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MessageChannel } from "node:worker_threads";
 import { type ScanFileResult, type ScanManyOptions, scanOne } from "@pt/serialization";
 import { collectScanInputs, fileScanInput, pathScanInput, type SkippedPath } from "@pt/serialization/node";
 import type { Io } from "./io.js";
@@ -76,26 +77,40 @@ async function* runTasks(tasks: readonly ScanTask[], opts: MultiScanOptions): As
     idleTimeout: 1000,
     resourceLimits: { maxOldGenerationSizeMb: opts.maxMemoryMb ?? 512, maxYoungGenerationSizeMb: 32 },
   });
-  const submit = (t: ScanTask): Promise<ScanFileResult> =>
-    // the hard limit: past it piscina terminates the worker running the task
-    pool.run(t, { signal: AbortSignal.timeout(timeoutMs + 250) }).catch((e: unknown) => {
-      const err = e as { name?: string; code?: string; message?: string };
-      if (err.name === "AbortError" || err.name === "TimeoutError")
-        return failed(
-          t,
-          "SCAN_TIMEOUT",
-          "ScanTimeoutError",
-          `no verdict within ${timeoutMs} ms: the worker was stopped`,
-        );
-      if (err.code === "ERR_WORKER_OUT_OF_MEMORY")
-        return failed(
-          t,
-          "SCAN_MEMORY",
-          "ScanMemoryError",
-          `the worker ran out of its ${opts.maxMemoryMb ?? 512} MiB heap`,
-        );
-      return failed(t, err.code ?? "WORKER_FAILED", err.name ?? "Error", err.message ?? String(e));
+  const submit = (t: ScanTask): Promise<ScanFileResult> => {
+    // the hard limit counts from the task's start in its worker (told through a port): past it
+    // piscina terminates that worker
+    const { port1, port2 } = new MessageChannel();
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    port1.once("message", () => {
+      timer = setTimeout(() => stop.abort(), timeoutMs + 250);
     });
+    return pool
+      .run({ ...t, port: port2 }, { signal: stop.signal, transferList: [port2] })
+      .catch((e: unknown) => {
+        const err = e as { name?: string; code?: string; message?: string };
+        if (stop.signal.aborted)
+          return failed(
+            t,
+            "SCAN_TIMEOUT",
+            "ScanTimeoutError",
+            `no verdict within ${timeoutMs} ms: the worker was stopped`,
+          );
+        if (err.code === "ERR_WORKER_OUT_OF_MEMORY")
+          return failed(
+            t,
+            "SCAN_MEMORY",
+            "ScanMemoryError",
+            `the worker ran out of its ${opts.maxMemoryMb ?? 512} MiB heap`,
+          );
+        return failed(t, err.code ?? "WORKER_FAILED", err.name ?? "Error", err.message ?? String(e));
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        port1.close();
+      });
+  };
   const window = jobs * 8;
   const pending: Promise<ScanFileResult>[] = [];
   let next = 0;
