@@ -9,7 +9,8 @@ import { BufferSource, type ByteSource } from "@pt/storage";
 import { dcpMetadataRegistry } from "./dcp/metadata.js";
 import type { FileTree } from "./dcp/read.js";
 import { SerializationError } from "./errors.js";
-import type { PickleSection } from "./pickle-compat.js";
+import type { GlobalRegistry, PickleSection } from "./pickle-compat.js";
+import { weightsOnlyRegistry } from "./policy.js";
 import {
   type FileSections,
   pickleSections,
@@ -186,8 +187,19 @@ async function* fileParts(
   }
 }
 
+let plainRegistry: GlobalRegistry | null = null;
+
+/** The policy's registry; the plain weights_only one (no `allowGlobals`) is built once per thread. */
+function defaultRegistry(options: ScanPolicyOptions): GlobalRegistry {
+  if (options.allowGlobals !== undefined) return weightsOnlyRegistry(options.allowGlobals);
+  plainRegistry ??= weightsOnlyRegistry([]);
+  return plainRegistry;
+}
+
 /** Scan one checkpoint (see {@link scanMany}). */
 export async function scanOne(input: ScanInput, options: ScanManyOptions = {}): Promise<ScanFileResult> {
+  // the registry is built once per file, not once per section
+  if (!options.registry) options = { ...options, registry: defaultRegistry(options) };
   const budget = { read: 0, max: options.maxBytes ?? 2 ** 30, path: input.path };
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const kind = input.kind ?? "file";
