@@ -3,7 +3,7 @@
  * walk, scanned on a worker pool (piscina: one worker per core, a heap limit per worker, a hard
  * time limit per file), reported as a table, JSON lines or SARIF 2.1.0.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { isAbsolute, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,18 +58,20 @@ function failed(task: ScanTask, code: string, name: string, message: string): Sc
   };
 }
 
-/** Results in task order; a window of tasks in flight keeps memory bounded. */
-async function* runTasks(tasks: readonly ScanTask[], opts: MultiScanOptions): AsyncGenerator<ScanFileResult> {
-  if (tasks.length === 0) return;
-  const timeoutMs = Math.max(1, Math.round((opts.timeoutS ?? 30) * 1000));
-  if (!existsSync(fileURLToPath(WORKER))) {
-    // running from TypeScript sources (tests): no worker file to start, so scan in this thread
-    for (const t of tasks)
-      yield await scanOne(t.kind === "file" ? fileScanInput(t.path) : pathScanInput(t.path), t.options);
-    return;
-  }
+type Pool = import("piscina").Piscina<ScanTask, ScanFileResult>;
+
+/**
+ * The worker pool, started before the paths are walked (so the workers load their modules
+ * meanwhile), or null when there is no compiled worker (running from TypeScript sources, in
+ * tests: files are then scanned in this thread).
+ */
+async function startPool(
+  opts: MultiScanOptions,
+  maxJobs: number,
+): Promise<{ pool: Pool; jobs: number } | null> {
+  if (!existsSync(fileURLToPath(WORKER))) return null;
   const { Piscina } = await import("piscina");
-  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), tasks.length));
+  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), maxJobs));
   const pool = new Piscina<ScanTask, ScanFileResult>({
     filename: WORKER.href,
     minThreads: jobs,
@@ -77,6 +79,22 @@ async function* runTasks(tasks: readonly ScanTask[], opts: MultiScanOptions): As
     idleTimeout: 1000,
     resourceLimits: { maxOldGenerationSizeMb: opts.maxMemoryMb ?? 512, maxYoungGenerationSizeMb: 32 },
   });
+  return { pool, jobs };
+}
+
+/** Results in task order; a window of tasks in flight keeps memory bounded. */
+async function* runTasks(
+  tasks: readonly ScanTask[],
+  opts: MultiScanOptions,
+  started: { pool: Pool; jobs: number } | null,
+): AsyncGenerator<ScanFileResult> {
+  const timeoutMs = Math.max(1, Math.round((opts.timeoutS ?? 30) * 1000));
+  if (started === null) {
+    for (const t of tasks)
+      yield await scanOne(t.kind === "file" ? fileScanInput(t.path) : pathScanInput(t.path), t.options);
+    return;
+  }
+  const { pool, jobs } = started;
   const submit = (t: ScanTask): Promise<ScanFileResult> => {
     // the hard limit counts from the task's start in its worker (told through a port): past it
     // piscina terminates that worker
@@ -235,6 +253,15 @@ export function exitStatus(s: ScanSummary): number {
 
 /** Scan paths (files and folders); write the report; return the exit status. */
 export async function scanPaths(paths: readonly string[], opts: MultiScanOptions, io: Io): Promise<number> {
+  // one worker per file at most when only files are given; as many as asked for folders
+  const onlyFiles = paths.every((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return true;
+    }
+  });
+  const started = await startPool(opts, onlyFiles ? paths.length : Number.POSITIVE_INFINITY);
   const { inputs, skipped } = collectScanInputs(paths);
   for (const s of skipped) io.err(`pt: scan: note: skipped ${s.path}: ${s.reason}\n`);
   const options: ScanManyOptions = {
@@ -243,7 +270,7 @@ export async function scanPaths(paths: readonly string[], opts: MultiScanOptions
   };
   const tasks: ScanTask[] = inputs.map((i) => ({ path: i.path, kind: i.kind ?? "file", options }));
   const results: ScanFileResult[] = [];
-  for await (const r of runTasks(tasks, opts)) {
+  for await (const r of runTasks(tasks, opts, started)) {
     results.push(r);
     if (opts.format === "json") io.out(`${JSON.stringify({ type: "file", ...r })}\n`);
   }
