@@ -101,3 +101,17 @@ test("collectScanInputs: DCP folders and indexes are one input each, shards are 
   expect(skipped.map((s) => s.path.slice(fixtures.length))).toContain("sharded/generate.py");
   for (const s of skipped) expect(s.reason).toMatch(/not a checkpoint|symbolic link|not a regular/);
 });
+
+test("a numeric .npy: only its header is read, never its data", async () => {
+  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000,), }";
+  header += " ".repeat(63 - ((10 + header.length) % 64));
+  header += "\n";
+  const head = enc(`\x93NUMPY\x01\x00`);
+  const file = new Uint8Array(10 + header.length + 400_000);
+  file.set(head, 0);
+  new DataView(file.buffer).setUint16(8, header.length, true);
+  file.set(enc(header), 10);
+  const [r] = await all([{ path: "a.npy", open: () => new BufferSource(file) }]);
+  expect(r).toMatchObject({ format: "npy", pickles: 0 });
+  expect(r?.bytesRead).toBeLessThanOrEqual(16 + 12 + 10 + header.length);
+});
