@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { isAbsolute, relative, sep } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MessageChannel } from "node:worker_threads";
 import { type ScanFileResult, type ScanManyOptions, scanOne } from "@pt/serialization";
@@ -174,7 +174,7 @@ function summarize(results: readonly ScanFileResult[], skipped: readonly Skipped
 function uriOf(path: string): string {
   const rel = relative(process.cwd(), path);
   const inside = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-  const parts = (inside ? rel : path).split(sep).map(encodeURIComponent).join("/");
+  const parts = (inside ? rel : resolve(path)).split(sep).map(encodeURIComponent).join("/");
   return inside ? parts : `file://${parts.startsWith("/") ? "" : "/"}${parts}`;
 }
 
