@@ -181,3 +181,19 @@ test("worker pool: same results as in-process; a stalling file is stopped with a
   expect(r.code).toBe(1);
   expect(cli("scan", stall, "--timeout", "0.05").code).toBe(2);
 });
+
+test("hostile and external suites in one call: each file's verdict is that of pt scan FILE alone", async () => {
+  for (const dir of [
+    "packages/serialization/fixtures/hostile/files",
+    "packages/serialization/fixtures/external",
+  ]) {
+    const many = await run("scan", join(ROOT, dir), "--json");
+    const { files, summary } = checkLines(lines(many.out));
+    expect(files.length).toBeGreaterThan(100);
+    expect(summary.files).toBe(files.length);
+    for (const f of files) {
+      const one = await run("scan", f.path);
+      expect(one.code, f.path).toBe(EXIT[f.verdict as keyof typeof EXIT]);
+    }
+  }
+});
