@@ -1,9 +1,12 @@
+import { statSync } from "node:fs";
 import { pickleSections, type ScannedGlobal, type ScanResult, scanSections } from "@pt/serialization";
-import { expectPositionals, parseArgs } from "./args.js";
+import { parseArgs } from "./args.js";
 import { openSource } from "./files.js";
-import { CliError, type Io } from "./io.js";
+import { CliError, type Io, UsageError } from "./io.js";
+import { scanPaths } from "./scan-multi.js";
 
 export const SCAN_HELP = `usage: pt scan FILE [--json]
+       pt scan PATH... [--json | --sarif] [--jobs N] [--timeout S] [--max-memory MB] [--max-bytes N]
 
 List every global (module.name) the pickles of FILE reference, without unpickling or
 executing anything, each marked
@@ -25,9 +28,27 @@ pickle is mis-framed (even if the rest of the file cannot be read: the error is 
 2 when nothing could be scanned (an unsupported container such as 7z, no pickle) or the file
 cannot be read and nothing unsafe was found before the error.
 
+Many files (more than one PATH, a folder, a DCP folder, a *.index.json, or --sarif/--jobs):
+folders are walked recursively (symbolic links are not followed; files that are not checkpoint,
+pickle, NumPy or safetensors files are skipped with a note on stderr); a folder holding
+.metadata is one DCP checkpoint (its .metadata pickle is scanned), a *.index.json one sharded
+checkpoint (the pickles of its shards). Only pickles are read, never tensor data. Files are
+scanned on a pool of worker threads, each file within a time and memory budget; each ends in
+a verdict (safe, unsafe, DANGEROUS) or is unreadable (with the typed error). Prints a summary
+table; exit 0 when every file is safe, 1 when any is unsafe or dangerous, 2 when any could not
+be read and none is unsafe.
+
 options:
-  --json   print {"file", "format", "safe", "sections", "globals": [{"global", "verdict",
-           "count", "where", "uses", "notReadByTorch"}], "problems"} instead of the table
+  --json   one file: print {"file", "format", "safe", "sections", "globals": [{"global", "verdict",
+           "count", "where", "uses", "notReadByTorch"}], "problems"} instead of the table;
+           many files: one JSON object per line per file ({"type": "file", "path",
+           "verdict", "globals", "problems", "error"…}), then {"type": "summary", …}
+           (schema: apps/cli/schemas/scan-json.schema.json)
+  --sarif  print a SARIF 2.1.0 log (for code-scanning dashboards)
+  --jobs N          worker threads (default: the machine's cores)
+  --timeout S       seconds per file before its worker is stopped (default 30)
+  --max-memory MB   heap limit of each worker (default 512)
+  --max-bytes N     most bytes read per file (default 1073741824)
 `;
 
 /** One line per distinct global: how many times, where, how it is used. */
@@ -79,12 +100,48 @@ function summarize(r: ScanResult): ScanEntry[] {
 
 /** `pt scan FILE`. */
 export async function scanCommand(argv: readonly string[], io: Io): Promise<number> {
-  const args = parseArgs(argv, [{ name: "json" }]);
+  const args = parseArgs(argv, [
+    { name: "json" },
+    { name: "sarif" },
+    { name: "jobs", value: true },
+    { name: "timeout", value: true },
+    { name: "max-memory", value: true },
+    { name: "max-bytes", value: true },
+  ]);
   if (args.options.has("help")) {
     io.out(SCAN_HELP);
     return 0;
   }
-  const [file] = expectPositionals(args, ["FILE"]) as [string];
+  if (args.positionals.length === 0) throw new UsageError("missing FILE");
+  if (args.options.has("json") && args.options.has("sarif"))
+    throw new UsageError("--json and --sarif cannot be combined");
+  const num = (name: string, min: number): number | undefined => {
+    const v = args.options.get(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min)
+      throw new UsageError(`option --${name}: ${JSON.stringify(v)} is not a number >= ${min}`);
+    return n;
+  };
+  const multi = {
+    jobs: num("jobs", 1),
+    timeoutS: num("timeout", 0.001),
+    maxMemoryMb: num("max-memory", 16),
+    maxBytes: num("max-bytes", 1),
+  };
+  const [file] = args.positionals as [string];
+  if (
+    args.positionals.length > 1 ||
+    args.options.has("sarif") ||
+    Object.values(multi).some((v) => v !== undefined) ||
+    file.endsWith(".index.json") ||
+    isDirectory(file)
+  )
+    return scanPaths(
+      args.positionals,
+      { format: args.options.has("sarif") ? "sarif" : args.options.has("json") ? "json" : "table", ...multi },
+      io,
+    );
   const src = openSource(file);
   let r: ScanResult;
   try {
@@ -155,4 +212,12 @@ export async function scanCommand(argv: readonly string[], io: Io): Promise<numb
       `nothing was scanned: ${r.unsupported ? `${r.unsupported} is not supported` : "no pickle found"}`,
     );
   return 0;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -6,7 +6,8 @@ export type SerializationErrorCode =
   | "INVALID_SOURCE"
   | "INVALID_OPTION"
   | "SAVE_FAILED"
-  | "SOURCE_CHANGED";
+  | "SOURCE_CHANGED"
+  | "SCAN_BUDGET";
 
 /** A global a pickle references that the policy refused. */
 export interface RefusedGlobal {

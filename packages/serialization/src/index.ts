@@ -75,6 +75,15 @@ export {
   scanSource,
 } from "./scan.js";
 export {
+  type FileVerdict,
+  looksLikeSafetensors,
+  type ScanFileResult,
+  type ScanInput,
+  type ScanManyOptions,
+  scanMany,
+  scanOne,
+} from "./scan-many.js";
+export {
   type OpenedShard,
   openSharded,
   parseShardIndex,

@@ -290,4 +290,5 @@ export async function saveFile(value: unknown, path: string, options: SaveFileOp
 }
 
 export * from "./node/dir.js";
+export * from "./node/scan-paths.js";
 export type { Checkpoint, LoadOptions, SaveOptions };

@@ -87,6 +87,15 @@ export function pickleSections(source: ByteSource, options: PickleSectionsOption
   const { format, unsupported } = detectScanFormat(head);
   if (unsupported !== null) return { format, unsupported, sections: [] };
   if (format === "npy") {
+    // the header first: the array's data is read only when its dtype holds objects (a pickle)
+    const pre = src.readSync?.(0, Math.min(12, src.byteLength)) as Uint8Array;
+    const view = new DataView(pre.buffer, pre.byteOffset, pre.byteLength);
+    const lenBytes = pre[6] === 1 ? 2 : 4;
+    const headerLen =
+      pre.length < 8 + lenBytes ? 0 : lenBytes === 2 ? view.getUint16(8, true) : view.getUint32(8, true);
+    const headEnd = Math.min(src.byteLength, 8 + lenBytes + headerLen);
+    if (npyPickleSection(src.readSync?.(0, headEnd) as Uint8Array, "array.npy", 0) === null)
+      return { format, unsupported: null, sections: [] };
     const all = src.readSync?.(0, src.byteLength) as Uint8Array;
     const s = npyPickleSection(all, "array.npy", 0);
     return { format, unsupported: null, sections: s ? [s] : [] };
