@@ -7,7 +7,7 @@
  */
 
 import { genops } from "./disassemble.js";
-import { type FrameError, PickleError } from "./errors.js";
+import { type FrameError, LimitError, PickleError } from "./errors.js";
 import { type DangerousList, isDangerousGlobal, normalizeGlobal } from "./names.js";
 
 /** What a pickle does with a global (each use names the opcode and its offset). */
@@ -78,7 +78,7 @@ export interface ScanOptions {
   readonly untilEof?: boolean;
   /** A library's own dangerous names, on top of the built-in list. */
   readonly dangerous?: DangerousList;
-  /** At most this many pickles (default 1 000 000). */
+  /** At most this many pickles (default 1 000 000); more is an `error` (`LimitError`): the rest is not scanned. */
   readonly maxPickles?: number;
 }
 
@@ -145,6 +145,9 @@ export function scanPickle(data: Uint8Array, options: ScanOptions = {}): PickleS
       break;
     }
     if (!options.untilEof || at >= data.length) break;
+    if (index + 1 === max)
+      // the rest of the buffer is not scanned: an error, so no caller can call the file safe
+      error = new LimitError("maxPickles", index + 2, max, { offset: at });
   }
   return { globals, pickles, frameErrors, error };
 }
