@@ -12,6 +12,7 @@ export {
   formatSeconds,
   formatSummaryTable,
   formatTarget,
+  formatToolsTable,
 } from "./report.mjs";
 export { median, pairOrder, summarizePairs } from "./stats.mjs";
 export { escapeXml, ratioX, renderSvg } from "./svg.mjs";
