@@ -13,6 +13,7 @@ export {
   formatSummaryTable,
   formatTarget,
   formatToolsTable,
+  judgedRatio,
 } from "./report.mjs";
 export { median, pairOrder, summarizePairs } from "./stats.mjs";
 export { escapeXml, ratioX, renderSvg } from "./svg.mjs";
