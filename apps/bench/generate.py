@@ -12,9 +12,14 @@ never committed):
   w3.pt        W3: 50,000 small tensors (pickle-dominated: shapes up to 64 elements, 5 dtypes)
   w4.pt        W4: 10,000 views (as_strided: slices, 2-D blocks, transposes) of one 16 MiB storage
   w5.pt        W5: W2 saved with _use_new_zipfile_serialization=False (the legacy format)
+  w7.pt        W7: W2's structure at 5x its size (~5 GiB), for `pt convert` to safetensors
+  w9b.pt       W9B: W2 with four tensors changed (B of W9's diff; A is w2.pt)
+  w10.dcp/     W10: W2 saved as a torch.distributed.checkpoint folder in 4 shard files
+               (needs torch 2.x: the runner generates it with scripts/torch2-python)
   manifest.json  per workload: file, size, scale, seed, tensor count, total elements; torch version
 
-W6 (W2 listed lazily) reads w2.pt: it has no file of its own.
+W6 (W2 listed lazily), W8 (over HTTP) and W11 (hashed) read w2.pt; W9 reads w2.pt and w9b.pt;
+W12 reads apps/conformance/corpus/files: they have no file of their own.
 
 --scale shrinks every workload (sizes and counts) by that factor, keeping the structure: W2
 keeps its tensor count (its widths shrink by sqrt(scale)); W3 and W4 shrink their counts.
@@ -34,8 +39,17 @@ import time
 import torch
 
 GIB = 1 << 30
-SEEDS = {"W1": 1001, "W2": 1002, "W3": 1003, "W4": 1004, "W5": 1002}
-FILES = {"W1": "w1.pt", "W2": "w2.pt", "W3": "w3.pt", "W4": "w4.pt", "W5": "w5.pt"}
+SEEDS = {"W1": 1001, "W2": 1002, "W3": 1003, "W4": 1004, "W5": 1002, "W7": 1007, "W9B": 1002, "W10": 1002}
+FILES = {
+    "W1": "w1.pt",
+    "W2": "w2.pt",
+    "W3": "w3.pt",
+    "W4": "w4.pt",
+    "W5": "w5.pt",
+    "W7": "w7.pt",
+    "W9B": "w9b.pt",
+    "W10": "w10.dcp",
+}
 # W2's dimensions at scale 1: 12 * d^2 * layers + (vocab + positions + 1) * d + ... ~= 1 GiB of float32.
 W2_LAYERS = 24
 W2_D = 896
@@ -125,6 +139,33 @@ def w4(scale):
     return views
 
 
+def w7(scale):
+    """W2's structure at five times its size (~5 GiB at scale 1)."""
+    return w2(scale * 5)
+
+
+def w9b(sd):
+    """B of W9's diff: W2 with four tensors changed (two values nudged, one block, one tensor scaled)."""
+    b = collections.OrderedDict((k, v.clone()) for k, v in sd.items())
+    g = torch.Generator().manual_seed(1009)
+    b["model.layers.0.self_attn.q_proj.weight"][0, 0] += 1e-3
+    b["model.layers.5.fc1.bias"][3] = 1.0
+    b["model.layers.11.fc2.weight"][:4, :4] = torch.randn(4, 4, generator=g)
+    b["lm_head.weight"].mul_(1.0001)
+    return b
+
+
+def save_dcp(sd, path):
+    """A torch.distributed.checkpoint folder of 4 shard files (one process: thread_count=4)."""
+    import shutil
+
+    import torch.distributed.checkpoint as dcp
+
+    shutil.rmtree(path, ignore_errors=True)
+    dcp.save(dict(sd), storage_writer=dcp.FileSystemWriter(path, thread_count=4))
+    return sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+
+
 def count_tensors(obj):
     tensors = 0
     elements = 0
@@ -155,6 +196,9 @@ def main():
     if "W6" in wanted:
         wanted.discard("W6")
         wanted.add("W2")
+    if "W9" in wanted:
+        wanted.discard("W9")
+        wanted.add("W9B")
     unknown = wanted - set(FILES)
     if unknown:
         parser.error(f"unknown workloads: {sorted(unknown)}")
@@ -164,10 +208,12 @@ def main():
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
             manifest = json.load(f)
-    manifest["torch"] = torch.__version__
-    manifest["python"] = sys.version.split()[0]
+    # W10 is made by torch 2.x (DCP): its versions are kept apart from the oracle's
+    which = "torch2" if wanted == {"W10"} else "torch"
+    manifest[which] = torch.__version__
+    manifest["python2" if which == "torch2" else "python"] = sys.version.split()[0]
 
-    makers = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w2}
+    makers = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w2, "W7": w7, "W9B": w2, "W10": w2}
     cached = {}
     for name in sorted(wanted):
         t0 = time.perf_counter()
@@ -180,11 +226,17 @@ def main():
         # Written in place (so the archive's inner folder is "w1" etc., as torch names it); an
         # interrupted write is caught by the runner, which checks each file's size against this
         # manifest, written last.
-        torch.save(obj, path, _use_new_zipfile_serialization=(name != "W5"))
+        if name == "W10":
+            size = save_dcp(obj, path)
+        else:
+            torch.save(w9b(obj) if name == "W9B" else obj, path, _use_new_zipfile_serialization=(name != "W5"))
+            size = os.path.getsize(path)
         tensors, elements = count_tensors(obj)
+        if name == "W7":
+            cached.pop(seed_key)  # 5 GiB: not kept for the next workload
         manifest["workloads"][name] = {
             "file": FILES[name],
-            "size": os.path.getsize(path),
+            "size": size,
             "scale": args.scale,
             "seed": seed_key,
             "format": "legacy" if name == "W5" else "zip",
@@ -192,7 +244,7 @@ def main():
             "elements": elements,
         }
         print(
-            f"{name}: {path} {os.path.getsize(path) / (1 << 20):.1f} MiB, {tensors} tensors "
+            f"{name}: {path} {size / (1 << 20):.1f} MiB, {tensors} tensors "
             f"({time.perf_counter() - t0:.1f} s)",
             file=sys.stderr,
         )

@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 // One measured operation of our library in a fresh process (our side of the benchmark pairs).
 //
-// usage: node --expose-gc apps/bench/src/child.mjs --op load|save|list --file F [--out O] [--format zip|legacy]
-//                                                   [--cpu-profile P]
+// usage: node --expose-gc apps/bench/src/child.mjs --op OP --file F [--out O] [--format zip|legacy]
+//                                                   [--other B] [--url U] [--cpu-profile P]
 //
 //   load  loadFile(F)                                         (timed)
 //   save  value = loadFile(F) (not timed); saveFile(value, O)   (timed)
-//   list  openFile(F), walk its value for names, dtypes and shapes, close   (timed)
+//   list  openFile(F), walk its value for names, dtypes and shapes, close   (timed);
+//         with --url U (W8): openUrl(U) from @pt/serialization (lazy, HTTP range requests)
+//   convert  `pt convert F O` (W7: O.safetensors; W10: F a DCP folder, O a .pt), in process
+//   diff  `pt diff F B --json`, in process
+//   hash  `pt inspect F --hash --json`, in process
+//   scan  `pt scan FILE --json` for every file of the folder F, one call per file (the CLI
+//         takes one file per call), in process
 //
+// The CLI commands run in this process through apps/cli's `main(argv, io)` (apps/cli/dist must
+// be built), so that, as for torch, the figure is the operation and not the interpreter start.
+// Saves and converts call fdatasync on the output inside the timed region; `cpu_seconds` is
+// process.cpuUsage() (user + system) over the operation.
 // Prints one line `PT_BENCH_RESULT {json}` on stdout, like apps/bench/torch_child.py: seconds of
 // the operation only (not the process start or the library import) and the peak RSS rise over
 // the RSS just before the operation (VmHWM reset through /proc/self/clear_refs; see
@@ -17,8 +27,20 @@
 // PT_BENCH_LIBRARY=/path/to/module.js replaces @pt/serialization/node (used by the tests).
 // PT_BENCH_LOAD_OPTIONS={"checkCrc":false} passes options to loadFile (variants, by hand only).
 
-import { readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fdatasyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
 /** @param {Record<string, unknown>} result */
@@ -113,6 +135,66 @@ async function startProfiler() {
   };
 }
 
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), "../../cli/dist/main.js");
+const CLI_OPS = ["convert", "diff", "hash", "scan"];
+
+/** @param {string} path */
+function fsyncPath(path) {
+  const fd = openSync(path, "r");
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Tensor count and total elements from a safetensors file's header (as torch_child.py reads it).
+ * @param {string} path
+ */
+function safetensorsSummary(path) {
+  const fd = openSync(path, "r");
+  try {
+    const len = Buffer.alloc(8);
+    readSync(fd, len, 0, 8, 0);
+    const n = Number(len.readBigUInt64LE(0));
+    const text = Buffer.alloc(n);
+    readSync(fd, text, 0, n, 8);
+    /** @type {Record<string, { shape: number[] }>} */
+    const header = JSON.parse(text.toString("utf8"));
+    delete header.__metadata__;
+    const entries = Object.values(header);
+    return {
+      tensors: entries.length,
+      elements: entries.reduce((a, v) => a + v.shape.reduce((x, y) => x * y, 1), 0),
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Runs one `pt` command in this process; its stdout text and exit status.
+ * @param {(argv: string[], io: object) => Promise<number>} main
+ * @param {string[]} argv
+ */
+async function runCli(main, argv) {
+  let out = "";
+  let err = "";
+  const io = {
+    out: (/** @type {string} */ t) => {
+      out += t;
+    },
+    err: (/** @type {string} */ t) => {
+      err += t;
+    },
+    stderrIsTTY: false,
+    columns: 80,
+  };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
 /**
  * Classifies a failure: "not-implemented" when the library says so, else "error".
  * @param {unknown} e
@@ -130,15 +212,26 @@ async function main() {
       file: { type: "string" },
       out: { type: "string" },
       format: { type: "string", default: "zip" },
+      other: { type: "string" },
+      url: { type: "string" },
       "cpu-profile": { type: "string" },
     },
   });
-  const { op, file, out, format } = values;
+  const { op, file, out, format, other, url } = values;
   const profilePath = values["cpu-profile"];
-  if ((op !== "load" && op !== "save" && op !== "list") || file === undefined) {
-    throw new Error("bench child: usage: --op load|save|list --file F [--out O] [--format zip|legacy]");
+  const ops = ["load", "save", "list", ...CLI_OPS];
+  if (op === undefined || !ops.includes(op) || (file === undefined && url === undefined)) {
+    throw new Error(
+      "bench child: usage: --op load|save|list|convert|diff|hash|scan --file F [--out O] [--format zip|legacy] [--other B] [--url U]",
+    );
   }
-  if (op === "save" && out === undefined) throw new Error("bench child: --op save needs --out");
+  if ((op === "save" || op === "convert") && out === undefined)
+    throw new Error(`bench child: --op ${op} needs --out`);
+  if (op === "diff" && other === undefined) throw new Error("bench child: --op diff needs --other");
+  if (CLI_OPS.includes(op)) {
+    await cliOp(op, /** @type {string} */ (file), out, other, profilePath);
+    return;
+  }
   if (format !== "zip" && format !== "legacy") throw new Error(`bench child: unknown --format ${format}`);
 
   /** @type {Record<string, unknown>} */
@@ -146,13 +239,21 @@ async function main() {
   const override = process.env.PT_BENCH_LIBRARY;
   try {
     api = override ? await import(pathToFileURL(override).href) : await import("@pt/serialization/node");
+    // openUrl lives in the package's root (it is not Node-only)
+    if (url !== undefined && !override)
+      api = { ...api, openUrl: (await import("@pt/serialization")).openUrl };
   } catch (e) {
     const code = /** @type {{ code?: unknown }} */ (e).code;
     const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
     emit({ ok: false, status: "missing", error: `cannot import @pt/serialization/node (${code}): ${why}` });
     return;
   }
-  const needed = op === "list" ? ["openFile"] : op === "save" ? ["loadFile", "saveFile"] : ["loadFile"];
+  const needed =
+    op === "list"
+      ? [url === undefined ? "openFile" : "openUrl"]
+      : op === "save"
+        ? ["loadFile", "saveFile"]
+        : ["loadFile"];
   const absent = needed.filter((f) => typeof api[f] !== "function");
   if (absent.length > 0) {
     emit({
@@ -176,23 +277,31 @@ async function main() {
   let value;
   let listed = 0;
   try {
-    if (op === "save") value = await loadFile(file);
+    if (op === "save") value = await loadFile(/** @type {string} */ (file));
     gc?.();
     const before = status();
     const exact = resetPeak();
     const profiler = profilePath === undefined ? null : await startProfiler();
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     if (op === "load") {
-      value = await loadFile(file);
+      value = await loadFile(/** @type {string} */ (file));
     } else if (op === "save") {
       await saveFile(value, /** @type {string} */ (out), format === "legacy" ? { format: "legacy" } : {});
+      fsyncPath(/** @type {string} */ (out));
     } else {
-      const handle = await openFile(file);
+      const handle =
+        url === undefined
+          ? await openFile(/** @type {string} */ (file))
+          : await /** @type {(u: string) => Promise<{ value: unknown; close(): Promise<void> }>} */ (
+              api.openUrl
+            )(url);
       listed = summarize(handle.value).listing.length;
       value = handle.value;
       await handle.close();
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
     if (profiler !== null)
       writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
     const after = status();
@@ -203,6 +312,7 @@ async function main() {
       ok: true,
       op,
       seconds,
+      cpu_seconds: (cpu.user + cpu.system) / 1e6,
       rss_before: before.rss,
       rss_after: after.rss,
       peak_rise: Math.max(0, peak - before.rss),
@@ -212,6 +322,124 @@ async function main() {
     };
     if (op === "list") result.listed = listed;
     if (op === "save") {
+      result.out_size = statSync(/** @type {string} */ (out)).size;
+      unlinkSync(/** @type {string} */ (out));
+    }
+    emit(result);
+  } catch (e) {
+    emit({ op, ...failure(e) });
+  }
+}
+
+/**
+ * One `pt` command (or, for scan, one per file of a folder) measured in this process.
+ * @param {string} op
+ * @param {string} file
+ * @param {string | undefined} out
+ * @param {string | undefined} other
+ * @param {string | undefined} profilePath
+ */
+async function cliOp(op, file, out, other, profilePath) {
+  /** @type {(argv: string[], io: object) => Promise<number>} */
+  let main;
+  try {
+    main = (await import(pathToFileURL(process.env.PT_BENCH_CLI ?? CLI).href)).main;
+    if (typeof main !== "function") throw new Error("no main export");
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    emit({
+      op,
+      ok: false,
+      status: "missing",
+      error: `cannot import apps/cli/dist/main.js: ${why} (pnpm build)`,
+    });
+    return;
+  }
+  const files = op === "scan" ? readdirSync(file).sort() : [];
+  const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
+  try {
+    gc?.();
+    const before = status();
+    const exact = resetPeak();
+    const profiler = profilePath === undefined ? null : await startProfiler();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    /** @type {{ code: number; out: string; err: string }[]} */
+    const runs = [];
+    if (op === "convert") {
+      runs.push(await runCli(main, ["convert", file, /** @type {string} */ (out)]));
+      if (runs[0]?.code === 0) fsyncPath(/** @type {string} */ (out));
+    } else if (op === "diff") {
+      runs.push(await runCli(main, ["diff", file, /** @type {string} */ (other), "--json"]));
+    } else if (op === "hash") {
+      runs.push(await runCli(main, ["inspect", file, "--hash", "--json"]));
+    } else {
+      for (const f of files) runs.push(await runCli(main, ["scan", join(file, f), "--json"]));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    if (profiler !== null)
+      writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
+    const after = status();
+    const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
+    // exit status 1 means "they differ" (diff) or "unsafe" (scan): a result, not a failure
+    const failed = runs.find((r) => r.code !== 0 && !(r.code === 1 && (op === "diff" || op === "scan")));
+    if (failed !== undefined && op !== "scan") {
+      if (op === "convert" && statSync(file).isDirectory()) {
+        // W10: the DCP reader is being written on another branch; this turns on by itself
+        const why = failed.err.trim().split("\n").slice(-1).join("");
+        emit({
+          op,
+          ok: false,
+          status: "missing",
+          error: `not available on this branch (pt convert DIR out.pt: ${why})`,
+        });
+        return;
+      }
+      const message = `pt ${op} exited ${failed.code}: ${failed.err.trim().split("\n").slice(-2).join(" | ")}`;
+      emit({ op, ...failure(new Error(message)) });
+      return;
+    }
+    let tensors = 0;
+    let elements = 0;
+    /** @type {Record<string, unknown>} */
+    const extra = {};
+    if (op === "convert") {
+      if (/** @type {string} */ (out).endsWith(".safetensors"))
+        ({ tensors, elements } = safetensorsSummary(/** @type {string} */ (out)));
+    } else if (op === "diff") {
+      const d = JSON.parse(/** @type {{ out: string }} */ (runs[0]).out);
+      /** @type {Array<{ differing: number }>} */
+      const values = (d.values ?? []).filter((/** @type {{ differing: number }} */ v) => v.differing > 0);
+      tensors = values.length;
+      elements = values.reduce((a, v) => a + v.differing, 0);
+    } else if (op === "hash") {
+      const d = JSON.parse(/** @type {{ out: string }} */ (runs[0]).out);
+      /** @type {Array<{ shape: number[]; sha256: string }>} */
+      const ts = d.tensors ?? [];
+      tensors = ts.length;
+      elements = ts.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+      const digests = ts.map((t) => t.sha256).sort();
+      extra.digest = createHash("sha256").update(digests.join("\n")).digest("hex");
+    } else {
+      tensors = files.length;
+      extra.failed_files = runs.filter((r) => r.code === 2).length;
+    }
+    /** @type {Record<string, unknown>} */
+    const result = {
+      ok: true,
+      op,
+      seconds,
+      cpu_seconds: (cpu.user + cpu.system) / 1e6,
+      rss_before: before.rss,
+      rss_after: after.rss,
+      peak_rise: Math.max(0, peak - before.rss),
+      peak_method: exact ? "clear_refs" : "maxrss",
+      tensors,
+      elements,
+      ...extra,
+    };
+    if (op === "convert") {
       result.out_size = statSync(/** @type {string} */ (out)).size;
       unlinkSync(/** @type {string} */ (out));
     }

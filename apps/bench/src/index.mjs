@@ -12,6 +12,8 @@ export {
   formatSeconds,
   formatSummaryTable,
   formatTarget,
+  formatToolsTable,
+  judgedRatio,
 } from "./report.mjs";
 export { median, pairOrder, summarizePairs } from "./stats.mjs";
 export { escapeXml, ratioX, renderSvg } from "./svg.mjs";

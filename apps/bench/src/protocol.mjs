@@ -12,6 +12,9 @@
  * @property {number} elements their total elements
  * @property {number | null} listed tensors listed (list operation)
  * @property {number | null} outSize bytes written (save operation)
+ * @property {number | null} cpuSeconds CPU time (user + system) of the operation
+ * @property {number | null} fetched bytes fetched over HTTP (W8; counted by the runner's server)
+ * @property {string | null} digest a digest of the result both sides compute alike (hash)
  * @typedef {object} ChildFailure
  * @property {false} ok
  * @property {"missing" | "not-implemented" | "error"} status
@@ -76,6 +79,9 @@ export function parseChildOutput(stdout, stderr, exitCode, signal = null) {
     elements: num(r.elements) ?? 0,
     listed: num(r.listed),
     outSize: num(r.out_size),
+    cpuSeconds: num(r.cpu_seconds),
+    fetched: num(r.fetched),
+    digest: typeof r.digest === "string" ? r.digest : null,
   };
 }
 
@@ -92,5 +98,7 @@ export function compareResults(ours, torch) {
   if (ours.elements !== torch.elements)
     diffs.push(`elements: ours ${ours.elements}, torch ${torch.elements}`);
   if (ours.listed !== torch.listed) diffs.push(`listed: ours ${ours.listed}, torch ${torch.listed}`);
+  if ((ours.digest ?? null) !== (torch.digest ?? null))
+    diffs.push(`digest: ours ${ours.digest ?? "none"}, torch ${torch.digest ?? "none"}`);
   return diffs.length === 0 ? null : diffs.join("; ");
 }

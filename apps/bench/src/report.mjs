@@ -22,6 +22,8 @@ import {
  * @typedef {object} Run One child process's report.
  * @property {number} seconds the operation only
  * @property {number} peakRise bytes: peak RSS during the operation minus RSS just before it
+ * @property {number | null} [cpuSeconds] CPU time (user + system) of the operation
+ * @property {number | null} [fetched] bytes fetched over HTTP (W8)
  * @typedef {object} MemoryCell
  * @property {string} target how the target reads
  * @property {number | null} limit bytes
@@ -36,10 +38,16 @@ import {
  * @property {RowStatus} status
  * @property {string | null} note why a row is not measured, or what went wrong
  * @property {number | null} target the time target (ours ÷ torch ≤ target)
- * @property {RatioSummary | null} ratio time ratios of the pairs (null when not measured)
+ * @property {RatioSummary | null} ratio wall-time ratios of the pairs (null when not measured)
+ * @property {RatioSummary | null} cpuRatio CPU-time ratios of the pairs (null when not measured)
+ * @property {"wall" | "cpu"} judgedOn which of the two the time target judged (saves: CPU when
+ *   both sides reported it)
  * @property {Verdict} verdict the time verdict
- * @property {{ seconds: number[]; peakRise: number[] }} ours
- * @property {{ seconds: number[]; peakRise: number[] }} torch
+ * @property {{ seconds: number[]; cpuSeconds: number[]; peakRise: number[] }} ours
+ * @property {{ seconds: number[]; cpuSeconds: number[]; peakRise: number[] }} torch
+ * @property {string | null} against what the other side runs (tools workloads)
+ * @property {{ ours: number | null; torch: number | null; limit: number; verdict: Verdict } | null} fetched
+ *   median bytes fetched over HTTP and the limit (W8)
  * @property {MemoryCell | null} memory present on the operation the memory target judges
  * @property {{ ours: number | null; torch: number | null }} [outSize] saves: bytes each side wrote
  */
@@ -69,8 +77,41 @@ export function buildRow({ workload, op, fileSize, oursRuns, torchRuns, status, 
         })),
       )
     : null;
+  const cpuKnown =
+    measured &&
+    Array.from({ length: n }, (_, i) => i).every(
+      (i) => typeof oursRuns[i]?.cpuSeconds === "number" && (torchRuns[i]?.cpuSeconds ?? 0) > 0,
+    );
+  const cpuRatio = cpuKnown
+    ? summarizePairs(
+        Array.from({ length: n }, (_, i) => ({
+          ours: /** @type {number} */ (oursRuns[i]?.cpuSeconds),
+          torch: /** @type {number} */ (torchRuns[i]?.cpuSeconds),
+        })),
+      )
+    : null;
+  // CPU where the workload asks for it and both sides reported it; wall time otherwise
+  const judgedOn = (workload.judgeOn?.[op] ?? "wall") === "cpu" && cpuRatio !== null ? "cpu" : "wall";
+  const judged = judgedOn === "cpu" ? cpuRatio : ratio;
   const target = workload.time[op] ?? null;
-  const verdict = status === "ok" ? judgeTime(ratio?.median, target ?? undefined) : "n/a";
+  const verdict = status === "ok" ? judgeTime(judged?.median, target ?? undefined) : "n/a";
+  /** @param {readonly Run[]} runs */
+  const fetchedOf = (runs) => {
+    const xs = runs.map((r) => r.fetched).filter((x) => typeof x === "number");
+    return xs.length > 0 ? median(/** @type {number[]} */ (xs)) : null;
+  };
+  const fetched =
+    workload.fetchedLimit === undefined
+      ? null
+      : {
+          ours: measured ? fetchedOf(oursRuns) : null,
+          torch: fetchedOf(torchRuns),
+          limit: workload.fetchedLimit,
+          /** @type {Verdict} */
+          verdict: "n/a",
+        };
+  if (fetched !== null && status === "ok" && fetched.ours !== null)
+    fetched.verdict = fetched.ours <= fetched.limit ? "pass" : "miss";
   /** @type {MemoryCell | null} */
   let memory = null;
   if (workload.memory !== null && workload.memoryOp === op) {
@@ -94,10 +135,23 @@ export function buildRow({ workload, op, fileSize, oursRuns, torchRuns, status, 
     note,
     target,
     ratio,
+    cpuRatio,
+    judgedOn,
     verdict,
-    ours: { seconds: oursRuns.map((r) => r.seconds), peakRise: oursRuns.map((r) => r.peakRise) },
-    torch: { seconds: torchRuns.map((r) => r.seconds), peakRise: torchRuns.map((r) => r.peakRise) },
+    ours: sideOf(oursRuns),
+    torch: sideOf(torchRuns),
+    against: workload.against ?? null,
     memory,
+    fetched,
+  };
+}
+
+/** @param {readonly Run[]} runs */
+function sideOf(runs) {
+  return {
+    seconds: runs.map((r) => r.seconds),
+    cpuSeconds: runs.map((r) => r.cpuSeconds).filter((x) => typeof x === "number"),
+    peakRise: runs.map((r) => r.peakRise),
   };
 }
 
@@ -106,6 +160,7 @@ export function buildRow({ workload, op, fileSize, oursRuns, torchRuns, status, 
  * @param {number} x
  */
 export function formatRatio(x) {
+  if (!Number.isFinite(x)) return String(x);
   if (x >= 10) return x.toFixed(1);
   if (x >= 0.1) return x.toFixed(2);
   return x.toFixed(3);
@@ -145,16 +200,27 @@ function mark(v) {
 }
 
 /**
+ * The ratio summary a row's time target judged: CPU time or wall time.
+ * @param {Row} row
+ * @returns {RatioSummary | null}
+ */
+export function judgedRatio(row) {
+  return row.judgedOn === "cpu" ? row.cpuRatio : row.ratio;
+}
+
+/**
  * The cell of a time column: "0.84 (0.80–0.91) ≤ 1 pass", or why it is not measured.
  * @param {Row | undefined} row
  */
 function timeCell(row) {
   if (row === undefined) return "—";
   if (row.ratio === null) return `not measured (${row.status})`;
-  const r = row.ratio;
+  const r = judgedRatio(row) ?? row.ratio;
+  const on = row.judgedOn === "cpu" ? " CPU" : "";
   const range = `${formatRatio(r.median)} (${formatRatio(r.min)}–${formatRatio(r.max)})`;
   const flag = row.status === "mismatch" ? " mismatch" : "";
-  return `${range} ≤ ${formatTarget(/** @type {number} */ (row.target))} ${mark(row.verdict)}${flag}`.trim();
+  if (row.target === null) return `${range}${on} (no target)${flag}`;
+  return `${range}${on} ≤ ${formatTarget(row.target)}${row.verdict === "n/a" ? "" : ` ${mark(row.verdict)}`}${flag}`;
 }
 
 /**
@@ -183,7 +249,10 @@ export function formatSummaryTable(rows) {
     "| workload | file | load (ours ÷ torch) | save (ours ÷ torch) | memory: our peak RSS rise |",
     "|---|---|---|---|---|",
   ];
+  const tools = formatToolsTable(rows);
+  if (!rows.some((r) => (WORKLOADS.find((w) => w.id === r.workload)?.table ?? "io") === "io")) return tools;
   for (const w of WORKLOADS) {
+    if ((w.table ?? "io") !== "io") continue;
     const mine = rows.filter((r) => r.workload === w.id);
     if (mine.length === 0) continue;
     const load = mine.find((r) => r.op === "load" || r.op === "list");
@@ -194,7 +263,37 @@ export function formatSummaryTable(rows) {
       `| ${w.id}: ${w.title} | ${size} | ${timeCell(load)} | ${w.ops.includes("save") ? timeCell(save) : "—"} | ${memoryCell(mem)} |`,
     );
   }
-  return lines.join("\n");
+  return tools === "" ? lines.join("\n") : `${lines.join("\n")}\n\n${tools}`;
+}
+
+/**
+ * The table of the whole-tool workloads (W7–W12): one line per operation, ours ÷ theirs on wall
+ * time, our peak RSS rise against its target, and bytes fetched where the workload reads over
+ * HTTP. Empty when no such row was measured.
+ * @param {readonly Row[]} rows
+ * @returns {string}
+ */
+export function formatToolsTable(rows) {
+  const lines = [
+    "| workload | op vs | file | time (ours ÷ theirs) | memory: our peak RSS rise | fetched over HTTP |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const w of WORKLOADS) {
+    if (w.table !== "tools") continue;
+    for (const r of rows.filter((x) => x.workload === w.id)) {
+      const f = r.fetched;
+      const fetched =
+        f === null
+          ? "—"
+          : f.ours === null
+            ? "not measured"
+            : `${formatBytes(f.ours)}; target ≤ ${formatBytes(f.limit)} ${mark(f.verdict)}${f.torch === null ? "" : ` (theirs ${formatBytes(f.torch)})`}`;
+      lines.push(
+        `| ${w.id}: ${w.title} | \`${r.op}\` vs ${w.against ?? "torch"} | ${formatBytes(r.fileSize)} | ${timeCell(r)} | ${memoryCell(r)} | ${fetched} |`,
+      );
+    }
+  }
+  return lines.length === 2 ? "" : lines.join("\n");
 }
 
 /**
@@ -205,8 +304,8 @@ export function formatSummaryTable(rows) {
  */
 export function formatDetailTable(rows) {
   const lines = [
-    "| workload | op | pairs | ours (median) | torch (median) | ratios | fastest ÷ fastest | ours peak rise | torch peak rise | status |",
-    "|---|---|---|---|---|---|---|---|---|---|",
+    "| workload | op | pairs | ours (median) | torch (median) | ratios | fastest ÷ fastest | CPU: ours, torch, ratio | ours peak rise | torch peak rise | status |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   const notes = [];
   for (const r of rows) {
@@ -214,8 +313,13 @@ export function formatDetailTable(rows) {
       xs.length > 0 ? f(median(xs)) : "—";
     const ratios = r.ratio === null ? "—" : r.ratio.ratios.map(formatRatio).join(" ");
     const best = r.ratio === null ? "—" : formatRatio(r.ratio.best);
+    const c = r.cpuRatio;
+    const cpu =
+      c === null
+        ? "—"
+        : `${formatSeconds(c.oursMedian)}, ${formatSeconds(c.torchMedian)}, ${formatRatio(c.median)}${r.judgedOn === "cpu" ? " (judged)" : ""}`;
     lines.push(
-      `| ${r.workload} | ${r.op} | ${r.ratio?.n ?? 0} | ${med(r.ours.seconds, formatSeconds)} | ${med(r.torch.seconds, formatSeconds)} | ${ratios} | ${best} | ${med(r.ours.peakRise, formatBytes)} | ${med(r.torch.peakRise, formatBytes)} | ${r.status} |`,
+      `| ${r.workload} | ${r.op} | ${r.ratio?.n ?? 0} | ${med(r.ours.seconds, formatSeconds)} | ${med(r.torch.seconds, formatSeconds)} | ${ratios} | ${best} | ${cpu} | ${med(r.ours.peakRise, formatBytes)} | ${med(r.torch.peakRise, formatBytes)} | ${r.status} |`,
     );
     if (r.note !== null) notes.push(`- ${r.workload} ${r.op}: ${r.note}`);
   }

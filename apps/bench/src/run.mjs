@@ -2,7 +2,17 @@
 // The benchmark runner of issue 9: ours against torch, alternating fresh processes.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +30,80 @@ const REPO = resolve(APP, "../..");
 const CHILD = join(APP, "src", "child.mjs");
 const TORCH_CHILD = join(APP, "torch_child.py");
 const GENERATE = join(APP, "generate.py");
+const TORCH2_PYTHON = join(REPO, "scripts", "torch2-python");
+
+/**
+ * The generated files a workload reads (manifest ids of generate.py).
+ * @param {import("./targets.mjs").Workload} w
+ * @returns {string[]}
+ */
+function neededFiles(w) {
+  if (w.fixed) return [];
+  if (w.id === "W6" || w.id === "W8" || w.id === "W11") return ["W2"];
+  if (w.id === "W9") return ["W2", "W9B"];
+  return [w.id];
+}
+
+/** Bytes of a file, or of the files directly in a folder (W10's DCP, W12's corpus). @param {string} path */
+function sizeOf(path) {
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.size;
+  return readdirSync(path).reduce((a, f) => a + statSync(join(path, f)).size, 0);
+}
+
+/**
+ * A local HTTP server of one file with range requests (W8), counting the bytes it sends.
+ * @param {string} path
+ */
+async function serveFile(path) {
+  const size = statSync(path).size;
+  let sent = 0;
+  const server = createServer((req, res) => {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
+    let start = 0;
+    let end = size - 1;
+    if (m !== null) {
+      if (m[1] === "") start = Math.max(0, size - Number(m[2]));
+      else {
+        start = Number(m[1]);
+        if (m[2] !== "") end = Math.min(size - 1, Number(m[2]));
+      }
+      if (start > end || start >= size) {
+        res.writeHead(416, { "content-range": `bytes */${size}` }).end();
+        return;
+      }
+    }
+    const length = end - start + 1;
+    const headers = {
+      "accept-ranges": "bytes",
+      "content-length": String(length),
+      "content-type": "application/octet-stream",
+      ...(m !== null ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
+    };
+    res.writeHead(m !== null ? 206 : 200, headers);
+    if (req.method === "HEAD") {
+      res.end();
+      return;
+    }
+    const stream = createReadStream(path, { start, end });
+    stream.on("data", (chunk) => {
+      sent += chunk.length;
+    });
+    stream.pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(undefined)));
+  const address = /** @type {import("node:net").AddressInfo} */ (server.address());
+  return {
+    url: `http://127.0.0.1:${address.port}/${path.split("/").pop()}`,
+    /** bytes sent since the last call */
+    take() {
+      const n = sent;
+      sent = 0;
+      return n;
+    },
+    close: () => new Promise((ok) => server.close(() => ok(undefined))),
+  };
+}
 
 const USAGE = `usage: node apps/bench/src/run.mjs [options]   (pnpm bench runs it with no options)
 
@@ -131,19 +215,24 @@ function ensureWorkloads(o) {
   const read = () =>
     existsSync(manifestPath) ? JSON.parse(readFileSync(manifestPath, "utf8")) : { workloads: {} };
   let manifest = read();
-  const ids = new Set(o.workloads.map((w) => (w.id === "W6" ? "W2" : w.id)));
+  const ids = new Set(o.workloads.flatMap(neededFiles));
   const stale = [...ids].filter((id) => {
     const e = manifest.workloads?.[id];
     if (e === undefined || e.scale !== o.scale) return true;
     const path = join(o.dir, e.file);
-    return !existsSync(path) || statSync(path).size !== e.size;
+    return !existsSync(path) || sizeOf(path) !== e.size;
   });
-  if (stale.length > 0) {
-    process.stderr.write(`bench: generating ${stale.join(", ")} at scale ${o.scale} into ${o.dir}\n`);
+  // W10 (a DCP folder) is made by torch 2.x; everything else by the oracle's Python
+  for (const [python, group] of /** @type {const} */ ([
+    [o.python, stale.filter((id) => id !== "W10")],
+    [TORCH2_PYTHON, stale.filter((id) => id === "W10")],
+  ])) {
+    if (group.length === 0) continue;
+    process.stderr.write(`bench: generating ${group.join(", ")} at scale ${o.scale} into ${o.dir}\n`);
     const r = spawnSync(
-      o.python,
-      [GENERATE, "--out", o.dir, "--scale", String(o.scale), "--only", stale.join(",")],
-      { stdio: ["ignore", "ignore", "inherit"] },
+      python,
+      [GENERATE, "--out", o.dir, "--scale", String(o.scale), "--only", group.join(",")],
+      { stdio: ["ignore", "ignore", "inherit"], cwd: REPO },
     );
     if (r.status !== 0)
       throw new Error(`bench: generate.py failed (exit code ${r.status}, ${r.error ?? ""})`);
@@ -206,20 +295,31 @@ async function main() {
    * @param {string[]} [childFlags] extra flags for our side's child (src/child.mjs)
    */
   const run = (side, w, op, childFlags = []) => {
-    const out = join(o.dir, `out-${side}.pt`);
-    const common = ["--op", op, "--file", join(o.dir, w.file)];
+    const ext = w.id === "W7" ? "safetensors" : "pt";
+    const out = join(o.dir, `out-${side}.${ext}`);
+    const common = ["--op", op];
+    if (w.http && server !== null) common.push("--url", server.url);
+    else common.push("--file", w.fixed ? join(REPO, w.file) : join(o.dir, w.file));
     if (op === "save") common.push("--out", out, "--format", w.format);
+    if (op === "convert") common.push("--out", out);
+    if (w.other !== undefined) common.push("--other", join(o.dir, w.other));
+    const python = w.python === "torch2" ? TORCH2_PYTHON : o.python;
+    server?.take();
     const result =
       side === "ours" && !o.selfTest
         ? runChild(process.execPath, ["--expose-gc", CHILD, ...common, ...childFlags], o.timeoutMs)
-        : runChild(o.python, [TORCH_CHILD, ...common], o.timeoutMs);
-    return result.finally(() => {
-      rmSync(out, { force: true });
-      // A save leaves up to a GiB of dirty pages whose writeback would land on whichever run
-      // comes next (either side): flushed here, outside every timed region.
-      if (op === "save") settle();
-    });
+        : runChild(python, [TORCH_CHILD, ...common], o.timeoutMs);
+    return result
+      .then((r) => (r.ok && server !== null ? { ...r, fetched: server.take() } : r))
+      .finally(() => {
+        rmSync(out, { force: true });
+        // A save leaves up to a GiB of dirty pages whose writeback would land on whichever run
+        // comes next (either side): flushed here, outside every timed region.
+        if (op === "save" || op === "convert") settle();
+      });
   };
+  /** @type {Awaited<ReturnType<typeof serveFile>> | null} */
+  let server = null;
 
   /**
    * One more run of ours under the V8 sampling profiler; its top self times.
@@ -251,7 +351,9 @@ async function main() {
   const profileText = [];
   const methods = new Set();
   for (const w of o.workloads) {
-    const entry = manifest.workloads[w.id === "W6" ? "W2" : w.id];
+    const first = neededFiles(w)[0];
+    const entry = first === undefined ? { size: sizeOf(join(REPO, w.file)) } : manifest.workloads[first];
+    if (w.http) server = await serveFile(join(o.dir, w.file));
     for (const op of w.ops) {
       /** @type {import("./report.mjs").RowStatus} */
       let status = "ok";
@@ -318,6 +420,8 @@ async function main() {
         if (entries !== null) profiles.push({ workload: w.id, op, top: entries });
       }
     }
+    await server?.close();
+    server = null;
   }
 
   const date = new Date().toISOString();
@@ -341,7 +445,7 @@ async function main() {
   const subtitle = [
     `${date.slice(0, 16).replace("T", " ")} UTC · ${o.pairs} pairs · commit ${library.commit ?? "?"}`,
     `${machine.cpu} · ${machine.cores} CPUs · ${formatBytes(machine.memory)} RAM · Linux ${machine.kernel}`,
-    `node ${machine.node} · torch ${machine.torch ?? "?"} · Python ${machine.python ?? "?"}`,
+    `node ${machine.node} · torch ${machine.torch ?? "?"} · Python ${machine.python ?? "?"}${manifest.torch2 ? ` · W10: torch ${manifest.torch2}` : ""}`,
   ];
   mkdirSync(o.results, { recursive: true });
   const jsonPath = join(o.results, `${o.name}.json`);

@@ -94,7 +94,9 @@ export function renderSvg(rows, meta) {
         `<text x="${PLOT_X + 4}" y="${mid + 4}" fill="${COLORS["n/a"]}">${escapeXml(`not measured: ${row.status}`)}</text>`,
       );
     } else {
-      const r = row.ratio;
+      // the judged measure: CPU time for saves (when both sides reported it), wall time otherwise
+      const r = (row.judgedOn === "cpu" ? row.cpuRatio : null) ?? row.ratio;
+      const on = row.judgedOn === "cpu" ? " CPU" : "";
       const color = COLORS[row.verdict];
       const x = ratioX(r.median);
       out.push(
@@ -111,7 +113,7 @@ export function renderSvg(rows, meta) {
       const verdict = row.verdict === "n/a" ? row.status : row.verdict;
       const target = row.target === null ? "" : ` ≤ ${formatTarget(row.target)}`;
       out.push(
-        `<text x="${PLOT_X + PLOT_W + 10}" y="${mid + 4}">${escapeXml(`${formatRatio(r.median)} (${formatRatio(r.min)}–${formatRatio(r.max)})${target} ${verdict}`)}</text>`,
+        `<text x="${PLOT_X + PLOT_W + 10}" y="${mid + 4}">${escapeXml(`${formatRatio(r.median)} (${formatRatio(r.min)}–${formatRatio(r.max)})${on}${target} ${verdict}`)}</text>`,
       );
     }
     if (row.target !== null) {
@@ -123,7 +125,7 @@ export function renderSvg(rows, meta) {
   });
   const legendY = plotBottom + 24;
   const legend = [
-    "time ratio ours ÷ torch (log scale): median of the per-pair ratios of alternated fresh-process runs",
+    "time ratio ours ÷ theirs (log scale): median of the per-pair ratios of alternated fresh-process runs (saves: CPU time; the rest: wall time)",
     "whisker: smallest to largest pair; dashed line: target (green: met, red: missed, grey: not judged)",
   ];
   legend.forEach((line, i) => {

@@ -4,7 +4,7 @@ export const MIB = 1 << 20;
 export const GIB = 1 << 30;
 
 /**
- * @typedef {"load" | "save" | "list"} Op
+ * @typedef {"load" | "save" | "list" | "convert" | "diff" | "hash" | "scan"} Op
  * @typedef {"pass" | "miss" | "n/a"} Verdict
  * @typedef {{ kind: "file"; factor: number; extra: number }
  *   | { kind: "torch" }
@@ -12,7 +12,7 @@ export const GIB = 1 << 30;
  *   `file`: peak rise ≤ factor × file size + extra bytes; `torch`: ≤ torch's peak rise;
  *   `absolute`: ≤ limit bytes.
  * @typedef {object} Workload
- * @property {string} id "W1" … "W6"
+ * @property {string} id "W1" … "W12"
  * @property {string} title what the workload is
  * @property {string} file the file in the scratch folder (W6 reads W2's)
  * @property {"zip" | "legacy"} format the format a save writes
@@ -20,6 +20,16 @@ export const GIB = 1 << 30;
  * @property {Partial<Record<Op, number>>} time time targets: ours ÷ torch must be ≤ this
  * @property {Op | null} memoryOp the operation whose peak RSS rise the memory target judges
  * @property {MemoryTarget | null} memory
+ * @property {"io" | "tools"} [table] which summary table the workload sits in (default "io":
+ *   W1–W6's load/save/memory table; "tools": the per-operation table of W7–W12)
+ * @property {string} [against] what the other side runs (tools workloads)
+ * @property {string} [other] a second file the operation reads (W9's B)
+ * @property {boolean} [http] the file is served by the runner over HTTP (W8)
+ * @property {"torch2"} [python] the other side runs under torch 2.x (W10's DCP)
+ * @property {number} [fetchedLimit] bytes the operation may fetch over HTTP (W8)
+ * @property {boolean} [fixed] the file is not generated and does not scale (W12's corpus)
+ * @property {Partial<Record<Op, "wall" | "cpu">>} [judgeOn] which time the target judges
+ *   (default wall)
  */
 
 /** @type {MemoryTarget} */
@@ -38,6 +48,7 @@ export const WORKLOADS = Object.freeze([
     format: "zip",
     ops: ["load", "save"],
     time: { load: 1.0, save: 0.8 },
+    judgeOn: { save: "cpu" },
     memoryOp: "load",
     memory: VIEWS_NOT_COPIES,
   },
@@ -48,6 +59,7 @@ export const WORKLOADS = Object.freeze([
     format: "zip",
     ops: ["load", "save"],
     time: { load: 1.0, save: 0.8 },
+    judgeOn: { save: "cpu" },
     memoryOp: "load",
     memory: VIEWS_NOT_COPIES,
   },
@@ -58,6 +70,7 @@ export const WORKLOADS = Object.freeze([
     format: "zip",
     ops: ["load", "save"],
     time: { load: 0.3, save: 0.5 },
+    judgeOn: { save: "cpu" },
     memoryOp: "load",
     memory: { kind: "torch" },
   },
@@ -68,6 +81,7 @@ export const WORKLOADS = Object.freeze([
     format: "zip",
     ops: ["load", "save"],
     time: { load: 0.5, save: 0.5 },
+    judgeOn: { save: "cpu" },
     memoryOp: null,
     memory: null,
   },
@@ -78,6 +92,7 @@ export const WORKLOADS = Object.freeze([
     format: "legacy",
     ops: ["load", "save"],
     time: { load: 1.0, save: 0.8 },
+    judgeOn: { save: "cpu" },
     memoryOp: "load",
     memory: VIEWS_NOT_COPIES,
   },
@@ -90,6 +105,83 @@ export const WORKLOADS = Object.freeze([
     time: { list: 0.05 },
     memoryOp: "list",
     memory: { kind: "absolute", limit: 64 * MIB },
+  },
+  {
+    id: "W7",
+    title: "5 GiB checkpoint → safetensors",
+    file: "w7.pt",
+    format: "zip",
+    ops: ["convert"],
+    time: { convert: 0.8 },
+    memoryOp: "convert",
+    memory: { kind: "absolute", limit: 1.5 * GIB },
+    table: "tools",
+    against: "torch.load + safetensors-style write (Python)",
+  },
+  {
+    id: "W8",
+    title: "list a 1 GiB checkpoint over HTTP",
+    file: "w2.pt",
+    format: "zip",
+    ops: ["list"],
+    time: { list: 0.05 },
+    memoryOp: null,
+    memory: null,
+    table: "tools",
+    http: true,
+    fetchedLimit: MIB,
+    against: "download, then torch.load",
+  },
+  {
+    id: "W9",
+    title: "diff of two 1 GiB checkpoints",
+    file: "w2.pt",
+    other: "w9b.pt",
+    format: "zip",
+    ops: ["diff"],
+    time: { diff: 0.5 },
+    memoryOp: "diff",
+    memory: { kind: "absolute", limit: 256 * MIB },
+    table: "tools",
+    against: "torch.load both + compare",
+  },
+  {
+    id: "W10",
+    title: "consolidate a 4-shard DCP checkpoint",
+    file: "w10.dcp",
+    format: "zip",
+    ops: ["convert"],
+    time: { convert: 1.0 },
+    memoryOp: null,
+    memory: null,
+    table: "tools",
+    python: "torch2",
+    against: "dcp_to_torch_save (torch 2.x)",
+  },
+  {
+    id: "W11",
+    title: "hash every tensor of a 1 GiB checkpoint",
+    file: "w2.pt",
+    format: "zip",
+    ops: ["hash"],
+    time: { hash: 0.8 },
+    memoryOp: "hash",
+    memory: { kind: "absolute", limit: 256 * MIB },
+    table: "tools",
+    against: "torch.load + hashlib per tensor",
+  },
+  {
+    id: "W12",
+    title: "scan the conformance corpus for globals",
+    file: "apps/conformance/corpus/files",
+    format: "zip",
+    ops: ["scan"],
+    time: {},
+    memoryOp: null,
+    memory: null,
+    table: "tools",
+    fixed: true,
+    against: "pickletools.genops over each file's pickles",
   },
 ]);
 
@@ -106,7 +198,7 @@ export function selectWorkloads(selection) {
     .filter((s) => s !== "");
   const unknown = wanted.filter((id) => !WORKLOADS.some((w) => w.id === id));
   if (unknown.length > 0) {
-    throw new RangeError(`bench: unknown workload ${unknown.join(", ")} (known: W1 to W6)`);
+    throw new RangeError(`bench: unknown workload ${unknown.join(", ")} (known: W1 to W12)`);
   }
   return WORKLOADS.filter((w) => wanted.includes(w.id));
 }

@@ -27,6 +27,9 @@ describe("parseChildOutput", () => {
       elements: 30,
       listed: null,
       outSize: null,
+      cpuSeconds: null,
+      fetched: null,
+      digest: null,
     });
   });
 

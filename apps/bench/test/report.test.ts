@@ -7,6 +7,7 @@ import {
   formatSeconds,
   formatSummaryTable,
   formatTarget,
+  formatToolsTable,
   WORKLOADS,
 } from "../src/index.mjs";
 
@@ -16,6 +17,72 @@ const byId = (id: string) => WORKLOADS.find((w) => w.id === id)!;
 const runs = (seconds: number[], rise = 0) => seconds.map((s) => ({ seconds: s, peakRise: rise }));
 
 describe("buildRow", () => {
+  it("judges saves on CPU time when both sides report it, and keeps the wall ratio beside", () => {
+    const cpuRuns = (wall: number[], cpu: number[]) =>
+      wall.map((s, i) => ({ seconds: s, cpuSeconds: cpu[i], peakRise: 0 }));
+    const row = buildRow({
+      workload: byId("W5"),
+      op: "save",
+      fileSize: GIB,
+      oursRuns: cpuRuns([5, 0.3, 0.3], [0.2, 0.2, 0.3]),
+      torchRuns: cpuRuns([0.3, 0.3, 0.3], [0.3, 0.3, 0.3]),
+      status: "ok",
+    });
+    expect(row.judgedOn).toBe("cpu");
+    expect(row.ratio?.median).toBe(1);
+    expect(row.cpuRatio?.ratios.map((x) => +x.toFixed(3))).toEqual([0.667, 0.667, 1]);
+    expect(row.verdict).toBe("pass");
+    expect(formatSummaryTable([row]).split("\n")[2]).toContain("| 0.67 (0.67–1.00) CPU ≤ 0.8 pass |");
+    // without CPU figures (an older child) the wall time is judged, and the row says so
+    const wall = buildRow({
+      ...{ workload: byId("W5"), op: "save" as const, fileSize: GIB, status: "ok" as const },
+      oursRuns: runs([0.2]),
+      torchRuns: runs([0.3]),
+    });
+    expect(wall.judgedOn).toBe("wall");
+    expect(wall.cpuRatio).toBeNull();
+  });
+
+  it("puts W7-W12 in their own table with peak and fetched-bytes targets", () => {
+    const w8 = buildRow({
+      workload: byId("W8"),
+      op: "list",
+      fileSize: GIB,
+      oursRuns: [0.02, 0.03, 0.02].map((s) => ({ seconds: s, peakRise: MIB, fetched: 200 * 1024 })),
+      torchRuns: [1, 1, 1].map((s) => ({ seconds: s, peakRise: GIB, fetched: GIB })),
+      status: "ok",
+    });
+    expect(w8.fetched).toEqual({ ours: 200 * 1024, torch: GIB, limit: MIB, verdict: "pass" });
+    const w9 = buildRow({
+      workload: byId("W9"),
+      op: "diff",
+      fileSize: GIB,
+      oursRuns: runs([0.6], 300 * MIB),
+      torchRuns: runs([1], 2 * GIB),
+      status: "ok",
+    });
+    expect(w9.verdict).toBe("miss");
+    expect(w9.memory?.verdict).toBe("miss");
+    const w12 = buildRow({
+      workload: byId("W12"),
+      op: "scan",
+      fileSize: 5 * MIB,
+      oursRuns: runs([2]),
+      torchRuns: runs([1]),
+      status: "ok",
+    });
+    expect(w12.verdict).toBe("n/a");
+    const lines = formatToolsTable([w8, w9, w12]).split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[2]).toBe(
+      "| W8: list a 1 GiB checkpoint over HTTP | `list` vs download, then torch.load | 1.00 GiB | 0.020 (0.020–0.030) ≤ 0.05 pass | — | 200 KiB; target ≤ 1.0 MiB pass (theirs 1.00 GiB) |",
+    );
+    expect(lines[3]).toContain("| 0.60 (0.60–0.60) ≤ 0.5 **MISS** | 300.0 MiB; target ≤ 256 MiB = 256.0 MiB");
+    expect(lines[4]).toContain("| 2.00 (2.00–2.00) (no target) |");
+    // the io table leaves them out; with only tools rows it is the tools table alone
+    expect(formatSummaryTable([w8, w9, w12])).toBe(formatToolsTable([w8, w9, w12]));
+  });
+
   it("pairs runs in order, judges the median ratio and the memory target", () => {
     const row = buildRow({
       workload: byId("W1"),
@@ -171,9 +238,9 @@ describe("the tables", () => {
     const text = formatDetailTable(rows);
     const lines = text.split("\n");
     expect(lines[2]).toBe(
-      "| W1 | load | 3 | 840.0 ms | 1.00 s | 0.80 0.84 0.91 | 0.80 | 1.00 GiB | 2.00 GiB | ok |",
+      "| W1 | load | 3 | 840.0 ms | 1.00 s | 0.80 0.84 0.91 | 0.80 | — | 1.00 GiB | 2.00 GiB | ok |",
     );
-    expect(lines[4]).toBe("| W6 | list | 0 | — | 1.00 s | — | — | — | 3.0 MiB | not-implemented |");
+    expect(lines[4]).toBe("| W6 | list | 0 | — | 1.00 s | — | — | — | — | 3.0 MiB | not-implemented |");
     expect(text.endsWith("- W6 list: ours: Error: serialization: openFile not implemented")).toBe(true);
   });
 });
