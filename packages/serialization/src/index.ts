@@ -27,7 +27,6 @@ export {
   SliceSource,
 } from "./dcp/read.js";
 export { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "./dcp/write.js";
-export { compareDescriptions, type DescribeOptions, type Description, describe } from "./describe.js";
 export { detectFormat, type Format } from "./detect.js";
 export {
   isSerializationError,

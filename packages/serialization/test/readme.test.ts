@@ -25,6 +25,6 @@ test("the README's example runs and prints what it says", async () => {
     ],
     ["zip", "sd", [false, false]],
     [5, true],
-    [["weight", "bias"], 2],
+    [["weight", "bias"], [2]],
   ]);
 });
