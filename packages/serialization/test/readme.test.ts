@@ -9,7 +9,7 @@ import * as serialization from "../src/index.js";
 import * as node from "../src/node.js";
 
 test("the README's example runs and prints what it says", async () => {
-  const logs = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
+  const { logs } = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
     "node:os": os,
     "node:path": path,
     "@pt/pickle": pickle,
