@@ -19,7 +19,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
-import { compareDescriptions, describe, type LoadOptions } from "@pt/serialization";
+import { compareDescriptions, describe } from "@pt/describe";
+import type { LoadOptions } from "@pt/serialization";
 import { loadFile, openFile, saveFile } from "@pt/serialization/node";
 import type { CheckResult } from "./results.js";
 

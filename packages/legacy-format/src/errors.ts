@@ -43,8 +43,16 @@ export interface LegacyErrorFields {
   readonly cause?: unknown;
 }
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /** Base class of every error thrown by `@pt/legacy-format`. Messages start with `legacy:`. */
 export class LegacyFormatError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"legacy"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "legacy";
+  static {
+    Object.defineProperty(LegacyFormatError.prototype, PT_ERROR, { value: "legacy" });
+  }
   readonly code: LegacyErrorCode;
   readonly offset: number | undefined;
   readonly record: LegacyRecord | undefined;

@@ -11,7 +11,7 @@ import {
   Unpickler,
   type UnpicklerOptions,
 } from "@pt/pickle";
-import type { ByteSource } from "@pt/storage";
+import { BufferSource, type ByteSource } from "@pt/storage";
 import { LegacyFormatError, LegacyPickleError, type LegacyRecord, LegacyTruncatedError } from "./errors.js";
 
 /** One read: `length` bytes at `offset` (always inside the source; checked before yielding). */
@@ -26,31 +26,9 @@ export type Parser<T> = Generator<readonly ReadRequest[], T, Uint8Array[]>;
 /** Anything the readers accept as input. */
 export type LegacySource = Uint8Array | ByteSource;
 
-/** A ByteSource over a Uint8Array (zero-copy `readSync`). */
+/** A ByteSource over a Uint8Array: `@pt/storage`'s `BufferSource` (zero-copy `readSync`). */
 export function asByteSource(src: LegacySource): ByteSource {
-  if (src instanceof Uint8Array) {
-    const bytes = src;
-    const readSync = (offset: number, length: number): Uint8Array => {
-      if (offset < 0 || length < 0 || offset + length > bytes.byteLength) {
-        throw new RangeError(
-          `read of ${length} bytes at offset ${offset} is outside the ${bytes.byteLength}-byte buffer`,
-        );
-      }
-      return bytes.subarray(offset, offset + length);
-    };
-    return {
-      byteLength: bytes.byteLength,
-      readSync,
-      read: (offset, length) => {
-        try {
-          return Promise.resolve(readSync(offset, length));
-        } catch (e) {
-          return Promise.reject(e);
-        }
-      },
-    };
-  }
-  return src;
+  return src instanceof Uint8Array ? new BufferSource(src) : src;
 }
 
 function checkRead(src: ByteSource, r: ReadRequest, got: Uint8Array): Uint8Array {

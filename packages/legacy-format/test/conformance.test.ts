@@ -28,15 +28,15 @@ describe("conformance fixtures (*.legacy.pt)", () => {
 
   for (const c of cases) {
     const f = c.formats.legacy!;
-    it(`${c.name}: loads as torch describes it${f.byte_identical_resave ? " and re-saves byte-identically" : ""}`, () => {
+    it(`${c.name}: loads as torch describes it${f.byte_identical_resave ? " and re-saves byte-identically" : ""}`, async () => {
       const bytes = new Uint8Array(readFileSync(new URL(f.file, fixtures)));
       expect(sha256(bytes)).toBe(f.sha256);
       const description = JSON.parse(readFileSync(new URL(f.description, fixtures), "utf8"));
       const loaded = loadLegacySync(bytes, { policy: "opaque" });
-      expect(compareWithDescription(description, loaded.value)).toEqual([]);
+      expect(await compareWithDescription(description, loaded.value)).toEqual([]);
       // zip and legacy hold the same object: the legacy load also matches torch's description of the zip file
       const zipDescription = JSON.parse(readFileSync(new URL(c.formats.zip!.description, fixtures), "utf8"));
-      expect(compareWithDescription(zipDescription, loaded.value)).toEqual([]);
+      expect(await compareWithDescription(zipDescription, loaded.value)).toEqual([]);
       const again = saveLegacySync(loaded.value, { moduleSources: loaded.moduleSources });
       if (f.byte_identical_resave && (knownResave as Record<string, string>)[c.name]) {
         // Known failure (reason in known-resave-failures.json): must still differ, so the list only shrinks.
@@ -45,7 +45,7 @@ describe("conformance fixtures (*.legacy.pt)", () => {
           `${c.name} now re-saves byte-identically: remove it from known-resave-failures.json`,
         ).not.toBe(f.sha256);
         expect(
-          compareWithDescription(description, loadLegacySync(again, { policy: "opaque" }).value),
+          await compareWithDescription(description, loadLegacySync(again, { policy: "opaque" }).value),
         ).toEqual([]);
       } else if (f.byte_identical_resave) {
         expect(again.length).toBe(bytes.length);
@@ -53,7 +53,7 @@ describe("conformance fixtures (*.legacy.pt)", () => {
       } else {
         // Still loads to the same described object.
         expect(
-          compareWithDescription(description, loadLegacySync(again, { policy: "opaque" }).value),
+          await compareWithDescription(description, loadLegacySync(again, { policy: "opaque" }).value),
         ).toEqual([]);
       }
     });

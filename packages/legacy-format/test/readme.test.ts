@@ -1,24 +1,17 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { inspect } from "node:util";
-import { afterAll, expect, it, vi } from "vitest";
-
-const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const tmp = new URL("./.readme-example.tmp.ts", import.meta.url);
-afterAll(() => rmSync(tmp, { force: true }));
+import * as pickle from "@pt/pickle";
+import * as storage from "@pt/storage";
+import * as tensor from "@pt/tensor";
+import { expect, it } from "vitest";
+import { runReadmeExample } from "../../../tools/test-support/run-readme.js";
+import * as legacy from "../src/index.js";
 
 it("the README example runs and prints what its comments say", async () => {
-  const code = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(code).toBeDefined();
-  const expected = [...code!.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
-  writeFileSync(tmp, `// @ts-nocheck\n${code!.replace(/"@pt\/legacy-format"/g, '"../src/index.js"')}`);
-  const printed: string[] = [];
-  const spy = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => {
-    printed.push(args.map((a) => (typeof a === "string" ? a : inspect(a))).join(" "));
+  const run = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
+    "@pt/pickle": pickle,
+    "@pt/storage": storage,
+    "@pt/tensor": tensor,
+    "@pt/legacy-format": legacy,
   });
-  try {
-    await import(/* @vite-ignore */ `${tmp.href}?t=${Date.now()}`);
-  } finally {
-    spy.mockRestore();
-  }
-  expect(printed).toEqual(expected);
+  expect(run.comments).toHaveLength(5);
+  expect(run.printed).toEqual(run.comments);
 });

@@ -11,11 +11,19 @@ export type NnErrorCode =
   /** A tensor copy that cannot be done (shape or dtype). */
   | "Copy";
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /**
  * Base class of every error thrown by `@pt/nn-module`. Messages start with `nn:`; the rest
  * (`torchMessage`) is torch's own text for the same failure where torch has one.
  */
 export class NnError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"nn"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "nn";
+  static {
+    Object.defineProperty(NnError.prototype, PT_ERROR, { value: "nn" });
+  }
   override name = "NnError";
   constructor(
     readonly code: NnErrorCode,

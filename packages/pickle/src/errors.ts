@@ -26,8 +26,16 @@ export interface PickleErrorFields {
   readonly cause?: unknown;
 }
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /** Base class of every error thrown by `@pt/pickle`. Messages start with `pickle:`. */
 export class PickleError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"pickle"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "pickle";
+  static {
+    Object.defineProperty(PickleError.prototype, PT_ERROR, { value: "pickle" });
+  }
   readonly code: PickleErrorCode;
   readonly offset: number | undefined;
   readonly opcode: string | undefined;

@@ -7,6 +7,7 @@
  * - `disassemble` / `genops`: `pickletools.dis`-compatible text and an opcode iterator.
  * - `scanPickle`: every global a pickle references, with offset, opcode and how it is used.
  * - `isDangerousGlobal` / `normalizeGlobal`: the one dangerous list and name normalization.
+ * - `reprFloat` / `reprStr` / `reprBytes`: Python's `repr()` of floats, strs and bytes.
  */
 
 export { defaultGlobals } from "./allowlist.js";
@@ -41,6 +42,7 @@ export {
   type ScanOptions,
   scanPickle,
 } from "./scan.js";
+export { reprBytes, reprFloat, reprStr } from "./text.js";
 export {
   DEFAULT_LIMITS,
   type LoadOptions,

@@ -13,8 +13,16 @@ export type SafetensorsErrorCode =
   /** Bad arguments (duplicate names, reserved names). */
   | "INVALID_ARGUMENT";
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /** The one error class of `@pt/safetensors`. Messages start with `safetensors:`. */
 export class SafetensorsError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"safetensors"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "safetensors";
+  static {
+    Object.defineProperty(SafetensorsError.prototype, PT_ERROR, { value: "safetensors" });
+  }
   override name = "SafetensorsError";
   constructor(
     readonly code: SafetensorsErrorCode,

@@ -5,7 +5,7 @@ import { runReadmeExample } from "../../../tools/test-support/run-readme.js";
 import * as safetensors from "../src/index.js";
 
 test("the README's example runs and prints what it says", async () => {
-  const logs = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
+  const { logs } = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
     "@pt/storage": storage,
     "@pt/tensor": tensor,
     "@pt/safetensors": safetensors,

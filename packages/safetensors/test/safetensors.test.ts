@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { BufferSource, type ByteSource, dtypes, Storage } from "@pt/storage";
+import { BufferSource, type ByteSource, dtypes, isPtError, ptErrorLayer, Storage } from "@pt/storage";
 import { Tensor, tensor } from "@pt/tensor";
 import { describe, expect, it } from "vitest";
 import {
@@ -196,5 +196,15 @@ describe("writeSafetensors", () => {
     ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     const c128 = tensor([1, 2], { dtype: dtypes.complex128 });
     await expect(saveSafetensors([["c", c128]])).rejects.toMatchObject({ code: "UNSUPPORTED" });
+  });
+});
+
+describe("errors", () => {
+  it("meet the @pt/* error contract (isPtError from @pt/storage): layer safetensors, its own code", async () => {
+    const e = await readSafetensorsHeader(new BufferSource(new Uint8Array(4))).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(SafetensorsError);
+    expect(ptErrorLayer(e)).toBe("safetensors");
+    expect(isPtError(e, { layer: "safetensors", code: (e as SafetensorsError).code })).toBe(true);
+    expect((e as Error).message.startsWith("safetensors:")).toBe(true);
   });
 });

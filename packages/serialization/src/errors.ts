@@ -30,8 +30,16 @@ export interface SerializationErrorDetails {
   readonly cause?: unknown;
 }
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /** Base class of the errors `@pt/serialization` throws itself (lower layers throw their own typed errors). Messages start with `serialization:`. */
 export class SerializationError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"serialization"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "serialization";
+  static {
+    Object.defineProperty(SerializationError.prototype, PT_ERROR, { value: "serialization" });
+  }
   readonly code: SerializationErrorCode;
   readonly offset: number | undefined;
   readonly record: string | undefined;

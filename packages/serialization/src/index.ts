@@ -1,10 +1,11 @@
 /**
  * `@pt/serialization`: `torch.load` / `torch.save` for TypeScript. Detects zip, legacy and tar
  * checkpoints, loads them safely (torch's `weights_only` allowlist by default, nothing ever
- * executed), saves byte-identical zip files, and describes loaded values in the corpus's JSON
- * schema for conformance checks. Node file adapters live in `@pt/serialization/node`.
+ * executed) and saves byte-identical zip files. Node file adapters live in `@pt/serialization/node`.
+ * Errors of every layer meet one contract: `isPtError(e, { layer?, code? })` (from `@pt/storage`).
  */
 
+export { isPtError, type PtError, ptErrorLayer } from "@pt/storage";
 export {
   checkRelativePath,
   DCP_METADATA_CLASSES,
@@ -27,7 +28,6 @@ export {
   SliceSource,
 } from "./dcp/read.js";
 export { type DcpSaveOptions, type DcpSaveResult, type DirectoryWriter, saveDcp } from "./dcp/write.js";
-export { compareDescriptions, type DescribeOptions, type Description, describe } from "./describe.js";
 export { detectFormat, type Format } from "./detect.js";
 export {
   isSerializationError,

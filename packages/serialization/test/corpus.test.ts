@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { compareDescriptions, describe } from "@pt/describe";
 import { expect, describe as suite, test } from "vitest";
-import { compareDescriptions, describe, load } from "../src/index.js";
+import { load } from "../src/index.js";
 import { corpusDir, corpusEntries, readBytes } from "./helpers.js";
 
 const known = (

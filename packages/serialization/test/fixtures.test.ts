@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { compareDescriptions, describe } from "@pt/describe";
 import { expect, describe as suite, test } from "vitest";
-import { compareDescriptions, describe, load, UnsafeGlobalsError } from "../src/index.js";
+import { load, UnsafeGlobalsError } from "../src/index.js";
 import { fixturesDir, manifest, readBytes } from "./helpers.js";
 
 const cases = manifest().flatMap((c) =>

@@ -1,11 +1,10 @@
 import { readFileSync } from "node:fs";
+import { compareDescriptions, describe } from "@pt/describe";
 import { Module } from "@pt/nn-module";
 import { PyObject } from "@pt/pickle";
 import { writeZip } from "@pt/zip-format";
 import { expect, describe as suite, test } from "vitest";
 import {
-  compareDescriptions,
-  describe,
   detectFormat,
   isSerializationError,
   load,

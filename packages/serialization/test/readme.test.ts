@@ -9,7 +9,7 @@ import * as serialization from "../src/index.js";
 import * as node from "../src/node.js";
 
 test("the README's example runs and prints what it says", async () => {
-  const logs = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
+  const { logs } = await runReadmeExample(new URL("../README.md", import.meta.url), null, null, {
     "node:os": os,
     "node:path": path,
     "@pt/pickle": pickle,
@@ -25,6 +25,6 @@ test("the README's example runs and prints what it says", async () => {
     ],
     ["zip", "sd", [false, false]],
     [5, true],
-    [["weight", "bias"], 2],
+    [["weight", "bias"], [2]],
   ]);
 });

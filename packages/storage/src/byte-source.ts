@@ -1,3 +1,5 @@
+import { StorageRangeError } from "./errors.js";
+
 /**
  * The one seam every reader reads through: a random-access source of bytes.
  * A file of any size (beyond 4 GiB included) is addressed with plain numbers (< 2^53).
@@ -35,8 +37,9 @@ export class BufferSource implements ByteSource {
       length < 0 ||
       offset + length > this.bytes.byteLength
     ) {
-      throw new RangeError(
+      throw new StorageRangeError(
         `read of ${length} bytes at offset ${offset} is outside the ${this.bytes.byteLength}-byte buffer`,
+        { offset, length, byteLength: this.bytes.byteLength },
       );
     }
     return this.bytes.subarray(offset, offset + length);
@@ -58,8 +61,9 @@ export class BlobSource implements ByteSource {
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.blob.size) {
-      throw new RangeError(
+      throw new StorageRangeError(
         `read of ${length} bytes at offset ${offset} is outside the ${this.blob.size}-byte blob`,
+        { offset, length, byteLength: this.blob.size },
       );
     }
     return new Uint8Array(await this.blob.slice(offset, offset + length).arrayBuffer());

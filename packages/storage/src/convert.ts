@@ -1,3 +1,5 @@
+import { StorageRangeError } from "./errors.js";
+
 /**
  * Exact conversions between float32 and the 16-bit and 8-bit float formats.
  *
@@ -102,7 +104,11 @@ export function halfTableBits(): Uint32Array {
 
 function outArray(n: number, out: Float32Array | undefined): Float32Array {
   if (out === undefined) return new Float32Array(n);
-  if (out.length < n) throw new RangeError(`storage: output has ${out.length} elements, need ${n}`);
+  if (out.length < n)
+    throw new StorageRangeError(`output has ${out.length} elements, need ${n}`, {
+      length: out.length,
+      needed: n,
+    });
   return out;
 }
 

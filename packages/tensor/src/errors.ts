@@ -9,11 +9,19 @@ export type TensorErrorCode =
   | "InvalidArgument"
   | "Pickle";
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /**
  * Base class of every error thrown by `@pt/tensor`. Messages start with `tensor:`; for view ops
  * the rest of the message is torch's own message for the same failure.
  */
 export class TensorError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"tensor"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "tensor";
+  static {
+    Object.defineProperty(TensorError.prototype, PT_ERROR, { value: "tensor" });
+  }
   override name = "TensorError";
   constructor(
     readonly code: TensorErrorCode,

@@ -216,7 +216,7 @@ describe("quantized, sparse, meta", () => {
     expect((row as QuantizedTensor).dequantize().toArray()).toEqual([5, 122.5]);
   });
   it("per-channel affine dequantize uses the channel along axis", () => {
-    const s = Storage.fromBytes(dtypes.qint8, new Int8Array([1, 2, 3, 4, 5, 6]));
+    const s = Storage.fromBytes(dtypes.qint8, new Int8Array([1, 2, 3, 4, 5, 6]).buffer);
     const q = new QuantizedTensor(s, 0, [2, 3], [3, 1], {
       qscheme: "per_channel_affine",
       scales: Float64Array.from([1, 0.5, 2]),

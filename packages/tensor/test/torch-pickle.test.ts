@@ -171,7 +171,7 @@ describe("rebuild callables with hand-built args", () => {
       new PyOrderedDict(),
     ) as QuantizedTensor;
     expect(q.dequantize().toArray()).toEqual([-1, 0, 0.5, 2]);
-    const s8 = Storage.fromBytes(dtypes.qint8, new Int8Array([2, 9, 6, 17]));
+    const s8 = Storage.fromBytes(dtypes.qint8, new Int8Array([2, 9, 6, 17]).buffer);
     const qc = call(
       G.rebuildQTensor,
       s8,

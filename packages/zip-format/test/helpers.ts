@@ -5,7 +5,7 @@ import { crc32 } from "../src/index.js";
 export const corpusDir = new URL("../../../apps/conformance/corpus/", import.meta.url);
 export const fixturesDir = new URL("../fixtures/", import.meta.url);
 
-export function readBytes(url: URL): Uint8Array {
+export function readBytes(url: URL): Uint8Array<ArrayBuffer> {
   return new Uint8Array(readFileSync(url));
 }
 
@@ -67,7 +67,7 @@ export interface RawEntry {
 export function buildZip(
   entries: RawEntry[],
   opts: { comment?: Uint8Array; eocd?: (v: DataView) => void } = {},
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const enc = new TextEncoder();
   const parts: Uint8Array[] = [];
   const central: Uint8Array[] = [];

@@ -8,7 +8,7 @@ import * as zip from "../src/index.js";
 const README = new URL("../README.md", import.meta.url);
 
 test("the README's torch-level example runs and prints what it says", async () => {
-  const logs = await runReadmeExample(README, "## Torch level", "## Zip container", {
+  const { logs } = await runReadmeExample(README, "## Torch level", "## Zip container", {
     "@pt/pickle": pickle,
     "@pt/storage": storage,
     "@pt/tensor": tensor,

@@ -6,7 +6,7 @@ import * as zip from "../src/index.js";
 const README = new URL("../README.md", import.meta.url);
 
 test("the README's zip container example runs and prints what it says", async () => {
-  const logs = await runReadmeExample(README, "## Zip container", null, {
+  const { logs } = await runReadmeExample(README, "## Zip container", null, {
     "@pt/storage": storage,
     "@pt/zip-format": zip,
   });

@@ -4,7 +4,14 @@
  * assembled from their chunks lazily: a tensor's storage reads, for each chunk, only the span of
  * the chunk's data record that the requested bytes need.
  */
-import { BlobSource, BufferSource, type ByteSource, type DType, Storage } from "@pt/storage";
+import {
+  BlobSource,
+  BufferSource,
+  type ByteSource,
+  type DType,
+  Storage,
+  StorageRangeError,
+} from "@pt/storage";
 import { Tensor } from "@pt/tensor";
 import { type Crc32Function, loadZip, loadZipSync, crc32 as portableCrc32, ZipReader } from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
@@ -79,7 +86,14 @@ export class SliceSource implements ByteSource {
   }
   private check(o: number, n: number): number {
     if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0 || o + n > this.byteLength)
-      throw new RangeError(`read of ${n} bytes at offset ${o} is outside the ${this.byteLength}-byte slice`);
+      throw new StorageRangeError(
+        `read of ${n} bytes at offset ${o} is outside the ${this.byteLength}-byte slice`,
+        {
+          offset: o,
+          length: n,
+          byteLength: this.byteLength,
+        },
+      );
     return o;
   }
   read(o: number, n: number): Promise<Uint8Array> {
@@ -254,8 +268,9 @@ class AssembledSource implements ByteSource {
       length < 0 ||
       offset + length > this.byteLength
     )
-      throw new RangeError(
+      throw new StorageRangeError(
         `read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte tensor`,
+        { offset, length, byteLength: this.byteLength },
       );
     const size = this.entry.dtype.itemSize;
     return [Math.floor(offset / size), Math.ceil((offset + length) / size)];

@@ -47,8 +47,16 @@ export interface ZipErrorDetails {
   readonly cause?: unknown;
 }
 
+/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
+const PT_ERROR: unique symbol = Symbol.for("pt.error");
+
 /** Base class of every error the zip layer throws. Messages start with `zip:`. */
 export class ZipError extends Error {
+  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"zip"`), what `isPtError` checks. */
+  declare readonly [PT_ERROR]: "zip";
+  static {
+    Object.defineProperty(ZipError.prototype, PT_ERROR, { value: "zip" });
+  }
   readonly code: ZipErrorCode;
   readonly record: string | undefined;
   readonly offset: number | undefined;

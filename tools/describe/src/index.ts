@@ -1,3 +1,9 @@
+/**
+ * `@pt/describe` (private, conformance tooling): describes a loaded value in the JSON schema that
+ * `apps/conformance/corpus/tools/describe.py` writes from real torch, and compares two descriptions.
+ * Built on the packages' own element reader (`@pt/tensor`'s `readElement`) and Python reprs
+ * (`@pt/pickle`'s `reprFloat`/`reprStr`/`reprBytes`).
+ */
 import { Module } from "@pt/nn-module";
 import {
   GLOBAL_NAME,
@@ -11,15 +17,7 @@ import {
   PyOrderedDict,
   PySlice,
 } from "@pt/pickle";
-import {
-  bfloat16ToFloat,
-  type DType,
-  dtypes,
-  float8ToFloat,
-  halfToFloat,
-  isDType,
-  Storage,
-} from "@pt/storage";
+import { type DType, dtypes, isDType, Storage } from "@pt/storage";
 import {
   MetaTensor,
   Parameter,
@@ -35,9 +33,22 @@ import {
 } from "@pt/tensor";
 import { TorchScriptV1Model } from "@pt/zip-format";
 import { describeNumpy, isNumpyObject, numpyIdentity } from "./numpy.js";
+import {
+  complexRepr,
+  elements,
+  type Json,
+  jfloat,
+  jint,
+  logicalBytes,
+  pyQualname,
+  pyRepr,
+  sha256Hex,
+  tensorValues,
+} from "./values.js";
 
-/** A JSON value. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export { complexRepr, type Json, logicalBytes, pyRepr, sha256Hex, tensorValues } from "./values.js";
+
+const enc = new TextEncoder();
 
 /** The description of a loaded value: `object` and `storages` as in `apps/conformance/corpus/expected/*.json`. */
 export interface Description {
@@ -52,301 +63,6 @@ export interface DescribeOptions {
   readonly device?: string;
   /** Path of the value itself in `REF` targets (default `"$"`; torch's archive descriptions use `"$data.pkl"`). */
   readonly root?: string;
-}
-
-const enc = new TextEncoder();
-
-/** SHA-256 hex digest (Web Crypto: Node ≥ 20 and browsers). */
-export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  let s = "";
-  for (const b of d) s += b.toString(16).padStart(2, "0");
-  return s;
-}
-
-/** Python's `jnum`: ints beyond 2^53 as strings, non-finite floats as `'nan'`/`'inf'`/`'-inf'`. */
-function jint(v: number | bigint): Json {
-  if (typeof v === "bigint") {
-    const lim = 2n ** 53n;
-    return v < lim && v > -lim ? Number(v) : v.toString();
-  }
-  return Math.abs(v) < 2 ** 53 ? v : String(BigInt(v));
-}
-function jfloat(x: number): Json {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Number.POSITIVE_INFINITY) return "inf";
-  if (x === Number.NEGATIVE_INFINITY) return "-inf";
-  return x;
-}
-
-// ---- Python repr (for dict-key paths and non-str keys) ----------------------------------------
-
-/** Python's `repr(float)`. */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const [mant, expText] = x.toExponential().split("e") as [string, string];
-  const exp = Number(expText);
-  const neg = mant.startsWith("-");
-  const digits = mant.replace("-", "").replace(".", "");
-  let out: string;
-  if (exp >= -5 && exp < 16) {
-    if (exp >= 0) {
-      const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
-      const frac = digits.slice(exp + 1);
-      out = `${intPart}.${frac || "0"}`;
-    } else out = `0.${"0".repeat(-exp - 1)}${digits}`;
-  } else {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    out = `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  }
-  return neg ? `-${out}` : out;
-}
-
-function pyStrRepr(s: string): string {
-  const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    if (ch === quote || ch === "\\") out += `\\${ch}`;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else if (c >= 0x80 && c < 0xa0) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else out += ch;
-  }
-  return out + quote;
-}
-
-function pyBytesRepr(b: Uint8Array): string {
-  let hasSingle = false;
-  let hasDouble = false;
-  for (const c of b) {
-    if (c === 0x27) hasSingle = true;
-    if (c === 0x22) hasDouble = true;
-  }
-  const quote = hasSingle && !hasDouble ? '"' : "'";
-  let out = `b${quote}`;
-  for (const c of b) {
-    if (c === quote.charCodeAt(0) || c === 0x5c) out += `\\${String.fromCharCode(c)}`;
-    else if (c === 0x0a) out += "\\n";
-    else if (c === 0x0d) out += "\\r";
-    else if (c === 0x09) out += "\\t";
-    else if (c < 0x20 || c >= 0x7f) out += `\\x${c.toString(16).padStart(2, "0")}`;
-    else out += String.fromCharCode(c);
-  }
-  return out + quote;
-}
-
-/** Python's `repr()` of the values pickles produce (used for dict-key paths and non-str keys). */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return "None";
-  if (v === true) return "True";
-  if (v === false) return "False";
-  if (typeof v === "string") return pyStrRepr(v);
-  if (typeof v === "bigint") return v.toString();
-  if (typeof v === "number") return Number.isInteger(v) && !Object.is(v, -0) ? String(v) : pyFloatRepr(v);
-  if (v instanceof PyFloat) return pyFloatRepr(v.value);
-  if (v instanceof PyByteArray) return `bytearray(${pyBytesRepr(v)})`;
-  if (v instanceof Uint8Array) return pyBytesRepr(v);
-  if (v instanceof TorchSize) return `torch.Size([${[...v].join(", ")}])`;
-  if (isTuple(v)) return v.length === 1 ? `(${pyRepr(v[0])},)` : `(${v.map(pyRepr).join(", ")})`;
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(", ")}]`;
-  if (v instanceof PyComplex) return complexRepr(v);
-  if (isDType(v)) return `torch.${v.name}`;
-  if (v instanceof TorchDevice)
-    return `device(type='${v.type}'${v.index === null ? "" : `, index=${v.index}`})`;
-  if (v instanceof PyGlobal) return `<class '${v.qualifiedName}'>`;
-  if (v instanceof PyFrozenSet)
-    return v.size === 0 ? "frozenset()" : `frozenset({${[...v].map(pyRepr).join(", ")}})`;
-  if (v instanceof Set) return v.size === 0 ? "set()" : `{${[...v].map(pyRepr).join(", ")}}`;
-  return `<${(v as object).constructor?.name ?? "object"}>`;
-}
-
-/** Python's `repr(complex)`. */
-export function complexRepr(c: PyComplex): string {
-  const part = (x: number) => {
-    const r = pyFloatRepr(x);
-    return r.endsWith(".0") ? r.slice(0, -2) : r;
-  };
-  if (c.re === 0 && !Object.is(c.re, -0)) return `${part(c.im)}j`;
-  const im = Object.is(c.im, -0) || c.im < 0 ? part(c.im) : `+${part(c.im)}`;
-  return `(${part(c.re)}${im}j)`;
-}
-
-function pyQualname(v: unknown): string {
-  if (v === null || v === undefined) return "builtins.NoneType";
-  if (typeof v === "boolean") return "builtins.bool";
-  if (typeof v === "number") return Number.isInteger(v) ? "builtins.int" : "builtins.float";
-  if (typeof v === "bigint") return "builtins.int";
-  if (typeof v === "string") return "builtins.str";
-  if (v instanceof PyFloat) return "builtins.float";
-  if (v instanceof PyByteArray) return "builtins.bytearray";
-  if (v instanceof Uint8Array) return "builtins.bytes";
-  if (v instanceof TorchSize) return "torch.Size";
-  if (isTuple(v)) return "builtins.tuple";
-  if (Array.isArray(v)) return "builtins.list";
-  if (v instanceof PyFrozenSet) return "builtins.frozenset";
-  if (v instanceof Set) return "builtins.set";
-  if (v instanceof PyOrderedDict) return "collections.OrderedDict";
-  if (v instanceof Map) return "builtins.dict";
-  if (v instanceof PyComplex) return "builtins.complex";
-  if (v instanceof Parameter) return "torch.nn.parameter.Parameter";
-  if (v instanceof TensorClass) return "torch.Tensor";
-  if (isDType(v)) return "torch.dtype";
-  if (v instanceof TorchDevice) return "torch.device";
-  return `builtins.${(v as object).constructor?.name ?? "object"}`;
-}
-
-// ---- element decoding --------------------------------------------------------------------------
-
-type Elem = number | bigint | boolean | [number, number];
-
-function decoder(dtype: DType): (dv: DataView, at: number) => Elem {
-  switch (dtype.name) {
-    case "float64":
-      return (dv, at) => dv.getFloat64(at, true);
-    case "float32":
-      return (dv, at) => dv.getFloat32(at, true);
-    case "float16":
-      return (dv, at) => halfToFloat(dv.getUint16(at, true));
-    case "bfloat16":
-      return (dv, at) => bfloat16ToFloat(dv.getUint16(at, true));
-    case "complex128":
-      return (dv, at) => [dv.getFloat64(at, true), dv.getFloat64(at + 8, true)];
-    case "complex64":
-      return (dv, at) => [dv.getFloat32(at, true), dv.getFloat32(at + 4, true)];
-    case "complex32":
-      return (dv, at) => [halfToFloat(dv.getUint16(at, true)), halfToFloat(dv.getUint16(at + 2, true))];
-    case "int64":
-      return (dv, at) => dv.getBigInt64(at, true);
-    case "uint64":
-      return (dv, at) => dv.getBigUint64(at, true);
-    case "int32":
-    case "qint32":
-      return (dv, at) => dv.getInt32(at, true);
-    case "uint32":
-      return (dv, at) => dv.getUint32(at, true);
-    case "int16":
-      return (dv, at) => dv.getInt16(at, true);
-    case "uint16":
-    case "bits16":
-      return (dv, at) => dv.getUint16(at, true);
-    case "int8":
-    case "qint8":
-      return (dv, at) => dv.getInt8(at);
-    case "bool":
-      return (dv, at) => dv.getUint8(at) !== 0;
-    case "float8_e4m3fn":
-    case "float8_e5m2":
-    case "float8_e4m3fnuz":
-    case "float8_e5m2fnuz":
-    case "float8_e8m0fnu": {
-      const fmt = dtype.name.slice(7) as Parameters<typeof float8ToFloat>[1];
-      return (dv, at) => float8ToFloat(dv.getUint8(at), fmt);
-    }
-    default:
-      return (dv, at) => dv.getUint8(at);
-  }
-}
-
-/** The logical elements of a strided view as contiguous little-endian bytes (row-major). */
-export function logicalBytes(
-  bytes: Uint8Array,
-  itemSize: number,
-  offset: number,
-  shape: readonly number[],
-  stride: readonly number[],
-): Uint8Array {
-  const numel = shape.reduce((a, b) => a * b, 1);
-  const out = new Uint8Array(numel * itemSize);
-  if (numel === 0) return out;
-  const nd = shape.length;
-  const idx = new Array<number>(nd).fill(0);
-  let src = offset;
-  for (let n = 0; n < numel; n++) {
-    const p = src * itemSize;
-    out.set(bytes.subarray(p, p + itemSize), n * itemSize);
-    for (let d = nd - 1; d >= 0; d--) {
-      idx[d] = (idx[d] as number) + 1;
-      src += stride[d] as number;
-      if ((idx[d] as number) < (shape[d] as number)) break;
-      src -= (stride[d] as number) * (shape[d] as number);
-      idx[d] = 0;
-    }
-  }
-  return out;
-}
-
-/** torch describe's `tensor_values`: numel, data_sha256, sum (+ finite_abs_sum / sum_imag), first8. */
-export async function tensorValues(
-  dtype: DType,
-  raw: Uint8Array,
-  numel: number,
-): Promise<Record<string, Json>> {
-  const d: Record<string, Json> = { numel };
-  d.data_sha256 = await sha256Hex(raw);
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const get = decoder(dtype);
-  const size = dtype.itemSize;
-  if (dtype.isComplex) {
-    let re = 0;
-    let im = 0;
-    const first: Json[] = [];
-    for (let i = 0; i < numel; i++) {
-      const [a, b] = get(dv, i * size) as [number, number];
-      re += a;
-      im += b;
-      if (i < 8) first.push([jfloat(a), jfloat(b)]);
-    }
-    d.sum = jfloat(re);
-    d.sum_imag = jfloat(im);
-    d.first8 = first;
-  } else if (dtype.name === "bool") {
-    let s = 0;
-    const first: Json[] = [];
-    for (let i = 0; i < numel; i++) {
-      const v = get(dv, i * size) as boolean;
-      if (v) s++;
-      if (i < 8) first.push(v);
-    }
-    d.sum = s;
-    d.first8 = first;
-  } else if (dtype.isFloatingPoint) {
-    const vals = new Float64Array(numel);
-    for (let i = 0; i < numel; i++) vals[i] = get(dv, i * size) as number;
-    d.sum = jfloat(pairwiseSum(vals, false));
-    d.finite_abs_sum = jfloat(pairwiseSum(vals, true));
-    d.first8 = Array.from(vals.subarray(0, 8), jfloat);
-  } else {
-    let s = 0n;
-    const first: Json[] = [];
-    for (let i = 0; i < numel; i++) {
-      const v = get(dv, i * size) as number | bigint;
-      s += BigInt(v);
-      if (i < 8) first.push(jint(dtype.name === "uint64" ? BigInt(v) : BigInt.asIntN(64, BigInt(v))));
-    }
-    d.sum = jint(BigInt.asIntN(64, s));
-    d.first8 = first;
-  }
-  return d;
-}
-
-/** Sum in float64 with a cascade of 8 lanes (close to torch's vectorised reduction). */
-function pairwiseSum(v: Float64Array, finiteAbs: boolean): number {
-  const f = finiteAbs ? (x: number) => (Number.isFinite(x) ? Math.abs(x) : 0) : (x: number) => x;
-  const rec = (lo: number, hi: number): number => {
-    if (hi - lo <= 128) {
-      let s = 0;
-      for (let i = lo; i < hi; i++) s += f(v[i] as number);
-      return s;
-    }
-    const mid = lo + ((hi - lo) >> 1);
-    return rec(lo, mid) + rec(mid, hi);
-  };
-  return rec(0, v.length);
 }
 
 // ---- the describer -----------------------------------------------------------------------------
@@ -689,13 +405,11 @@ class Describer {
  */
 function dequantizedBytes(t: QuantizedTensor, raw: Uint8Array, numel: number): Uint8Array {
   const q = t.qparams;
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const get = decoder(t.dtype.name === "quint8" ? dtypes.uint8 : t.dtype);
+  const get = elements(t.dtype.name === "quint8" ? dtypes.uint8 : t.dtype, raw);
   const out = new Float32Array(numel);
   if (q.qscheme === "per_tensor_affine") {
     const s = Math.fround(q.scale);
-    for (let i = 0; i < numel; i++)
-      out[i] = Math.fround((get(dv, i * t.dtype.itemSize) as number) - q.zeroPoint) * s;
+    for (let i = 0; i < numel; i++) out[i] = Math.fround((get(i) as number) - q.zeroPoint) * s;
     return new Uint8Array(out.buffer);
   }
   const deq = t.dequantize();
