@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { scanMany } from "@pt/serialization";
 import { collectScanInputs, fileScanInput } from "@pt/serialization/node";
-import Ajv from "ajv";
-import AjvDraft04 from "ajv-draft-04";
-import addFormats from "ajv-formats";
+import AjvModule from "ajv";
+import AjvDraft04Module from "ajv-draft-04";
+import addFormatsModule from "ajv-formats";
 import { afterAll, expect, test } from "vitest";
 import { CORPUS, ROOT, run } from "./helpers.js";
 
@@ -25,6 +25,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const jsonSchema = JSON.parse(readFileSync(join(CLI, "schemas/scan-json.schema.json"), "utf8"));
 const sarifSchema = JSON.parse(readFileSync(join(CLI, "schemas/sarif-schema-2.1.0.json"), "utf8"));
+// CommonJS packages: under NodeNext typing their default import is the module object
+const Ajv = AjvModule.default;
+const AjvDraft04 = AjvDraft04Module.default;
+const addFormats = addFormatsModule.default;
 const validateLine = addFormats(new Ajv({ allErrors: true })).compile(jsonSchema);
 const validateSarif = addFormats(new AjvDraft04({ allErrors: true, strict: false })).compile(sarifSchema);
 
