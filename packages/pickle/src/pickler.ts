@@ -9,6 +9,7 @@ import { GLOBAL_NAME, REDUCE, type Reduction } from "./hooks.js";
 import { DEFAULT_PROTOCOL, HIGHEST_PROTOCOL } from "./opcodes.js";
 import { encodeRawUnicodeEscape, encodeUtf8, isAscii, reprFloat } from "./text.js";
 import {
+  floatKeysOf,
   PyByteArray,
   PyComplex,
   PyFloat,
@@ -557,16 +558,24 @@ export class Pickler {
     } while (total < a.length);
   }
 
+  /** A dict value: an integral number under a key that held a float when loaded stays a float. */
+  private saveDictValue(floats: ReadonlySet<unknown> | undefined, k: unknown, v: unknown): void {
+    if (floats !== undefined && typeof v === "number" && Number.isInteger(v) && floats.has(k))
+      this.saveFloat(v);
+    else this.save(v, true);
+  }
+
   private saveDict(d: Map<unknown, unknown>): void {
     if (this.protocol >= 1) this.write1(0x7d);
     else this.writeAscii("(d");
     this.memoObj.set(d, this.memoize());
     const n = d.size;
     if (n === 0) return;
+    const floats = floatKeysOf(d);
     if (this.protocol === 0) {
       for (const [k, v] of d) {
         this.save(k, true);
-        this.save(v, true);
+        this.saveDictValue(floats, k, v);
         this.write1(0x73);
       }
       return;
@@ -574,7 +583,7 @@ export class Pickler {
     if (n === 1) {
       for (const [k, v] of d) {
         this.save(k, true);
-        this.save(v, true);
+        this.saveDictValue(floats, k, v);
       }
       this.write1(0x73);
       return;
@@ -586,7 +595,7 @@ export class Pickler {
       this.write1(0x28);
       for (let r = it.next(); !r.done; r = it.next()) {
         this.save(r.value[0], true);
-        this.save(r.value[1], true);
+        this.saveDictValue(floats, r.value[0], r.value[1]);
         if (++i === BATCHSIZE) break;
       }
       this.write1(0x75);

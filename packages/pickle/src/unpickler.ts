@@ -23,6 +23,8 @@ import { opcodeName } from "./opcodes.js";
 import { decodeRawUnicodeEscape, decodeUtf8, escapeDecode, latin1 } from "./text.js";
 import {
   asTuple,
+  isPyFloatValue,
+  markFloatKey,
   PyByteArray,
   PyFloat,
   PyFrozenSet,
@@ -898,8 +900,11 @@ export class Unpickler {
           const v = pop();
           const k = pop();
           const target = peek();
-          if (target instanceof Map) target.set(hashable(k), v);
-          else this.setItems(target, [k, v], opPos, op);
+          if (target instanceof Map) {
+            const key = hashable(k);
+            target.set(key, v);
+            if (isPyFloatValue(v)) markFloatKey(target, key);
+          } else this.setItems(target, [k, v], opPos, op);
           this.account(16, opPos, op);
           break;
         }
@@ -916,7 +921,10 @@ export class Unpickler {
           if (target instanceof Map)
             for (let k = m; k < stack.length; k += 2) {
               const key = stack[k];
-              target.set(typeof key === "object" && key !== null ? hashable(key) : key, stack[k + 1]);
+              const h = typeof key === "object" && key !== null ? hashable(key) : key;
+              const v = stack[k + 1];
+              target.set(h, v);
+              if (isPyFloatValue(v)) markFloatKey(target, h);
             }
           else this.setItems(target, stack.slice(m), opPos, op);
           stack.length = m;

@@ -20,7 +20,8 @@
  * | a global (class, function) not registered, under policy "opaque" | `PyGlobal`         |
  * | an instance of such a class | `PyObject` (records how it was built, pickles back the same) |
  *
- * A `number` that is an integer is written as a Python int; write `new PyFloat(1)` for `1.0`.
+ * A `number` that is an integer is written as a Python int; write `new PyFloat(1)` for `1.0`, except
+ * under a key of a loaded dict that held a float, which stays a float (`floatKeysOf`).
  */
 
 /** A Python float whose value is integral (`1.0`, `-0.0`), kept apart from ints. `valueOf` gives the number. */
@@ -39,6 +40,30 @@ export class PyFloat {
   toJSON(): number {
     return this.value;
   }
+}
+
+/** Keys of loaded dicts whose value was a float when the pickle was read. */
+const floatKeys = new WeakMap<Map<unknown, unknown>, Set<unknown>>();
+
+/** Whether a loaded value is a Python float: a `PyFloat`, or a number that is not an integer. */
+export function isPyFloatValue(v: unknown): boolean {
+  return v instanceof PyFloat || (typeof v === "number" && !Number.isInteger(v));
+}
+
+/** Record that `key` of a loaded dict held a float (`loads` calls it; the pickler reads it back). */
+export function markFloatKey(d: Map<unknown, unknown>, key: unknown): void {
+  const keys = floatKeys.get(d);
+  if (keys === undefined) floatKeys.set(d, new Set([key]));
+  else keys.add(key);
+}
+
+/**
+ * The keys of a dict that held a float when it was loaded, or undefined. `dumps` writes an integral
+ * JS number stored under such a key as a float (`2` → `2.0`), so replacing a loaded float such as
+ * a learning rate by a plain `2` keeps its Python type.
+ */
+export function floatKeysOf(d: Map<unknown, unknown>): ReadonlySet<unknown> | undefined {
+  return floatKeys.get(d);
 }
 
 /**
