@@ -6,6 +6,8 @@ export interface Io {
   readonly stderrIsTTY: boolean;
   /** Terminal width for progress bars (default 80). */
   readonly columns?: number;
+  /** How long an operation runs before its progress bar appears (default 500 ms; tests set 0). */
+  readonly progressDelayMs?: number;
 }
 
 /** The process's real streams. A closed stdout (`pt … | head`) ends the process quietly. */

@@ -29,7 +29,7 @@ export class Progress {
     private readonly io: Io,
     private readonly label: string,
     private total: number,
-    private readonly delayMs = 500,
+    private readonly delayMs = io.progressDelayMs ?? 500,
   ) {}
 
   /** Change the total (bytes) once it is known. */

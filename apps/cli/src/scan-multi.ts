@@ -11,6 +11,7 @@ import { MessageChannel } from "node:worker_threads";
 import { type ScanFileResult, type ScanManyOptions, scanOne } from "@pt/serialization";
 import { collectScanInputs, fileScanInput, pathScanInput, type SkippedPath } from "@pt/serialization/node";
 import type { Io } from "./io.js";
+import { Progress } from "./progress.js";
 import type { ScanTask } from "./scan-worker.js";
 
 /** Options of a many-file scan. */
@@ -252,6 +253,16 @@ export function exitStatus(s: ScanSummary): number {
 }
 
 /** Scan paths (files and folders); write the report; return the exit status. */
+/** A file's size for the progress bar (0 for folders and what cannot be read: the scan reports those). */
+function fileBytes(path: string): number {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? st.size : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export async function scanPaths(paths: readonly string[], opts: MultiScanOptions, io: Io): Promise<number> {
   // one worker per file at most when only files are given; as many as asked for folders
   const onlyFiles = paths.every((p) => {
@@ -270,9 +281,22 @@ export async function scanPaths(paths: readonly string[], opts: MultiScanOptions
   };
   const tasks: ScanTask[] = inputs.map((i) => ({ path: i.path, kind: i.kind ?? "file", options }));
   const results: ScanFileResult[] = [];
-  for await (const r of runTasks(tasks, opts, started)) {
-    results.push(r);
-    if (opts.format === "json") io.out(`${JSON.stringify({ type: "file", ...r })}\n`);
+  // a bar over the files' sizes (on a terminal, past half a second): how much of the set is judged
+  const sizes = new Map(tasks.map((t) => [t.path, fileBytes(t.path)]));
+  const bar = new Progress(
+    io,
+    "scanning",
+    [...sizes.values()].reduce((a, b) => a + b, 0),
+  );
+  let done = 0;
+  try {
+    for await (const r of runTasks(tasks, opts, started)) {
+      results.push(r);
+      bar.update((done += sizes.get(r.path) ?? 0));
+      if (opts.format === "json") io.out(`${JSON.stringify({ type: "file", ...r })}\n`);
+    }
+  } finally {
+    bar.finish();
   }
   const summary = summarize(results, skipped);
   if (opts.format === "json") io.out(`${JSON.stringify({ type: "summary", ...summary })}\n`);

@@ -42,3 +42,20 @@ describe("Progress", () => {
     expect(b.text()).toBe("");
   });
 });
+
+describe("pt scan PATH... shows progress", () => {
+  it("draws a bar over the files' bytes on a terminal, and nothing on a pipe", async () => {
+    const { scanCommand } = await import("../src/cmd-scan.js");
+    const corpus = new URL("../../conformance/corpus/files/", import.meta.url).pathname;
+    const tty = { ...io(true), progressDelayMs: 0 };
+    let out = "";
+    const code = await scanCommand(["--jobs", "1", corpus], { ...tty, out: (t) => void (out += t) });
+    expect([0, 1, 2]).toContain(code);
+    expect(out).toContain("scanned 135 files");
+    expect(tty.text()).toContain("scanning [");
+    expect(tty.text()).toContain("100%");
+    const pipe = io(false);
+    await scanCommand(["--jobs", "1", corpus], { ...pipe, progressDelayMs: 0 });
+    expect(pipe.text()).not.toContain("scanning [");
+  }, 120_000);
+});
