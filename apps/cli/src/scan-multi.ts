@@ -292,7 +292,8 @@ export async function scanPaths(paths: readonly string[], opts: MultiScanOptions
   try {
     for await (const r of runTasks(tasks, opts, started)) {
       results.push(r);
-      bar.update((done += sizes.get(r.path) ?? 0));
+      done += sizes.get(r.path) ?? 0;
+      bar.update(done);
       if (opts.format === "json") io.out(`${JSON.stringify({ type: "file", ...r })}\n`);
     }
   } finally {
