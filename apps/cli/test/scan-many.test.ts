@@ -170,20 +170,26 @@ test("worker pool: same results as in-process; a stalling file is stopped with a
   const pooled = cli("scan", FILES, "--json", "--jobs", "2");
   const p = checkLines(lines(pooled.out));
   expect(p.files).toEqual(inProcess.files);
-  // 10 million tiny pickles: far more work than 50 ms (the file is one section, so only the
-  // worker pool's hard limit can stop it)
+  // one pickle of 40 million APPENDs: seconds of scanning work alone, far past the 1 s limit
+  // below (the file is one section, so only the worker pool's hard limit can stop it), while
+  // the other file needs a millisecond of it
   const stall = join(tmp, "stall.pkl");
-  writeFileSync(stall, Buffer.from("N.".repeat(10_000_000), "latin1"));
+  const n = 40_000_000;
+  const body = Buffer.alloc(3 + 2 * n);
+  body.write("(]", 0, "latin1");
+  body.fill("Na", 2, 2 + 2 * n, "latin1");
+  body[2 + 2 * n] = 0x2e;
+  writeFileSync(stall, body);
   const evil = join(tmp, "evil.pkl");
   writeFileSync(evil, Buffer.from("cos\nsystem\n(S'true'\ntR.", "latin1"));
-  const r = cli("scan", stall, evil, "--json", "--timeout", "0.05", "--jobs", "2");
+  const r = cli("scan", stall, evil, "--json", "--timeout", "1", "--jobs", "2");
   const { files, summary } = checkLines(lines(r.out));
   expect(files[0]?.verdict).toBe("unreadable");
   expect(files[0]?.error?.code).toBe("SCAN_TIMEOUT");
   expect(files[1]?.verdict).toBe("dangerous");
   expect(summary).toMatchObject({ files: 2, dangerous: 1, unreadable: 1 });
   expect(r.code).toBe(1);
-  expect(cli("scan", stall, "--timeout", "0.05").code).toBe(2);
+  expect(cli("scan", stall, "--timeout", "1").code).toBe(2);
 });
 
 test("hostile and external suites in one call: each file's verdict is that of pt scan FILE alone", async () => {
