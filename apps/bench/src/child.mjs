@@ -11,8 +11,7 @@
 //   convert  `pt convert F O` (W7: O.safetensors; W10: F a DCP folder, O a .pt), in process
 //   diff  `pt diff F B --json`, in process
 //   hash  `pt inspect F --hash --json`, in process
-//   scan  `pt scan FILE --json` for every file of the folder F, one call per file (the CLI
-//         takes one file per call), in process
+//   scan  `pt scan F --json`: every file of the folder F in one call (its worker pool), in process
 //
 // The CLI commands run in this process through apps/cli's `main(argv, io)` (apps/cli/dist must
 // be built), so that, as for torch, the figure is the operation and not the interpreter start.
@@ -32,14 +31,13 @@ import {
   closeSync,
   fdatasyncSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
   statSync,
   unlinkSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -332,7 +330,7 @@ async function main() {
 }
 
 /**
- * One `pt` command (or, for scan, one per file of a folder) measured in this process.
+ * One `pt` command measured in this process.
  * @param {string} op
  * @param {string} file
  * @param {string | undefined} out
@@ -355,7 +353,6 @@ async function cliOp(op, file, out, other, profilePath) {
     });
     return;
   }
-  const files = op === "scan" ? readdirSync(file).sort() : [];
   const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
   try {
     gc?.();
@@ -374,7 +371,7 @@ async function cliOp(op, file, out, other, profilePath) {
     } else if (op === "hash") {
       runs.push(await runCli(main, ["inspect", file, "--hash", "--json"]));
     } else {
-      for (const f of files) runs.push(await runCli(main, ["scan", join(file, f), "--json"]));
+      runs.push(await runCli(main, ["scan", file, "--json"]));
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(c0);
@@ -422,8 +419,11 @@ async function cliOp(op, file, out, other, profilePath) {
       const digests = ts.map((t) => t.sha256).sort();
       extra.digest = createHash("sha256").update(digests.join("\n")).digest("hex");
     } else {
-      tensors = files.length;
-      extra.failed_files = runs.filter((r) => r.code === 2).length;
+      // the last JSON line is the summary of the whole call
+      const lines = /** @type {{ out: string }} */ (runs[0]).out.trim().split("\n");
+      const summary = JSON.parse(/** @type {string} */ (lines.at(-1)));
+      tensors = summary.files;
+      extra.failed_files = summary.unreadable;
     }
     /** @type {Record<string, unknown>} */
     const result = {
