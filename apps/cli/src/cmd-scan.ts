@@ -45,7 +45,7 @@ options:
            "verdict", "globals", "problems", "error"…}), then {"type": "summary", …}
            (schema: apps/cli/schemas/scan-json.schema.json)
   --sarif  print a SARIF 2.1.0 log (for code-scanning dashboards)
-  --jobs N          worker threads (default: the machine's cores)
+  --jobs N          worker threads (default: the machine's cores less one, at least 1)
   --timeout S       seconds per file before its worker is stopped (default 30)
   --max-memory MB   heap limit of each worker (default 512)
   --max-bytes N     most bytes read per file (default 1073741824)

@@ -72,7 +72,9 @@ async function startPool(
 ): Promise<{ pool: Pool; jobs: number } | null> {
   if (!existsSync(fileURLToPath(WORKER))) return null;
   const { Piscina } = await import("piscina");
-  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), maxJobs));
+  // default: one worker per core but one, which the main thread keeps (walking folders, reading
+  // results, writing output); on 2 cores one worker scanned the corpus faster than two
+  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism() - 1, maxJobs));
   const pool = new Piscina<ScanTask, ScanFileResult>({
     filename: WORKER.href,
     minThreads: jobs,

@@ -6,7 +6,7 @@
  * one checkpoint each.
  */
 import { BufferSource, type ByteSource } from "@pt/storage";
-import { dcpMetadataRegistry } from "./dcp/metadata.js";
+import { type DcpMetadata, dcpMetadataRegistry, parseDcpMetadata } from "./dcp/metadata.js";
 import type { FileTree } from "./dcp/read.js";
 import { SerializationError } from "./errors.js";
 import type { GlobalRegistry, PickleSection } from "./pickle-compat.js";
@@ -148,6 +148,7 @@ async function* partsOf(
         sections: { format: "pickle", unsupported: null, sections: [section] },
         policy: { ...policy, registry },
       };
+      yield* dcpBytesParts(input.tree, bytes, wrap, policy);
     } finally {
       await src.close?.();
     }
@@ -166,6 +167,54 @@ async function* partsOf(
     return;
   }
   yield* fileParts("", input.open, wrap, policy);
+}
+
+/**
+ * The non-tensor items of a DCP folder: `dcp.load` gives each one's bytes (a range of a `.distcp`
+ * file, written by `torch.save`) to `torch.load`, so each is scanned as the file it is. A
+ * `.metadata` that cannot be parsed leaves them unlocated: a problem, never a silent pass.
+ */
+async function* dcpBytesParts(
+  tree: FileTree,
+  metadataBytes: Uint8Array,
+  wrap: (s: ByteSource) => ByteSource,
+  policy: ScanPolicyOptions,
+): AsyncGenerator<Part> {
+  let metadata: DcpMetadata;
+  try {
+    metadata = parseDcpMetadata(metadataBytes);
+  } catch (e) {
+    const error = e instanceof Error ? e : new Error(String(e));
+    const unlocated: PickleSection = {
+      name: ".distcp items",
+      bytes: new Uint8Array(0),
+      start: 0,
+      fileOffset: null,
+      untilEof: false,
+      role: "unpickled by torch.distributed.checkpoint (torch.load of each non-tensor item)",
+      loaded: true,
+      error: new Error(`the non-tensor items could not be located: ${error.message}`),
+    };
+    yield { prefix: "", sections: { format: "pickle", unsupported: null, sections: [unlocated] }, policy };
+    return;
+  }
+  for (const entry of metadata.entries.values()) {
+    if (entry.kind !== "bytes") continue;
+    const { relativePath, offset, length } = entry.storage;
+    const src = wrap(await tree.open(relativePath));
+    try {
+      if (offset + length > src.byteLength)
+        throw new SerializationError(
+          "FORMAT_UNSUPPORTED",
+          `dcp: item ${entry.fqn} lies past the end of ${relativePath} (${offset}+${length} > ${src.byteLength})`,
+          { record: relativePath },
+        );
+      const item = new BufferSource(await src.read(offset, length));
+      yield { prefix: `${relativePath}[${entry.fqn}]`, sections: pickleSections(item), policy };
+    } finally {
+      await src.close?.();
+    }
+  }
 }
 
 async function* fileParts(

@@ -1,8 +1,8 @@
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { BufferSource } from "@pt/storage";
 import { expect, test } from "vitest";
-import { blobTree, type ScanFileResult, type ScanInput, scanMany } from "../src/index.js";
+import { blobTree, parseDcpMetadata, type ScanFileResult, type ScanInput, scanMany } from "../src/index.js";
 import { collectScanInputs, dirTree } from "../src/node.js";
 
 const fixtures = fileURLToPath(new URL("../fixtures/", import.meta.url));
@@ -15,11 +15,21 @@ async function all(inputs: ScanInput[]): Promise<ScanFileResult[]> {
   return out;
 }
 
-test("DCP folders: the .metadata pickle, judged by the DCP allowlist; a hostile one is dangerous", async () => {
+test("DCP folders: the .metadata pickle, judged by the DCP allowlist, and every non-tensor item; a hostile one is dangerous", async () => {
   const names = ["single", "fsdp2-2", "dtensor-4"];
   const rs = await all(names.map((n) => ({ path: n, kind: "dcp", tree: dirTree(`${fixtures}dcp/${n}`) })));
-  for (const r of rs) {
-    expect(r).toMatchObject({ kind: "dcp", verdict: "safe", sections: 1, pickles: 1, error: null });
+  for (const [i, r] of rs.entries()) {
+    // one section for .metadata, one per non-tensor item (a torch.save file's data.pkl)
+    const meta = parseDcpMetadata(new Uint8Array(readFileSync(`${fixtures}dcp/${names[i]}/.metadata`)));
+    const items = [...meta.entries.values()].filter((e) => e.kind === "bytes").length;
+    expect(items).toBeGreaterThan(0);
+    expect(r).toMatchObject({
+      kind: "dcp",
+      verdict: "safe",
+      sections: 1 + items,
+      pickles: 1 + items,
+      error: null,
+    });
     expect(r.globals.some((g) => g.global.startsWith("torch.distributed.checkpoint"))).toBe(true);
   }
   const [bad] = await all([
