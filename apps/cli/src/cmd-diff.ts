@@ -5,8 +5,8 @@ import {
   bfloat16ArrayToFloat32,
   type DType,
   halfArrayToFloat32,
-  laneSize,
   type TypedArray,
+  typedView,
 } from "@pt/storage";
 import type { Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
@@ -128,33 +128,6 @@ function readFully(fd: number, buf: Uint8Array, n: number, pos: number): void {
   }
 }
 
-/** A typed-array view of `bytes` (aligned at 0) for `dtype`'s lanes. */
-function lanesOf(bytes: Uint8Array, dtype: DType): TypedArray {
-  const n = bytes.byteLength / laneSize(dtype);
-  switch (dtype.arrayKind) {
-    case "Float64Array":
-      return new Float64Array(bytes.buffer, bytes.byteOffset, n);
-    case "Float32Array":
-      return new Float32Array(bytes.buffer, bytes.byteOffset, n);
-    case "Int32Array":
-      return new Int32Array(bytes.buffer, bytes.byteOffset, n);
-    case "Int16Array":
-      return new Int16Array(bytes.buffer, bytes.byteOffset, n);
-    case "Int8Array":
-      return new Int8Array(bytes.buffer, bytes.byteOffset, n);
-    case "Uint16Array":
-      return new Uint16Array(bytes.buffer, bytes.byteOffset, n);
-    case "Uint32Array":
-      return new Uint32Array(bytes.buffer, bytes.byteOffset, n);
-    case "BigInt64Array":
-      return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
-    case "BigUint64Array":
-      return new BigUint64Array(bytes.buffer, bytes.byteOffset, n);
-    default:
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, n);
-  }
-}
-
 /** Reusable buffers of the file-to-file comparison. */
 class Streamer {
   private readonly a = new Uint8Array(READ_STEP);
@@ -185,8 +158,8 @@ class Streamer {
       readFully(fb, this.b, n, pb + at);
       const ba = Buffer.from(this.a.buffer, 0, n);
       if (!ba.equals(Buffer.from(this.b.buffer, 0, n))) {
-        const la = lanesOf(this.a.subarray(0, n), dtype);
-        const lb = lanesOf(this.b.subarray(0, n), dtype);
+        const la = typedView(this.a.subarray(0, n), dtype);
+        const lb = typedView(this.b.subarray(0, n), dtype);
         this.nums ??= {
           x: new Float64Array(READ_STEP),
           y: new Float64Array(READ_STEP),

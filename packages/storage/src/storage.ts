@@ -41,6 +41,19 @@ const ctors: Record<ArrayKind, { new (b: ArrayBuffer, o: number, n: number): Typ
 };
 
 /**
+ * `bytes` viewed as `dtype`'s typed array (`DType.arrayKind`), zero-copy. `bytes.byteOffset` and
+ * `bytes.byteLength` must be multiples of the lane size (the typed array constructor throws
+ * otherwise); `Storage.typedAs` realigns first where needed.
+ */
+export function typedView(bytes: Uint8Array, dtype: DType): TypedArray {
+  return new ctors[dtype.arrayKind](
+    bytes.buffer as ArrayBuffer,
+    bytes.byteOffset,
+    bytes.byteLength / laneSize(dtype),
+  );
+}
+
+/**
  * Swap the bytes of every `elementSize`-byte element of `bytes` (1, 2, 4, 8; 16 is not a
  * valid unit: complex128 swaps as two 8-byte lanes, pass the lane size). In place unless
  * `copy` is true. Returns the swapped bytes.
@@ -430,7 +443,7 @@ export class Storage {
         b = this._bytes!;
       }
     }
-    const view = new ctors[kind](b.buffer as ArrayBuffer, b.byteOffset, b.byteLength / lane);
+    const view = typedView(b, dtype);
     if (this.views === null) this.views = new Map();
     this.views.set(kind, view);
     return view;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 
 /**
  * The repository stands on its own: no tracked script, test, config or CI step reaches outside
- * the clone for its inputs (the old `../shared/corpus` path was a newcomer's first failure).
+ * the clone for its inputs (the old sibling corpus folder was a newcomer's first failure).
  */
 const root = new URL("../../../", import.meta.url).pathname;
 const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: root, encoding: "utf8" })
@@ -18,12 +18,13 @@ describe("self-contained repository", () => {
     expect(tracked.length).toBeGreaterThan(100);
     expect(tracked).toContain(".ci/run");
   });
-  it("no tracked file reads ../shared (the corpus lives in apps/conformance/corpus)", () => {
+  it("no tracked file reads a sibling shared/ folder (the corpus lives in apps/conformance/corpus)", () => {
     const offenders: string[] = [];
     // a path that climbs out of the clone into a sibling `shared` folder
-    const outside = /(\.\.\/)+shared\b|\/shared\/corpus\b/;
+    // (built from parts, so that this file does not match itself)
+    const word = ["sha", "red"].join("");
+    const outside = new RegExp(`(\\.\\./)+${word}\\b|/${word}/corpus\\b`);
     for (const f of tracked) {
-      if (f === "tools/repo-checks/test/self-contained.test.ts") continue;
       const text = readFileSync(join(root, f), "utf8");
       text.split("\n").forEach((line, i) => {
         if (outside.test(line)) offenders.push(`${f}:${i + 1}: ${line.trim()}`);
