@@ -8,7 +8,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { load, scan, UnsafeGlobalsError } from "@pt/serialization";
+import { load, scan, UnsafeGlobalError } from "@pt/serialization";
 import { describe, expect, it } from "vitest";
 import { CORPUS, FIXTURES, ROOT, run } from "./helpers.js";
 
@@ -74,7 +74,7 @@ describe("external scanner suites", () => {
       if (kind === "malicious") {
         if (r.code !== 1) problem.push(`pt scan exited ${r.code}: ${r.err.trim()}`);
         const err = await loadOutcome(bytes);
-        if (!(err instanceof UnsafeGlobalsError) || err.globals.length === 0)
+        if (!(err instanceof UnsafeGlobalError) || err.globals.length === 0)
           problem.push(`load() did not refuse naming a global: ${String(err)}`);
       } else if (kind === "benign") {
         const res = await scan(bytes).catch(() => null);
@@ -115,7 +115,7 @@ async function agreement(bytes: Uint8Array): Promise<string | null> {
     return err === null ? `scan threw ${String(e)} but load succeeded` : null;
   }
   const flagged = s.globals.some((g) => g.flagged);
-  if (err instanceof UnsafeGlobalsError && !flagged)
+  if (err instanceof UnsafeGlobalError && !flagged)
     return `load refused ${err.message} but scan flags nothing`;
   if (flagged && err === null)
     return `scan flags ${s.globals.filter((g) => g.flagged).map((g) => g.global)} but load succeeded`;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { load, scan, UnsafeGlobalsError } from "../src/index.js";
+import { load, scan, UnsafeGlobalError } from "../src/index.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "pt-scan-"));
 function py(code: string, name: string): Uint8Array {
@@ -59,7 +59,7 @@ np.savez(sys.argv[1], a=np.arange(3), b=np.array([{'k': 1}], dtype=object))`,
     expect(r.globals.some((g) => g.verdict === "dangerous")).toBe(false);
     expect(r.globals.every((g) => !g.flagged)).toBe(true);
     const err = await load(bytes).catch((e: unknown) => e);
-    expect(err).not.toBeInstanceOf(UnsafeGlobalsError);
+    expect(err).not.toBeInstanceOf(UnsafeGlobalError);
   });
 
   it("names the frame-straddling checkpoint's problem with the offsets", async () => {
