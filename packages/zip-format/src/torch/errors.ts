@@ -5,7 +5,7 @@ import { ZipError, type ZipErrorDetails } from "../zip/errors.js";
 export type ZipTorchErrorCode =
   /** A TorchScript archive, refused ({@link TorchScriptArchiveError}). */
   | "TorchScript"
-  /** No `data.pkl` (nor `model.json`) under the archive prefix. */
+  /** No `data.pkl` under the archive prefix, or a TorchScript v1 `model.json` that cannot be read. */
   | "NoDataPkl"
   /** A `.format_version` / `version` record this reader does not accept. */
   | "VersionUnsupported"
@@ -13,9 +13,9 @@ export type ZipTorchErrorCode =
   | "ByteorderInvalid"
   /** A persistent id names a storage record that is not in the archive. */
   | "StorageNotFound"
-  /** A storage record's size does not match its element count × element size. */
+  /** A storage record's size does not match its element count × element size, or a key is declared again with another size. */
   | "StorageSizeMismatch"
-  /** A persistent id that is not a storage tuple torch writes. */
+  /** A persistent id (or `model.json` tensor entry) that is not a storage torch writes, or a key declared again with another dtype. */
   | "PersistentIdInvalid"
   /** `data.pkl` failed to load (the pickle layer's error is the `cause`). */
   | "DataPklInvalid"
