@@ -97,3 +97,34 @@ export function isPtError(e: unknown, where: { layer?: string; code?: string } =
 export function ptErrorLayer(e: unknown): string | undefined {
   return isPtError(e) ? e[PT_ERROR] : undefined;
 }
+
+/** The constructor of a layer's base class made by {@link layerError}. */
+export interface LayerErrorClass<Layer extends string, Code extends string> {
+  new (
+    code: Code,
+    message: string,
+    details?: PtErrorDetails,
+    options?: { readonly cause?: unknown },
+  ): PtError<Layer, Code>;
+  readonly prototype: PtError<Layer, Code>;
+}
+
+/**
+ * The base class of a layer whose errors carry their numbers in `details` (no offset or record of
+ * their own): `class StorageError extends layerError<"storage", StorageErrorCode>("storage") {}`,
+ * whose constructor is `(code, message, details?, { cause? })`.
+ */
+export function layerError<Layer extends string, Code extends string>(
+  layer: Layer,
+): LayerErrorClass<Layer, Code> {
+  return class extends PtError<Layer, Code> {
+    constructor(
+      code: Code,
+      message: string,
+      details?: PtErrorDetails,
+      options: { readonly cause?: unknown } = {},
+    ) {
+      super(layer, code, message, { details, cause: options.cause });
+    }
+  };
+}

@@ -5,7 +5,11 @@ type DemoCode = "Truncated" | "OutOfRange";
 
 /** A layer's base class, as each package writes it. */
 class DemoError extends PtError<"demo", DemoCode> {
-  constructor(code: DemoCode, message: string, fields: { offset?: number; record?: string; cause?: unknown } = {}) {
+  constructor(
+    code: DemoCode,
+    message: string,
+    fields: { offset?: number; record?: string; cause?: unknown } = {},
+  ) {
     super("demo", code, message, fields);
   }
 }
@@ -35,7 +39,7 @@ describe("PtError", () => {
     expect(e.cause).toBe(cause);
     // the brand is not an enumerable own field (it does not show in JSON or object spreads)
     expect(Object.keys(e)).not.toContain(PT_ERROR);
-    expect(JSON.stringify({ ...e })).not.toContain("demo\"");
+    expect(JSON.stringify({ ...e })).not.toContain('demo"');
   });
 
   it("names a subclass by its own class name and keeps its fields", () => {
@@ -68,7 +72,9 @@ describe("isPtError / ptErrorLayer", () => {
 
   it("check the brand, not instanceof: an error from another copy of the package counts", () => {
     // what a second installed copy of @pt/errors would build: same well-known symbol, other class
-    const foreign = Object.assign(new Error("zip: end of central directory not found"), { code: "EocdNotFound" });
+    const foreign = Object.assign(new Error("zip: end of central directory not found"), {
+      code: "EocdNotFound",
+    });
     Object.defineProperty(foreign, Symbol.for("pt.error"), { value: "zip" });
     expect(foreign).not.toBeInstanceOf(PtError);
     expect(isPtError(foreign, { layer: "zip", code: "EocdNotFound" })).toBe(true);
@@ -76,7 +82,15 @@ describe("isPtError / ptErrorLayer", () => {
   });
 
   it("reject everything else", () => {
-    for (const v of [null, undefined, 0, "zip: x", new Error("x"), { code: "Truncated" }, { [PT_ERROR]: "zip" }]) {
+    for (const v of [
+      null,
+      undefined,
+      0,
+      "zip: x",
+      new Error("x"),
+      { code: "Truncated" },
+      { [PT_ERROR]: "zip" },
+    ]) {
       expect(isPtError(v)).toBe(false);
       expect(ptErrorLayer(v)).toBeUndefined();
     }

@@ -1,4 +1,4 @@
-import { errorGuard, PtError, type PtErrorDetails } from "@pt/errors";
+import { errorGuard, layerError } from "@pt/errors";
 
 /** Kinds of nn-module failure. */
 export type NnErrorCode =
@@ -17,16 +17,8 @@ export type NnErrorCode =
  * Base class of every error thrown by `@pt/nn-module`. Messages start with `nn:`; the rest
  * (`torchMessage`) is torch's own text for the same failure where torch has one.
  */
-export class NnError extends PtError<"nn", NnErrorCode> {
+export class NnError extends layerError<"nn", NnErrorCode>("nn") {
   override name = "NnError";
-  constructor(
-    code: NnErrorCode,
-    message: string,
-    details?: PtErrorDetails,
-    options: { cause?: unknown } = {},
-  ) {
-    super("nn", code, message, { details, cause: options.cause });
-  }
   /** The message without the `nn: ` prefix. */
   get torchMessage(): string {
     return this.message.slice("nn: ".length);

@@ -1,4 +1,4 @@
-import { errorGuard, PtError, type PtErrorDetails } from "@pt/errors";
+import { errorGuard, layerError } from "@pt/errors";
 
 /** Kinds of safetensors failure. */
 export type SafetensorsErrorCode =
@@ -16,16 +16,8 @@ export type SafetensorsErrorCode =
   | "InvalidArgument";
 
 /** The one error class of `@pt/safetensors`. Messages start with `safetensors:`. */
-export class SafetensorsError extends PtError<"safetensors", SafetensorsErrorCode> {
+export class SafetensorsError extends layerError<"safetensors", SafetensorsErrorCode>("safetensors") {
   override name = "SafetensorsError";
-  constructor(
-    code: SafetensorsErrorCode,
-    message: string,
-    details?: PtErrorDetails,
-    options: { cause?: unknown } = {},
-  ) {
-    super("safetensors", code, message, { details, cause: options.cause });
-  }
 }
 
 /** True when `e` is a SafetensorsError (optionally of the given code). */

@@ -1,4 +1,4 @@
-import { errorGuard, PtError, type PtErrorDetails } from "@pt/errors";
+import { errorGuard, layerError } from "@pt/errors";
 
 export { isPtError, PtError, ptErrorLayer } from "@pt/errors";
 
@@ -12,16 +12,8 @@ export type StorageErrorCode =
   | "InvalidArgument";
 
 /** Base class of every error thrown by `@pt/storage`. Messages start with `storage:`. */
-export class StorageError extends PtError<"storage", StorageErrorCode> {
+export class StorageError extends layerError<"storage", StorageErrorCode>("storage") {
   override name = "StorageError";
-  constructor(
-    code: StorageErrorCode,
-    message: string,
-    details?: PtErrorDetails,
-    options: { cause?: unknown } = {},
-  ) {
-    super("storage", code, message, { details, cause: options.cause });
-  }
 }
 
 /** A dtype or storage class name that is not in the table. */

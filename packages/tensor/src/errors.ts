@@ -1,4 +1,4 @@
-import { errorGuard, PtError, type PtErrorDetails } from "@pt/errors";
+import { errorGuard, layerError } from "@pt/errors";
 
 /** Kinds of tensor-layer failure. */
 export type TensorErrorCode =
@@ -15,16 +15,8 @@ export type TensorErrorCode =
  * Base class of every error thrown by `@pt/tensor`. Messages start with `tensor:`; for view ops
  * the rest of the message is torch's own message for the same failure.
  */
-export class TensorError extends PtError<"tensor", TensorErrorCode> {
+export class TensorError extends layerError<"tensor", TensorErrorCode>("tensor") {
   override name = "TensorError";
-  constructor(
-    code: TensorErrorCode,
-    message: string,
-    details?: PtErrorDetails,
-    options: { cause?: unknown } = {},
-  ) {
-    super("tensor", code, message, { details, cause: options.cause });
-  }
   /** The message without the `tensor: ` prefix (equal to torch's message for view-op errors). */
   get torchMessage(): string {
     return this.message.slice("tensor: ".length);

@@ -10,7 +10,14 @@ import { describe, expect, it } from "vitest";
 
 const root = new URL("../../../", import.meta.url).pathname;
 const PASCAL = /^[A-Z][A-Za-z0-9]*$/;
-const BUILTIN = new Set(["Error", "TypeError", "RangeError", "SyntaxError", "ReferenceError", "AggregateError"]);
+const BUILTIN = new Set([
+  "Error",
+  "TypeError",
+  "RangeError",
+  "SyntaxError",
+  "ReferenceError",
+  "AggregateError",
+]);
 
 function sources(dir: string): string[] {
   const out: string[] = [];
@@ -74,10 +81,14 @@ describe("one error convention", () => {
       it("has one base error class, built on PtError, with a layer of its own", () => {
         const bases: string[] = [];
         for (const file of files) {
-          for (const m of readFileSync(file, "utf8").matchAll(/export class (\w+)(?:<[^>]*>)? extends PtError<"(\w+)"/g)) {
+          for (const m of readFileSync(file, "utf8").matchAll(
+            /export class (\w+)(?:<[^>]*>)? extends (?:PtError|layerError)<"(\w+)"/g,
+          )) {
             bases.push(`${m[1]} (${m[2]})`);
             const other = layers.get(m[2] ?? "");
-            expect(other === undefined || other === name, `layer ${m[2]} of ${name} is also ${other}'s`).toBe(true);
+            expect(other === undefined || other === name, `layer ${m[2]} of ${name} is also ${other}'s`).toBe(
+              true,
+            );
             layers.set(m[2] ?? "", name);
           }
         }
@@ -87,7 +98,9 @@ describe("one error convention", () => {
       it("defines no exported error class on a built-in Error", () => {
         const offenders: string[] = [];
         for (const file of files) {
-          for (const m of readFileSync(file, "utf8").matchAll(/export (?:abstract )?class (\w+) extends (\w+)\b/g)) {
+          for (const m of readFileSync(file, "utf8").matchAll(
+            /export (?:abstract )?class (\w+) extends (\w+)\b/g,
+          )) {
             if (BUILTIN.has(m[2] ?? "")) offenders.push(`${relative(root, file)}: ${m[1]} extends ${m[2]}`);
           }
         }
@@ -97,7 +110,8 @@ describe("one error convention", () => {
       it("writes every error code in PascalCase", () => {
         const offenders: string[] = [];
         for (const file of files) {
-          for (const code of badCodesIn(readFileSync(file, "utf8"))) offenders.push(`${relative(root, file)}: ${code}`);
+          for (const code of badCodesIn(readFileSync(file, "utf8")))
+            offenders.push(`${relative(root, file)}: ${code}`);
         }
         expect(offenders).toEqual([]);
       });
@@ -109,12 +123,9 @@ describe("one error convention", () => {
 throw new ZipFormatError("CRC_MISMATCH", "x");
 if (isZipError(e, "NO_PREFIX")) {}
 return { code: "WORKER_FAILED" };`;
-    expect(badCodesIn(bad)).toEqual([
-      "EOCD_NOT_FOUND",
-      "CRC_MISMATCH",
-      "NO_PREFIX",
-      "WORKER_FAILED",
-    ]);
-    expect(badCodesIn(`throw new CliError("--flavor applies", 2); throw new LimitError("maxDepth", 1, 0, {});`)).toEqual([]);
+    expect(badCodesIn(bad)).toEqual(["EOCD_NOT_FOUND", "CRC_MISMATCH", "NO_PREFIX", "WORKER_FAILED"]);
+    expect(
+      badCodesIn(`throw new CliError("--flavor applies", 2); throw new LimitError("maxDepth", 1, 0, {});`),
+    ).toEqual([]);
   });
 });
