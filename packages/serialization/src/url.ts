@@ -27,11 +27,16 @@ export class HttpFiles {
   private readonly opened = new Map<string, HttpSource>();
   /** Notes of the files opened (a server without range support: each file downloaded once). */
   readonly notes: string[] = [];
+  private closed = false;
 
   constructor(private readonly options: HttpSourceOptions = {}) {}
 
   /** The source of `url`, opened on first use (one request for its first block). */
   open(url: string): Promise<HttpSource> {
+    if (this.closed)
+      return Promise.reject(
+        new SerializationError("INVALID_SOURCE", `cannot open ${url}: its HttpFiles are closed`),
+      );
     let p = this.pending.get(url);
     if (!p) {
       const onNote = this.options.onNote;
@@ -44,7 +49,11 @@ export class HttpFiles {
       });
       this.pending.set(url, p);
       p.then(
-        (s) => this.opened.set(url, s),
+        (s) => {
+          // one that answers after `close()` is closed at once
+          if (this.closed) s.close();
+          else this.opened.set(url, s);
+        },
         () => this.pending.delete(url),
       );
     }
@@ -75,6 +84,7 @@ export class HttpFiles {
 
   /** Close every file (their caches are released). */
   close(): void {
+    this.closed = true;
     for (const f of this.opened.values()) f.close();
     this.opened.clear();
     this.pending.clear();
@@ -220,23 +230,25 @@ export async function openUrl(url: string, options: OpenUrlOptions = {}): Promis
       },
     }) as UrlCheckpoint;
   };
+  /** The checkpoint in `folder`; its `url` is the folder's, or the index's when given by it. */
   const openFolder = async (
     folder: URL,
     what: { kind: "dcp" } | { kind: "sharded"; index: string },
+    at = folder.href,
   ): Promise<UrlCheckpoint> => {
     const tree = httpTree(folder, files);
     const cp =
       what.kind === "dcp"
         ? await openDcp(tree, { lazy: true, ...load })
         : await openSharded(tree, what.index, { lazy: true, ...load });
-    return info(cp, null, what.kind === "dcp" ? folder.href : u.href);
+    return info(cp, null, at);
   };
   try {
     const path = u.pathname;
     if (path.endsWith("/.metadata")) return await openFolder(folderOf(u), { kind: "dcp" });
     if (path.endsWith(".index.json")) {
       const index = decodeURIComponent(path.slice(path.lastIndexOf("/") + 1));
-      return await openFolder(folderOf(u), { kind: "sharded", index });
+      return await openFolder(folderOf(u), { kind: "sharded", index }, u.href);
     }
     if (path.endsWith("/")) {
       const what = await probeFolder(u, files);
