@@ -360,6 +360,14 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
     io.out(
       `totals: ${totals.tensors} tensor${totals.tensors === 1 ? "" : "s"}, ${totals.parameters.toLocaleString("en-US")} element${totals.parameters === 1 ? "" : "s"}, ${fmtBytes(totals.bytes)} in ${totals.storages} storage${totals.storages === 1 ? "" : "s"} (${totals.shared_storages} shared)\n`,
     );
+    if (opened.http) {
+      // what reading the URL cost: the metadata and pickles (and, with --hash, the data)
+      const { requests, bytesFetched } = opened.http.stats;
+      const n = opened.http.files.size;
+      io.out(
+        `fetched: ${bytesFetched.toLocaleString("en-US")} bytes in ${requests} request${requests === 1 ? "" : "s"} from ${n} file${n === 1 ? "" : "s"} of ${fmtBytes(opened.http.totalSize)}\n`,
+      );
+    }
     if (opened.refused.length)
       io.out(
         `warning: torch.load(weights_only=True) would refuse ${file}: ${opened.refused.join(", ")} (loaded as inert placeholders [!] or modules; nothing was executed)\n`,
