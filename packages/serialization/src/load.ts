@@ -25,6 +25,7 @@ import {
   type ScanResult,
   scanSections,
   scanSource,
+  zipSections,
 } from "./scan.js";
 
 /** What `load`/`open` read from. */
@@ -68,6 +69,12 @@ export interface LoadOptions {
   readonly mapLocation?: string;
   /** Pickle and zip limits. */
   readonly limits?: Limits;
+  /**
+   * Zip records torch does not read (anything but `data.pkl`, or TorchScript's pickles) that hold
+   * pickles: `"refuse"` (default) refuses the file when one holds a global `scan` flags (a
+   * dangerous one), as `scan` does; `"ignore"` does not look at them (torch never unpickles them).
+   */
+  readonly unreadRecords?: "refuse" | "ignore";
 }
 
 /** One record of a zip checkpoint, as listed by `open`. */
@@ -262,6 +269,9 @@ export function refusedBy(result: ScanResult): RefusedGlobal[] {
   for (const g of result.globals) {
     if (!g.flagged || seen.has(g.global)) continue;
     seen.add(g.global);
+    // a section torch does not read, or one our reader refuses (read leniently): say so
+    const refusal = result.problems.find((p) => p.kind === "container" && p.section === g.section);
+    const notes = [g.loaded ? null : g.role, refusal ? refusal.message : null].filter((n) => n !== null);
     out.push({
       module: g.module ?? "",
       name: g.name ?? g.global,
@@ -269,9 +279,31 @@ export function refusedBy(result: ScanResult): RefusedGlobal[] {
       opcode: g.opcode,
       record: g.section,
       dangerous: g.verdict === "dangerous",
+      ...(notes.length ? { note: notes.join(": ") } : {}),
     });
   }
   return out;
+}
+
+function scanOptionsOf(policy: Resolved): ScanPolicyOptions {
+  return policy.opaque ? { registry: policy.registry, unsafe: "opaque" } : { registry: policy.registry };
+}
+
+/**
+ * After a zip file loaded: its records torch does not read that hold pickles (`zipSections`, the
+ * scan's own list, without the records torch read) are judged as `scan` judges them, so a
+ * dangerous global hidden in one refuses the file exactly when `scan` flags it. Cheap: stored
+ * records are tried only when their first or last byte could be a pickle's. Needs `readSync`
+ * (async sources are not read whole; `scan` says so in `notTried`). `unreadRecords: "ignore"`
+ * skips it.
+ */
+function refuseUnreadPickles(reader: ZipReader, policy: Resolved, options: LoadOptions): void {
+  if (options.unreadRecords === "ignore" || !reader.source.readSync) return;
+  const sections = zipSections(reader, { others: true, torchRecords: false });
+  if (sections.length === 0) return;
+  const result = scanSections({ format: "zip", unsupported: null, sections }, scanOptionsOf(policy));
+  const refused = refusedBy(result);
+  if (refused.length > 0) throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly");
 }
 
 /**
@@ -289,10 +321,7 @@ function explainRefusal(e: unknown, files: () => FileSections | null, policy: Re
   } catch {
     sections = null;
   }
-  const scanOptions: ScanPolicyOptions = policy.opaque
-    ? { registry: policy.registry, unsafe: "opaque" }
-    : { registry: policy.registry };
-  const refused = sections ? refusedBy(scanSections(sections, scanOptions)) : [];
+  const refused = sections ? refusedBy(scanSections(sections, scanOptionsOf(policy))) : [];
   if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
     refused.push({
       module: unsafe.module,
@@ -356,6 +385,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     } catch (e) {
       explainRefusal(e, await sectionsOf(src), policy);
     }
+    refuseUnreadPickles(reader, policy, options);
     const value = finish(r.value, policy);
     const byKey = r.storages;
     return withLazyLists(
@@ -444,11 +474,14 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
     } catch (e) {
       explainRefusal(e, () => pickleSections(src), policy);
     }
+    let value: unknown;
     try {
-      return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
+      value = loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value;
     } catch (e) {
       explainRefusal(e, () => pickleSections(src), policy);
     }
+    refuseUnreadPickles(reader, policy, options);
+    return finish(value, policy);
   }
   if (format === "legacy" || format === "tar") {
     const lo = legacyOptions(options, policy);
