@@ -292,8 +292,9 @@ function scanOptionsOf(policy: Resolved): ScanPolicyOptions {
 /**
  * After a zip file loaded: its records torch does not read that hold pickles (`zipSections`, the
  * scan's own list, without the records torch read) are judged as `scan` judges them, so a
- * dangerous global hidden in one refuses the file exactly when `scan` flags it. Cheap: stored
- * records are tried only when their first or last byte could be a pickle's. Needs `readSync`
+ * dangerous global hidden in one refuses the file exactly when `scan` flags it. Cheap: storage
+ * records (`data/<number>`) are not tried, other stored records only when their first or last
+ * byte could be a pickle's. Needs `readSync`
  * (async sources are not read whole; `scan` says so in `notTried`). `unreadRecords: "ignore"`
  * skips it.
  */

@@ -22,6 +22,9 @@ export interface ZipSectionOptions {
   readonly torchRecords?: boolean;
 }
 
+/** The name of a storage record under a torch archive's prefix (torch.save names them by number). */
+const STORAGE_RECORD = /^data\/\d+$/;
+
 /** The role of record `name` (under the prefix) in a plain checkpoint or a TorchScript archive, or null. */
 function torchRole(name: string, torchscript: boolean): string | null {
   if (name === "data.pkl") return torchscript ? ZIP_ROLES.torchScript : ZIP_ROLES.torchLoad;
@@ -35,7 +38,9 @@ function torchRole(name: string, torchscript: boolean): string | null {
  * The pickle sections of an opened zip archive (synchronous: the reader's source needs
  * `readSync`). Records torch reads are read (errors propagate: a record torch reads that cannot
  * be read is not a file to call safe); other records are tried when small enough and kept when
- * they hold whole pickles up to their end. A record whose local header disagrees with the central
+ * they hold whole pickles up to their end, except a torch archive's storage records
+ * (`data/<number>`: tensor bytes, read raw and never unpickled; skipping them keeps the check
+ * cheap for a loader, one that `load` and `scan` share). A record whose local header disagrees with the central
  * directory or marks it encrypted is read as a lenient reader would (`readEntryForScanSync`) and
  * kept, with the refusal as its `error`, when it holds pickles: a scanner never calls such a file
  * safe. Section names are record names under the prefix (full names for entries outside it);
@@ -45,6 +50,7 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
   const maxOther = options.maxOtherSize ?? 64 << 20;
   const torchRecords = options.torchRecords !== false;
   const torchscript = torchScriptMarkers(reader.records).length > 0;
+  const storages = reader.prefix !== "" && (reader.records.has("data.pkl") || torchscript);
   const out: PickleSection[] = [];
   const inPrefix = new Set<ZipEntry>(reader.records.values());
   for (const e of reader.entries) {
@@ -81,6 +87,8 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
       continue;
     }
     if (e.uncompressedSize === 0 || e.uncompressedSize > maxOther) continue;
+    // a torch archive's storage records (data/<number>): tensor bytes torch reads raw, never unpickles
+    if (storages && under && STORAGE_RECORD.test(e.name)) continue;
     if (e.method === 0 && under && !endsLookLikePickle(reader, e)) continue;
     let read: { bytes: Uint8Array; irregular: Error | null };
     try {
