@@ -269,9 +269,10 @@ export function refusedBy(result: ScanResult): RefusedGlobal[] {
   for (const g of result.globals) {
     if (!g.flagged || seen.has(g.global)) continue;
     seen.add(g.global);
-    // a section torch does not read, or one our reader refuses (read leniently): say so
-    const refusal = result.problems.find((p) => p.kind === "container" && p.section === g.section);
-    const notes = [g.loaded ? null : g.role, refusal ? refusal.message : null].filter((n) => n !== null);
+    // a section torch does not read, one our reader refuses (read leniently), a mis-framed or
+    // malformed pickle: say so
+    const problems = result.problems.filter((p) => p.section === g.section).map((p) => p.message);
+    const notes = [g.loaded ? null : g.role, ...problems].filter((n) => n !== null);
     out.push({
       module: g.module ?? "",
       name: g.name ?? g.global,
@@ -311,11 +312,13 @@ function refuseUnreadPickles(reader: ZipReader, policy: Resolved, options: LoadO
  * Turn a failed load into the scanner's verdict: when the pickle layer refused a global, or the
  * file could not be loaded at all (unknown format, no data.pkl…) and the scanner finds globals the
  * policy refuses, an {@link UnsafeGlobalsError} listing every one of them (so `load` and `scan`
- * agree); a malformed or mis-framed pickle keeps its own error (it names the offsets).
+ * agree). A malformed or mis-framed pickle, or a TorchScript archive, keeps its own error unless
+ * the scanner finds a dangerous global: then the refusal names every flagged global, the
+ * pickle's problem (its offsets) noted beside the globals of its section, the error as `cause`.
  */
 function explainRefusal(e: unknown, files: () => FileSections | null, policy: Resolved): never {
   const unsafe = findUnsafe(e);
-  if (!unsafe && (findMalformed(e) || e instanceof TorchScriptArchiveError)) throw e;
+  const ownError = !unsafe && (findMalformed(e) !== null || e instanceof TorchScriptArchiveError);
   let sections: FileSections | null = null;
   try {
     sections = files();
@@ -323,6 +326,7 @@ function explainRefusal(e: unknown, files: () => FileSections | null, policy: Re
     sections = null;
   }
   const refused = sections ? refusedBy(scanSections(sections, scanOptionsOf(policy))) : [];
+  if (ownError && !refused.some((g) => g.dangerous)) throw e;
   if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
     refused.push({
       module: unsafe.module,
