@@ -61,7 +61,7 @@ z.close()`,
     await expect(load(bytes, { unsafe: "opaque" })).rejects.toThrow(UnsafeGlobalsError);
     // the explicit opt-out: torch never unpickles the record
     expect(await load(bytes, { unreadRecords: "ignore" })).toBeInstanceOf(Map);
-  });
+  }, 120_000);
 
   it("load refuses dangerous pickles in every kind of unread record scan flags, and loads benign ones", async () => {
     const bytes = py(
