@@ -14,6 +14,10 @@ import { CORPUS, FIXTURES, ROOT, run } from "./helpers.js";
 
 const EXT = join(ROOT, "packages/serialization/fixtures/external");
 const known = JSON.parse(readFileSync(join(EXT, "known-failures.json"), "utf8")) as Record<string, string>;
+const modelscan = JSON.parse(readFileSync(join(EXT, "modelscan/generated/cases.json"), "utf8")) as Record<
+  string,
+  "malicious" | "benign"
+>;
 const fickling = {
   ...(JSON.parse(readFileSync(join(EXT, "fickling/cases.json"), "utf8")) as Record<string, string>),
   ...(JSON.parse(readFileSync(join(EXT, "fickling/crashes/cases.json"), "utf8")) as Record<string, string>),
@@ -38,6 +42,7 @@ type Kind = "malicious" | "benign" | "invalid";
 function kindOf(rel: string): Kind {
   const base = rel.split("/").pop() as string;
   if (rel.startsWith("fickling/")) return fickling[base] === "malicious" ? "malicious" : "benign";
+  if (rel.startsWith("modelscan/generated/")) return modelscan[base] === "malicious" ? "malicious" : "benign";
   if (INVALID.test(base)) return "invalid";
   return MALICIOUS.test(base) ? "malicious" : "benign";
 }
@@ -61,6 +66,11 @@ describe("external scanner suites", () => {
     for (const s of ["picklescan/", "modelscan/", "fickling/", "cpython/"])
       expect(samples.filter((r) => r.startsWith(s)).length, s).toBeGreaterThan(0);
     expect(samples.filter((r) => kindOf(r) === "malicious").length).toBeGreaterThan(100);
+    // every generated modelscan-shaped sample has its verdict, and every verdict its file
+    const generated = samples
+      .filter((r) => r.startsWith("modelscan/generated/"))
+      .map((r) => r.split("/").pop());
+    expect(generated.sort()).toEqual(Object.keys(modelscan).sort());
   });
 
   const misses: string[] = [];
