@@ -21,6 +21,7 @@ const modelscan = JSON.parse(readFileSync(join(EXT, "modelscan/generated/cases.j
 const fickling = {
   ...(JSON.parse(readFileSync(join(EXT, "fickling/cases.json"), "utf8")) as Record<string, string>),
   ...(JSON.parse(readFileSync(join(EXT, "fickling/crashes/cases.json"), "utf8")) as Record<string, string>),
+  ...(JSON.parse(readFileSync(join(EXT, "fickling/vectors/cases.json"), "utf8")) as Record<string, string>),
 };
 
 function files(dir: string): string[] {
@@ -38,10 +39,16 @@ const MALICIOUS =
   /(malicious|GHSA-|exploit|sploit|bypass|exfiltration|types_CodeType|codeinjection|io_FileIO|logging_FileHandler|urllib_request|unsafe_zip)/;
 const INVALID = /(bad_pytorch|broken_model|not_a_pickle)/;
 
-type Kind = "malicious" | "benign" | "invalid";
+/** `flagged`: benign to its suite, flagged by our documented design (the dangerous globals named after `flagged:`). */
+type Kind = "malicious" | "benign" | "invalid" | "flagged";
 function kindOf(rel: string): Kind {
   const base = rel.split("/").pop() as string;
-  if (rel.startsWith("fickling/")) return fickling[base] === "malicious" ? "malicious" : "benign";
+  if (rel.startsWith("fickling/"))
+    return fickling[base] === "malicious"
+      ? "malicious"
+      : fickling[base]?.startsWith("flagged:")
+        ? "flagged"
+        : "benign";
   if (rel.startsWith("modelscan/generated/")) return modelscan[base] === "malicious" ? "malicious" : "benign";
   if (INVALID.test(base)) return "invalid";
   return MALICIOUS.test(base) ? "malicious" : "benign";
@@ -71,6 +78,11 @@ describe("external scanner suites", () => {
       .filter((r) => r.startsWith("modelscan/generated/"))
       .map((r) => r.split("/").pop());
     expect(generated.sort()).toEqual(Object.keys(modelscan).sort());
+    const vectors = samples
+      .filter((r) => r.startsWith("fickling/vectors/"))
+      .map((r) => r.split("/").pop() as string);
+    expect(vectors.filter((v) => !/^(malicious|benign|flagged:.+)$/.test(fickling[v] ?? ""))).toEqual([]);
+    expect(vectors.length).toBeGreaterThan(200);
   });
 
   const misses: string[] = [];
@@ -85,6 +97,24 @@ describe("external scanner suites", () => {
         if (r.code !== 1) problem.push(`pt scan exited ${r.code}: ${r.err.trim()}`);
         const err = await loadOutcome(bytes);
         if (!(err instanceof UnsafeGlobalsError) || err.globals.length === 0)
+          problem.push(`load() did not refuse naming a global: ${String(err)}`);
+      } else if (kind === "flagged") {
+        // exit 1 for exactly the documented dangerous globals, and load refuses naming them
+        const expected = (fickling[rel.split("/").pop() as string] as string)
+          .slice("flagged:".length)
+          .split(",");
+        const res = await scan(bytes);
+        const dangerous = [
+          ...new Set(
+            res.globals
+              .filter((g) => g.verdict === "dangerous")
+              .map((g) => (g.normalized ? `${g.normalized.module}.${g.normalized.name}` : g.global)),
+          ),
+        ];
+        if (r.code !== 1 || dangerous.sort().join() !== expected.sort().join())
+          problem.push(`expected exit 1 for ${expected}, got ${r.code} for ${dangerous}`);
+        const err = await loadOutcome(bytes);
+        if (!(err instanceof UnsafeGlobalsError))
           problem.push(`load() did not refuse naming a global: ${String(err)}`);
       } else if (kind === "benign") {
         const res = await scan(bytes).catch(() => null);
