@@ -213,7 +213,10 @@ export class Unpickler {
     if (module === "") throw new InvalidValueError("Empty module name", fields);
     // CPython's getattr of "" (or of an empty part of a dotted name) fails: nothing to resolve
     if (name.split(".").includes(""))
-      throw new InvalidValueError(`empty attribute name in ${JSON.stringify(name)} of module ${module}`, fields);
+      throw new InvalidValueError(
+        `empty attribute name in ${JSON.stringify(name)} of module ${module}`,
+        fields,
+      );
     const g = this.globals;
     if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
     // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.

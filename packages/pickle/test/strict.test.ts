@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type Desc, describe as describeValue } from "./describe.js";
 import { GlobalRegistry, InvalidValueError, loads, PickleError, PyGlobal } from "../src/index.js";
+import { type Desc, describe as describeValue } from "./describe.js";
 
 const b = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -94,7 +94,7 @@ describe("CPython's pickletester vectors (bad stack, bad mark, truncated data, b
           // global by default; an opaque load makes it an inert placeholder (nothing runs)
           if (policy === "opaque" && NOT_A_CLASS.has(c.hex)) continue;
           try {
-            loads(data, { globals, policy, limits });
+            loads(data, { globals, policy, ...limits });
             missed.push(`${c.hex} (${policy})`);
           } catch (e) {
             if (!(e instanceof PickleError)) missed.push(`${c.hex} (${policy}): ${String(e)}`);
@@ -107,7 +107,7 @@ describe("CPython's pickletester vectors (bad stack, bad mark, truncated data, b
   it(`the good vectors (${good.length}) load to what CPython loads`, () => {
     for (const g of good) {
       const data = Uint8Array.from(Buffer.from(g.hex, "hex"));
-      expect(describeValue(loads(data, { limits })), g.hex).toEqual(g.value);
+      expect(describeValue(loads(data, { ...limits })), g.hex).toEqual(g.value);
     }
   });
 });
