@@ -58,8 +58,10 @@ export interface RefusedGlobal {
   readonly opcode: string;
   /** True for names that are never allowed whatever the options (`os.system`, `builtins.eval`, ...). */
   readonly dangerous: boolean;
-  /** The pickle it occurs in (`data.pkl`, `stream`), when the caller knows it. */
+  /** The pickle it occurs in (`data.pkl`, `object`), when the caller knows it. */
   readonly record?: string;
+  /** When the caller knows the record is one torch does not read, or reads leniently: what reads it and why it is irregular. */
+  readonly note?: string;
 }
 
 /** A global outside the allowlist/registry (policy "reject"), or a dangerous one (always). */

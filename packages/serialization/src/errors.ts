@@ -36,14 +36,14 @@ export class SerializationError extends PtError<"serialization", SerializationEr
  */
 export class UnsafeGlobalError extends SerializationError {
   constructor(
-    readonly globals: readonly Required<RefusedGlobal>[],
+    readonly globals: readonly (RefusedGlobal & { readonly record: string })[],
     readonly policy: "weightsOnly" | "opaque",
     cause?: unknown,
   ) {
     const list = globals
       .map(
         (g) =>
-          `${g.module ? `${g.module}.` : ""}${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record})`,
+          `${g.module ? `${g.module}.` : ""}${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record}${g.note ? `, ${g.note}` : ""})`,
       )
       .join(", ");
     const dangerous = globals.some((g) => g.dangerous);
