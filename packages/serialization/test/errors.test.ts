@@ -104,7 +104,8 @@ test("a refused global reaches load unwrapped from zip and legacy files: the ref
     const e = thrown(() => loadSync(bytes));
     expect(e).toBeInstanceOf(UnsafeGlobalError);
     const refusal = e as UnsafeGlobalError;
-    expect(refusal.globals).toEqual([
+    // (a note may follow when the scanner also reports a problem in that record)
+    expect(refusal.globals).toMatchObject([
       { module: "os", name: "system", dangerous: true, offset: 2, opcode: "GLOBAL", record },
     ]);
     expect(refusal.message).toContain("os.system");
