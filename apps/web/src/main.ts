@@ -2,6 +2,7 @@
  * The page: opens files (drop, picker, several at once) or `?url=…`, and shows what the worker
  * reports. All reading and computing happens in the worker; this thread only draws.
  */
+import { fmtBytes } from "@pt/serialization";
 import type { DiffRow, Reply, Request, Stats, Summary, TensorInfo, TreeNode } from "./protocol.js";
 import "./styles.css";
 
@@ -59,19 +60,6 @@ function el<K extends keyof HTMLElementTagNameMap>(
   }
   for (const k of kids) if (k !== null && k !== undefined && k !== false) e.append(k);
   return e;
-}
-
-/** `1.5 kB`-style size (as `pt inspect`). */
-export function fmtBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
 }
 
 /** `1,234,567` (without `toLocaleString`, whose first call loads locale data: a long task). */

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main as ptMain } from "@pt/cli";
+import { fmtBytes } from "@pt/serialization";
 import { loadFile } from "@pt/serialization/node";
 import type { Tensor } from "@pt/tensor";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -49,18 +50,6 @@ async function ptInspect(file: string): Promise<{ code: number; json: Record<str
     stderrIsTTY: false,
   });
   return { code, json: code === 0 ? (JSON.parse(out) as Record<string, unknown>) : null };
-}
-
-function fmtBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
 }
 
 /** The totals line the page shows, from `pt inspect --json`'s totals. */

@@ -104,6 +104,7 @@ export {
   findBareStorages,
   findStateTensors,
   findTensors,
+  fmtBytes,
   isModuleLike,
   keyText,
   type ModuleLike,
