@@ -18,4 +18,3 @@ export function fsReason(e: unknown): string {
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   return e instanceof Error ? e.message : String(e);
 }
-
