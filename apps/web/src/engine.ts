@@ -4,7 +4,7 @@
  * streaming storage bytes in chunks. Nothing here touches the DOM; nothing from a file is executed.
  */
 
-import { PyOrderedDict } from "@pt/pickle";
+import { PyObject, PyOrderedDict } from "@pt/pickle";
 import { writeSafetensors } from "@pt/safetensors";
 import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr } from "@pt/serialization";
 import {
@@ -144,7 +144,8 @@ function describeValue(cp: Checkpoint): {
     }
     const kids = displayChildren(v);
     const label = shortRepr(v);
-    const kind = isModuleLike(v) ? "module" : label.includes("(placeholder") ? "placeholder" : "container";
+    // an instance of a class outside the allowlist, kept as an inert placeholder (never run)
+    const kind = isModuleLike(v) ? "module" : v instanceof PyObject ? "placeholder" : "container";
     if (!kids) return { key, label, kind: kind === "placeholder" ? "placeholder" : "leaf" };
     // every child is walked (its tensors are listed); the tree shows the first TREE_LIMIT
     const all = kids.map(([k, x]) => {

@@ -271,7 +271,17 @@ function treeItem(n: TreeNode, s: Summary, depth: number, select: (i: TensorInfo
     el("span", { class: "twisty", "aria-hidden": "true" }, hasKids ? "▸" : " "),
     n.key ? el("span", { class: "key" }, n.key) : null,
     el("span", { class: "label" }, info ? tensorLine(info, s) : n.label),
-    n.kind === "placeholder" ? el("span", { class: "badge warn" }, "placeholder") : null,
+    n.kind === "placeholder"
+      ? el(
+          "span",
+          {
+            class: "badge warn",
+            title:
+              "an instance of a class outside torch's weights_only allowlist: kept as inert data, never run",
+          },
+          "placeholder",
+        )
+      : null,
   );
   li.append(row);
   const toggle = (open?: boolean) => {
