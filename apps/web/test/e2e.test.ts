@@ -31,7 +31,7 @@ import {
   seededFloats,
   writeBigCheckpoint,
 } from "../../../packages/serialization/test/big-checkpoint.js";
-import { startServer, type TestServer } from "./server.js";
+import { type RangeServer, startRangeServer } from "../../../tools/test-support/range-server.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const APP = join(HERE, "..");
@@ -144,7 +144,7 @@ function expectBigSafetensors(path: string): void {
   }
 }
 
-let server: TestServer;
+let server: RangeServer;
 let browser: Browser;
 let context: BrowserContext;
 let tmp: string;
@@ -157,9 +157,12 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "pt-web-e2e-"));
   big = join(tmp, "w2.pt");
   await writeBigCheckpoint(big);
-  server = await startServer(DIST);
-  server.files.set("w2.pt", big);
-  server.files.set("nn_cnn_bn_state_dict.zip.pt", join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt"));
+  server = await startRangeServer({ static: DIST });
+  server.files.set("/files/w2.pt", { data: { path: big } });
+  server.files.set("/norange/nn_cnn_bn_state_dict.zip.pt", {
+    data: { path: join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt") },
+    ranges: false,
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
   // main-thread long tasks (> 50 ms) of every page, for the "never blocks > 100 ms" check
@@ -928,7 +931,7 @@ describe("apps/web in Chromium", () => {
     await page.close();
     // offline: the service worker serves the page's own files. The page comes from a server of
     // its own, which is then stopped: nothing but the service worker's cache can answer the reload
-    const own = await startServer(DIST);
+    const own = await startRangeServer({ static: DIST });
     const p2 = await context.newPage();
     p2.on("pageerror", (e) => {
       throw e;
