@@ -883,7 +883,7 @@ describe("apps/web in Chromium", () => {
     );
     let mem = await sampler.stop();
     console.log(
-      `1 GiB to safetensors: page+worker JS memory peak ${mib(mem.peak)} over ${mem.samples} samples`,
+      `1 GiB to safetensors: page+worker JS memory peak ${mib(mem.peak)} (page ${mib(mem.pagePeak)}, worker ${mib(mem.workerPeak)}) over ${mem.samples} samples`,
     );
     expect(mem.samples).toBeGreaterThan(2);
     expect(mem.peak).toBeLessThan(BOUND);
