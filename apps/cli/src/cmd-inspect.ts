@@ -270,7 +270,7 @@ function fileSize(path: string): number {
     if (st.isDirectory()) return readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0);
     return st.size;
   } catch (e) {
-    throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot open ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
 }
 

@@ -218,7 +218,8 @@ export class Unpickler {
         fields,
       );
     const g = this.globals;
-    if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
+    if (isDangerousGlobal(module, name, g.refused))
+      throw new UnsafeGlobalError({ module, name, dangerous: true, offset: opPos, opcode: fields.opcode });
     // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.
     const [pm, pn] = py3Name(module, name);
     const mapped = pm !== module || pn !== name;
@@ -236,7 +237,7 @@ export class Unpickler {
     }
     if (g.has(module, name) || (mapped && g.has(pm, pn))) return undefined; // registered as undefined (not cached)
     if (this.opaque) return new PyGlobal(module, name);
-    throw new UnsafeGlobalError(module, name, false, fields);
+    throw new UnsafeGlobalError({ module, name, dangerous: false, offset: opPos, opcode: fields.opcode });
   }
 
   private ctx(opPos: number, op: number): HookContext {

@@ -106,7 +106,7 @@ export function pickleForZip(
         storages.push([key, st]);
       } else if (st.nbytes > 0 && entry.dtype !== d)
         throw new ZipTorchError(
-          "SAVE_INVALID",
+          "SaveInvalid",
           `${MULTIPLE_DTYPES_MESSAGE} (a storage of ${st.nbytes} bytes is saved as ${entry.dtype} and as ${d})`,
           { torchMessage: MULTIPLE_DTYPES_MESSAGE },
         );
@@ -145,7 +145,7 @@ export async function saveZip(
 ): Promise<ZipSaveResult> {
   const flavor = options.flavor ?? "2.7";
   if (flavor !== "1.13" && flavor !== "2.1" && flavor !== "2.7")
-    throw new ZipTorchError("SAVE_INVALID", `unknown flavor ${String(flavor)} (expected 1.13, 2.1 or 2.7)`);
+    throw new ZipTorchError("SaveInvalid", `unknown flavor ${String(flavor)} (expected 1.13, 2.1 or 2.7)`);
   const chunkSize = options.chunkSize ?? 8 << 20;
   const { pickle, storages } = pickleForZip(value, flavor, options.maxDepth, options.pickleProtocol ?? 2);
   let total = 0;
@@ -159,11 +159,11 @@ export async function saveZip(
   const alignment = options.storageAlignment ?? 64;
   if (alignment !== 64 && flavor !== "2.7")
     throw new ZipTorchError(
-      "SAVE_INVALID",
+      "SaveInvalid",
       `storageAlignment ${alignment} needs the 2.7 flavor (torch ≥ 2.7)`,
     );
   if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
-    throw new ZipTorchError("SAVE_INVALID", `invalid storageAlignment ${String(alignment)}`);
+    throw new ZipTorchError("SaveInvalid", `invalid storageAlignment ${String(alignment)}`);
   const byteorderLast = flavor !== "1.13" && options.disableByteorderRecord === true;
   const writer = new ZipWriter(counting, {
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
