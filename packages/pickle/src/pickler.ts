@@ -37,6 +37,14 @@ export interface PicklerOptions {
   fixImports: boolean;
   /** Maximum nesting depth of the value graph. Default 2 000. */
   maxDepth: number;
+  /**
+   * Called for every global the pickle names (classes, functions, `GLOBAL_NAME` values, reduction
+   * functions): return `[module, name]` to write that name instead, or `undefined`/`null` to keep it
+   * (e.g. to write the names an older library version knows). Applied before memoization and
+   * before `fixImports` and the extension registry, so two globals renamed to one name are written
+   * once, as CPython writes one object. Default: none.
+   */
+  renameGlobal: (module: string, name: string) => readonly [string, string] | undefined | null;
 }
 
 /** The options object accepted by `dumps` and `new Pickler`. */
@@ -62,6 +70,7 @@ export class Pickler {
   private readonly extCodes: Map<string, number>;
   private readonly fixImports: boolean;
   private readonly maxDepth: number;
+  private readonly renameGlobal: PicklerOptions["renameGlobal"] | undefined;
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
   private len = 0;
@@ -85,6 +94,7 @@ export class Pickler {
     for (const [code, [m, n]] of options.extensionRegistry ?? []) this.extCodes.set(`${m}\n${n}`, code);
     this.fixImports = options.fixImports ?? true;
     this.maxDepth = options.maxDepth ?? 2000;
+    this.renameGlobal = options.renameGlobal;
   }
 
   /** Pickle `value` and return the bytes. */
@@ -640,7 +650,21 @@ export class Pickler {
     this.memoObj.set(s, this.memoize());
   }
 
-  private saveGlobal(module: string, name: string): void {
+  private saveGlobal(givenModule: string, givenName: string): void {
+    let module = givenModule;
+    let name = givenName;
+    if (this.renameGlobal) {
+      const renamed = this.renameGlobal(module, name);
+      if (renamed) {
+        const [m, n] = renamed;
+        if (typeof m !== "string" || typeof n !== "string" || m === "" || n === "")
+          throw new UnpicklableError(
+            `renameGlobal(${JSON.stringify(module)}, ${JSON.stringify(name)}) must return [module, name] strings`,
+          );
+        module = m;
+        name = n;
+      }
+    }
     let byName = this.memoGlobal.get(module);
     const idx = byName?.get(name);
     if (idx !== undefined) {

@@ -12,6 +12,7 @@ import {
   REDUCE,
   type Reduction,
   tuple,
+  UnpicklableError,
 } from "../src/index.js";
 
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
@@ -122,5 +123,64 @@ describe("PyStr: strings with identity", () => {
       "80025d71002858020000003130710168015802000000313071025802000000313071036803652e",
     );
     expect(loads(out)).toEqual(["10", "10", "10", "10", "10"]);
+  });
+});
+
+describe("Pickler: renameGlobal", () => {
+  const numpy1 = (m: string, n: string): [string, string] | undefined =>
+    m === "numpy._core" || m.startsWith("numpy._core.")
+      ? [`numpy.core${m.slice("numpy._core".length)}`, n]
+      : undefined;
+
+  it("writes the returned name instead, at every protocol (GLOBAL and STACK_GLOBAL)", () => {
+    for (const protocol of [0, 2, 4]) {
+      const renamed = dumps(new PyGlobal("numpy._core.multiarray", "_reconstruct"), {
+        protocol,
+        renameGlobal: numpy1,
+      });
+      const direct = dumps(new PyGlobal("numpy.core.multiarray", "_reconstruct"), { protocol });
+      expect(latin1(renamed)).toBe(latin1(direct));
+      expect(latin1(renamed)).toContain("numpy.core.multiarray");
+      expect(latin1(renamed)).not.toContain("numpy._core");
+    }
+    // names the hook leaves alone are written as given
+    const kept = dumps(new PyGlobal("torch._utils", "_rebuild_tensor_v2"), { renameGlobal: numpy1 });
+    expect(latin1(kept)).toBe(latin1(dumps(new PyGlobal("torch._utils", "_rebuild_tensor_v2"))));
+  });
+
+  it("applies to reduction functions and GLOBAL_NAME values, and memoizes by the written name", () => {
+    const a = new PyObject(new PyGlobal("numpy._core.multiarray", "scalar"), tuple([1]));
+    const b = new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([2]));
+    const out = dumps([a, b], { renameGlobal: numpy1 });
+    const text = latin1(out);
+    // one GLOBAL opcode: the second reference (same written name) is a memo GET
+    expect(text.split("cnumpy.core.multiarray\nscalar\n").length).toBe(2);
+    expect(text).not.toContain("numpy._core");
+    expect(latin1(out)).toBe(
+      latin1(
+        dumps([
+          new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([1])),
+          new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([2])),
+        ]),
+      ),
+    );
+  });
+
+  it("runs before fixImports: a name renamed to builtins is written as __builtin__ below protocol 3", () => {
+    const toSet = () => ["builtins", "set"] as const;
+    expect(latin1(dumps(new PyGlobal("x", "y"), { protocol: 2, renameGlobal: toSet }))).toBe(
+      "\x80\x02c__builtin__\nset\nq\x00.",
+    );
+  });
+
+  it("a malformed result is a typed error naming the global", () => {
+    let err: unknown;
+    try {
+      dumps(new PyGlobal("a", "b"), { renameGlobal: () => ["", "b"] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UnpicklableError);
+    expect(String(err)).toContain('renameGlobal("a", "b")');
   });
 });

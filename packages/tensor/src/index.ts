@@ -1,5 +1,6 @@
 export * from "./create.js";
 export * from "./errors.js";
+export * from "./flavor-names.js";
 export {
   computeStride,
   contiguousStrides,
