@@ -184,3 +184,40 @@ describe("Pickler: renameGlobal", () => {
     expect(String(err)).toContain('renameGlobal("a", "b")');
   });
 });
+
+describe("Pickler: dotted global names below protocol 4", () => {
+  // CPython 3.14's pickle.dumps([torch.channels_last, torch.channels_last_3d, torch.channels_last,
+  // "channels_last"], protocol=p): torch's memory formats reduce to the name "torch.channels_last",
+  // found in torch._utils.
+  const fmt = (n: string) => ({ [GLOBAL_NAME]: { module: "torch._utils", name: `torch.${n}` } });
+  const a = fmt("channels_last");
+  const b = fmt("channels_last_3d");
+  const value = [a, b, a, "channels_last"];
+  it.each([
+    [
+      0,
+      "(lp0\nc__builtin__\ngetattr\np1\n(ctorch._utils\ntorch\nVchannels_last\np2\ntRp3\nag1\n(ctorch._utils\ntorch\nVchannels_last_3d\np4\ntRp5\nag3\naVchannels_last\np6\na.",
+    ],
+    [
+      1,
+      "]q\x00(c__builtin__\ngetattr\nq\x01(ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02tRq\x03h\x01(ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04tRq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+    [
+      2,
+      "\x80\x02]q\x00(c__builtin__\ngetattr\nq\x01ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02\x86Rq\x03h\x01ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04\x86Rq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+    [
+      3,
+      "\x80\x03]q\x00(cbuiltins\ngetattr\nq\x01ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02\x86Rq\x03h\x01ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04\x86Rq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+  ])("protocol %i: getattr(module.first, attr), as CPython 3.12+ writes it", (protocol, expected) => {
+    expect(latin1(dumps(value, { protocol }))).toBe(expected);
+  });
+  it("protocol 4 writes STACK_GLOBAL with the dotted name", () => {
+    // torch 1.13 and 2.14: torch.save({"mf": torch.channels_last}, f, pickle_protocol=4)'s data.pkl
+    const mf = new Map([["mf", a]]);
+    expect(latin1(dumps(mf, { protocol: 4 }))).toBe(
+      "\x80\x04\x950\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x02mf\x94\x8c\x0ctorch._utils\x94\x8c\x13torch.channels_last\x94\x93\x94s.",
+    );
+  });
+});

@@ -1,6 +1,7 @@
 import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
 import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import { memoryFormatGlobals } from "@pt/tensor";
 import {
   type Crc32Function,
   loadZip,
@@ -150,10 +151,12 @@ function resolvePolicy(options: LoadOptions): Resolved {
   const nn = nnGlobals();
   if (!opaque)
     return { registry: weightsOnlyRegistry(options.allowGlobals ?? [], nn), opaque, revive: false };
-  const registry =
+  // typed values torch's weights_only refuses (memory formats) are read only here, never by default
+  const registry = (
     options.modules === "opaque"
       ? weightsOnlyRegistry(options.allowGlobals ?? [])
-      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn);
+      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn)
+  ).merge(memoryFormatGlobals());
   return { registry, opaque, revive: options.modules !== "opaque" };
 }
 

@@ -11,6 +11,7 @@ export {
   numelOf,
 } from "./geometry.js";
 export * from "./interop.js";
+export * from "./memory-format.js";
 export * from "./quantized.js";
 export * from "./sparse.js";
 export * from "./tensor.js";

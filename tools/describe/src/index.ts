@@ -28,6 +28,7 @@ import {
   Tensor as TensorClass,
   TorchDevice,
   TorchLayout,
+  TorchMemoryFormat,
   TorchQScheme,
   TorchSize,
 } from "@pt/tensor";
@@ -261,6 +262,7 @@ class Describer {
     if (isDType(o)) return { _type: "torch.dtype", value: `torch.${o.name}` };
     if (o instanceof TorchLayout) return { _type: "torch.layout", value: `torch.${o.name}` };
     if (o instanceof TorchQScheme) return { _type: "torch.qscheme", value: `torch.${o.name}` };
+    if (o instanceof TorchMemoryFormat) return { _type: "torch.memory_format", value: String(o) };
     if (o instanceof TorchDevice) return { _type: "torch.device", value: o.toString() };
     if (o instanceof TorchSize) return { _type: "torch.Size", value: [...o] };
     if (o instanceof Storage) {
