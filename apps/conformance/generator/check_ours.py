@@ -64,10 +64,31 @@ TORCH_VALUE_TYPES = (torch.dtype, torch.layout, torch.memory_format, torch.qsche
 NN_FUNCTIONAL = {'relu', 'gelu', 'silu', 'tanh', 'sigmoid', 'leaky_relu', 'elu'}
 
 
+MEMORY_FORMATS = ('contiguous_format', 'channels_last', 'channels_last_3d', 'preserve_format')
+
+
+def _memory_format_getattr(obj, attr):
+    """builtins.getattr as Python 3.12+ pickles a memory format below protocol 4
+    (getattr(torch._utils.torch, 'channels_last')): only that, nothing else."""
+    if obj is torch and attr in MEMORY_FORMATS:
+        return getattr(torch, attr)
+    raise Refused(f'getattr({obj!r}, {attr!r}) is not allowed')
+
+
 def resolve_allowed(module, name):
     """The object for an allow-listed global, else None. Never imports anything outside
     torch, numpy, collections, builtins, copyreg, _codecs and generator/models.py."""
-    if not isinstance(module, str) or not isinstance(name, str) or '.' in name:
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    # memory formats: torch pickles them as torch._utils + 'torch.<name>' (protocol 4+), or as
+    # getattr(torch._utils.torch, '<name>') below 4 (Python 3.12+)
+    if module in ('torch._utils', 'torch') and name.startswith('torch.') and name[6:] in MEMORY_FORMATS:
+        return getattr(torch, name[6:])
+    if module == 'torch._utils' and name == 'torch':
+        return torch
+    if module in ('builtins', '__builtin__') and name == 'getattr':
+        return _memory_format_getattr
+    if '.' in name:
         return None
     top = module.split('.')[0]
     if module in ('builtins', '__builtin__'):

@@ -212,7 +212,7 @@ export async function saveZip(
 
 /**
  * The save options that reproduce a loaded archive's layout ("like the input"): its flavor, CRCs
- * off when it has none, the byteorder record's place, its storage alignment. Null when the archive
+ * off when it has none, the byteorder record's place, its storage alignment, its pickle protocol. Null when the archive
  * matches no writer this package reproduces (TorchScript, other record sets).
  */
 export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null {
@@ -225,5 +225,6 @@ export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null
     ...(format.storageAlignment !== null && format.storageAlignment !== 64
       ? { storageAlignment: format.storageAlignment }
       : {}),
+    ...(format.pickleProtocol !== null && format.pickleProtocol !== 2 ? { pickleProtocol: format.pickleProtocol } : {}),
   };
 }
