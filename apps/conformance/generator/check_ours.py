@@ -130,6 +130,9 @@ def resolve_allowed(module, name):
             return getattr(torch.storage, name, None)
         if module == 'torch.nn.parameter' and name in ('Parameter', 'UninitializedParameter', 'UninitializedBuffer'):
             return getattr(torch.nn.parameter, name)
+        if module == 'torch.masked.maskedtensor.core' and name == 'MaskedTensor':
+            from torch.masked.maskedtensor.core import MaskedTensor
+            return MaskedTensor
         if module == 'torch.nn.functional' and name in NN_FUNCTIONAL:
             return getattr(torch.nn.functional, name)
         if module.startswith('torch.nn.modules.') or module.startswith('torch.optim.'):
@@ -141,6 +144,12 @@ def resolve_allowed(module, name):
             if isinstance(obj, type) and (issubclass(obj, torch.nn.Module) or issubclass(obj, torch.optim.Optimizer)):
                 return obj
             return None
+        return None
+    if module == 'subclasses':
+        import subclasses
+        obj = getattr(subclasses, name, None)
+        if isinstance(obj, type) and issubclass(obj, torch.Tensor) and obj.__module__ == 'subclasses':
+            return obj
         return None
     if module == 'models':
         import models
