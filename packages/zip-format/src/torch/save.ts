@@ -225,6 +225,8 @@ export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null
     ...(format.storageAlignment !== null && format.storageAlignment !== 64
       ? { storageAlignment: format.storageAlignment }
       : {}),
-    ...(format.pickleProtocol !== null && format.pickleProtocol !== 2 ? { pickleProtocol: format.pickleProtocol } : {}),
+    ...(format.pickleProtocol !== null && format.pickleProtocol !== 2
+      ? { pickleProtocol: format.pickleProtocol }
+      : {}),
   };
 }
