@@ -1,11 +1,15 @@
 import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
 import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import { memoryFormatGlobals } from "@pt/tensor";
 import {
   type Crc32Function,
+  isPt2Archive,
+  loadPt2,
   loadZip,
   loadZipSync,
   type PickleLimits,
+  type Pt2Archive,
   TorchScriptArchiveError,
   type ZipFormatInfo,
   type ZipLoadOptions,
@@ -96,6 +100,8 @@ export interface Checkpoint {
   readonly records?: readonly CheckpointRecord[];
   /** Zip details (version, byteorder, serialization id, …). */
   readonly zip?: ZipFormatInfo;
+  /** A `torch.export` archive (format `"pt2"`): its models, weights and constants (`loadPt2`). */
+  readonly pt2?: Pt2Archive;
   /** Every storage, in order of first use (zip: by key `"0"`, `"1"`, …). */
   readonly storages: readonly Storage[];
   /** The key each storage has in the file (`data/<key>` in zip files; the legacy or tar key). */
@@ -157,10 +163,12 @@ function resolvePolicy(options: LoadOptions): Resolved {
   const nn = nnGlobals();
   if (!opaque)
     return { registry: weightsOnlyRegistry(options.allowGlobals ?? [], nn), opaque, revive: false };
-  const registry =
+  // typed values torch's weights_only refuses (memory formats) are read only here, never by default
+  const registry = (
     options.modules === "opaque"
       ? weightsOnlyRegistry(options.allowGlobals ?? [])
-      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn);
+      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn)
+  ).merge(memoryFormatGlobals());
   return { registry, opaque, revive: options.modules !== "opaque" };
 }
 
@@ -369,6 +377,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     } catch (e) {
       explainRefusal(e, await sectionsOf(src), policy);
     }
+    if (await isPt2Archive(reader)) return openPt2(reader, src);
     let r: ZipLoadResult;
     try {
       r = await loadZip(reader, zipOptions(options, policy, lazy));
@@ -428,6 +437,45 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     ),
     await sectionsOf(src),
     policy,
+  );
+}
+
+/**
+ * A `torch.export` archive (`.pt2`): its weights then its constants by name (a `Map`, in the
+ * configs' order), read from their records; the exported program is never run nor interpreted, so
+ * every policy reads it. An entry we cannot read (a `torch.save`d tensor subclass, an unknown dtype
+ * or layout, a non-tensor constant) refuses the archive by name, with `loadPt2`'s reason.
+ */
+async function openPt2(reader: ZipReader, src: ByteSource): Promise<Checkpoint> {
+  const a = await loadPt2(reader);
+  const value = new Map<string, unknown>();
+  const byKey = new Map<string, Storage>();
+  for (const t of [...a.weights, ...a.constants]) {
+    if (t.tensor === null)
+      throw new SerializationError(
+        "FORMAT_UNSUPPORTED",
+        `torch.export archive: ${t.kind} ${JSON.stringify(t.name)} of model ${t.model} (${t.record}) cannot be read: ${t.problem ?? "unknown reason"}`,
+      );
+    value.set(value.has(t.name) ? `${t.model}.${t.name}` : t.name, t.tensor);
+    if (!byKey.has(t.record)) byKey.set(t.record, t.tensor.storage);
+  }
+  return withLazyLists(
+    {
+      format: "pt2",
+      value,
+      pt2: a,
+      close: async () => {
+        await src.close?.();
+      },
+    },
+    byKey,
+    () =>
+      [...reader.records.values()].map((e) => ({
+        name: e.name,
+        size: e.uncompressedSize,
+        compressedSize: e.compressedSize,
+        method: e.method,
+      })),
   );
 }
 

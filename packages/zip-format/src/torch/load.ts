@@ -87,6 +87,8 @@ export interface ZipFormatInfo {
    * `data/` record has CRC 0 while other records have CRCs (their bytes are zeros).
    */
   readonly dataSkipped: boolean;
+  /** `data.pkl`'s pickle protocol (torch.save's `pickle_protocol`) from its PROTO opcode; null without one (0 or 1). */
+  readonly pickleProtocol: number | null;
 }
 
 /** Result of {@link loadZip}. */
@@ -318,6 +320,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       crc32Computed,
       byteorderRecordLast,
       dataSkipped,
+      pickleProtocol: pickle.length >= 2 && pickle[0] === 0x80 ? (pickle[1] as number) : null,
     },
   };
 }
@@ -675,6 +678,7 @@ function modelJsonResult(
       crc32Computed: true,
       byteorderRecordLast: false,
       dataSkipped: false,
+      pickleProtocol: null,
     },
     storages,
     reader,
