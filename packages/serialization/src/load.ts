@@ -453,7 +453,7 @@ async function openPt2(reader: ZipReader, src: ByteSource): Promise<Checkpoint> 
   for (const t of [...a.weights, ...a.constants]) {
     if (t.tensor === null)
       throw new SerializationError(
-        "FORMAT_UNSUPPORTED",
+        "FormatUnsupported",
         `torch.export archive: ${t.kind} ${JSON.stringify(t.name)} of model ${t.model} (${t.record}) cannot be read: ${t.problem ?? "unknown reason"}`,
       );
     value.set(value.has(t.name) ? `${t.model}.${t.name}` : t.name, t.tensor);
