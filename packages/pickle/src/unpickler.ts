@@ -280,7 +280,12 @@ export class Unpickler {
     const p = Array.isArray(a) && a.length === 2 ? a[0] : null;
     const attr = Array.isArray(a) ? a[1] : null;
     if (!(p instanceof PendingGlobal) || p.consumed || typeof attr !== "string" || attr === "")
-      throw new UnsafeGlobalError({ module: "builtins", name: "getattr", dangerous: true, ...errorFields(opPos, op) });
+      throw new UnsafeGlobalError({
+        module: "builtins",
+        name: "getattr",
+        dangerous: true,
+        ...errorFields(opPos, op),
+      });
     p.consumed = true;
     const name = `${p.name}.${attr}`;
     if (outer) return this.pendingGlobal(p.module, name, opPos, op);
@@ -325,7 +330,12 @@ export class Unpickler {
     const kw = kwargs as Map<string, unknown> | null;
     if (func instanceof PyGlobal) return new PyObject(func, targs, origin, kw);
     if (func === GETATTR || func instanceof PendingGlobal)
-      throw new UnsafeGlobalError({ module: "builtins", name: "getattr", dangerous: true, ...errorFields(opPos, op) });
+      throw new UnsafeGlobalError({
+        module: "builtins",
+        name: "getattr",
+        dangerous: true,
+        ...errorFields(opPos, op),
+      });
     if (typeof func === "object" && func !== null) {
       // This runs for every REDUCE: no closure per call, the hook's label built only on error.
       const f = func as Record<symbol, unknown>;
@@ -1286,7 +1296,12 @@ export class Unpickler {
             cold(); // throws the stack error
           }
           if (idiomSeen && idiomOpen !== 0)
-            throw new UnsafeGlobalError({ module: "builtins", name: "getattr", dangerous: true, ...errorFields(opPos, op) });
+            throw new UnsafeGlobalError({
+              module: "builtins",
+              name: "getattr",
+              dangerous: true,
+              ...errorFields(opPos, op),
+            });
           return { value: stack[stack.length - 1], end: pos };
         }
         default:

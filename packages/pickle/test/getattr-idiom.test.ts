@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { dumps, GLOBAL_NAME, GlobalRegistry, loads, PyGlobal, UnsafeGlobalError } from "../src/index.js";
+import {
+  dumps,
+  GLOBAL_NAME,
+  GlobalRegistry,
+  loads,
+  PyGlobal,
+  type RefusedGlobal,
+  UnsafeGlobalError,
+} from "../src/index.js";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
@@ -21,11 +29,15 @@ const CPYTHON: ReadonlyArray<readonly [number, string]> = [
   ],
 ];
 
-function refusal(f: () => unknown): UnsafeGlobalError {
+/** The one global a refusal names. */
+function refusal(f: () => unknown): RefusedGlobal {
   try {
     f();
   } catch (e) {
-    if (e instanceof UnsafeGlobalError) return e;
+    if (e instanceof UnsafeGlobalError) {
+      expect(e.globals).toHaveLength(1);
+      return e.globals[0] as RefusedGlobal;
+    }
     throw e;
   }
   throw new Error("not refused");
@@ -50,7 +62,7 @@ describe("the getattr idiom: getattr(module.first, 'attr') is the global module 
     const globals = new GlobalRegistry().register("torch._utils", "torch.channels_last", fmt);
     const text = CPYTHON[1]?.[1] as string;
     const e = refusal(() => loads(bytes(text)));
-    expect([e.module, e.qualname, e.dangerous]).toEqual(["torch._utils", "torch.channels_last", false]);
+    expect([e.module, e.name, e.dangerous]).toEqual(["torch._utils", "torch.channels_last", false]);
     const allBoth = new GlobalRegistry()
       .register("torch._utils", "torch.channels_last", fmt)
       .register("torch._utils", "torch.channels_last_3d", fmt);
@@ -84,7 +96,7 @@ describe("the getattr idiom: getattr(module.first, 'attr') is the global module 
     for (const c of cases)
       for (const policy of ["reject", "opaque"] as const) {
         const e = refusal(() => loads(bytes(c), { policy }));
-        expect([e.module, e.qualname, e.dangerous], JSON.stringify(c)).toEqual(["builtins", "getattr", true]);
+        expect([e.module, e.name, e.dangerous], JSON.stringify(c)).toEqual(["builtins", "getattr", true]);
       }
   });
 
@@ -92,7 +104,7 @@ describe("the getattr idiom: getattr(module.first, 'attr') is the global module 
     const reused =
       "\x80\x02cbuiltins\ngetattr\nq\x00ccollections\nOrderedDict\nX\x03\x00\x00\x00fooq\x01\x86q\x02Rh\x00h\x02R\x86.";
     const e = refusal(() => loads(bytes(reused), { policy: "opaque" }));
-    expect([e.module, e.qualname, e.dangerous]).toEqual(["builtins", "getattr", true]);
+    expect([e.module, e.name, e.dangerous]).toEqual(["builtins", "getattr", true]);
   });
 
   it("the combined name is checked like any global: dunders and dangerous modules stay refused", () => {
