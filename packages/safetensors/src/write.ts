@@ -2,7 +2,10 @@ import { QuantizedTensor, Tensor } from "@pt/tensor";
 import { safetensorsCode } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
 
-/** Where {@link writeSafetensors} streams bytes: `write` is awaited before the next chunk. */
+/**
+ * Where {@link writeSafetensors} streams bytes: `write` is awaited before the next chunk. A chunk's
+ * bytes may be reused once `write` returns (or its promise settles): copy what you keep.
+ */
 export interface SafetensorsSink {
   write(chunk: Uint8Array): void | Promise<void>;
   close?(): void | Promise<void>;
@@ -157,7 +160,13 @@ export async function writeSafetensors(
     const t = e.tensor;
     const root = t.storage.base ?? t.storage;
     const wasLoaded = root.isLoaded;
-    if (e.nbytes > 0) {
+    if (e.nbytes > 0 && t.isContiguous()) {
+      // streamed: a lazy storage of a file is read in reused chunks (the next one read while this
+      // one is written) and never loaded whole; others give subarrays of their loaded bytes
+      const size = t.dtype.itemSize;
+      await t.storage.readChunks(put, { offset: t.storageOffset * size, length: e.nbytes, chunkSize: chunk });
+      if (!wasLoaded) root.unload();
+    } else if (e.nbytes > 0) {
       await t.storage.load();
       const bytes = tensorBytes(t);
       for (let p = 0; p < bytes.byteLength; p += chunk)
