@@ -441,7 +441,8 @@ async function main() {
     profiles,
   };
   const what = o.selfTest ? "SELF-TEST: torch vs torch" : `${library.name} ${library.version ?? ""} vs torch`;
-  const title = `issue 9 benchmarks — ${what}${o.scale !== 1 ? ` (scale ${o.scale})` : ""}`;
+  const ids = [...new Set(rows.map((r) => r.workload))].join(", ");
+  const title = `pt benchmarks ${ids}: time ours ÷ theirs — ${what}${o.scale !== 1 ? ` (scale ${o.scale})` : ""}`;
   const subtitle = [
     `${date.slice(0, 16).replace("T", " ")} UTC · ${o.pairs} pairs · commit ${library.commit ?? "?"}`,
     `${machine.cpu} · ${machine.cores} CPUs · ${formatBytes(machine.memory)} RAM · Linux ${machine.kernel}`,
