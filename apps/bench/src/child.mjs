@@ -221,7 +221,7 @@ async function measure(profilePath, body) {
   const value = await body();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
-  if (profiler !== null) writeFileSync(profilePath, JSON.stringify(await profiler()));
+  if (profiler !== null) writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
   const after = status();
   const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
   return {
