@@ -406,9 +406,11 @@ async function main() {
           }
         }
         const ours = pair.ours ? short(pair.ours.seconds) : "—";
+        const cpu = (/** @type {import("./protocol.mjs").ChildResult} */ r) =>
+          r.cpuSeconds === null || r.cpuSeconds === undefined ? "" : ` (CPU ${short(r.cpuSeconds)})`;
         const ratio = pair.ours ? ` ratio ${(pair.ours.seconds / pair.torch.seconds).toFixed(3)}` : "";
         process.stderr.write(
-          `  ${w.id} ${op} pair ${i + 1}/${o.pairs}: ours ${ours}, torch ${short(pair.torch.seconds)}${ratio}\n`,
+          `  ${w.id} ${op} pair ${i + 1}/${o.pairs}: ours ${ours}${pair.ours ? cpu(pair.ours) : ""}, torch ${short(pair.torch.seconds)}${cpu(pair.torch)}${ratio}\n`,
         );
       }
       const row = buildRow({ workload: w, op, fileSize: entry.size, oursRuns, torchRuns, status, note });
