@@ -132,8 +132,9 @@ function tensorBytes(t: Tensor): Uint8Array {
 /**
  * Write `tensors` (name → dense tensor) as a safetensors file, streaming to `sink`: the header
  * first (computed from dtypes and shapes alone), then each tensor's values in order, in chunks of
- * at most `chunkSize`. At most one tensor's bytes are held at a time: a lazy storage that was not
- * loaded before is loaded for its tensor and unloaded right after (so memory is bounded by the
+ * at most `chunkSize`. At most one tensor's bytes are held at a time: a contiguous tensor streams
+ * from its storage (`Storage.readChunks`), and a lazy storage that was not loaded before is
+ * released right after its tensor (so memory is bounded by the
  * largest tensor, whatever the file size; files over 4 GiB work). Views are materialised
  * (contiguous, row-major); two tensors sharing a storage each get their own copy, as safetensors
  * has no sharing. The sink is closed at the end when it has `close`.
