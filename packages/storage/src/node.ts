@@ -3,10 +3,15 @@ import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
 import type { ByteSource } from "./byte-source.js";
 import { StorageRangeError, StorageReadError } from "./errors.js";
 
+/** Buffers up to this size are kept for the next `readChunks` of the same source. */
+const SPARE_LIMIT = 16 << 20;
+
 /** A ByteSource over an open file descriptor; reads are positional (`fs.readSync`). */
 export class FileSource implements ByteSource {
   readonly byteLength: number;
   private fd: number | null;
+  /** The two buffers of the last finished `readChunks`, reused by the next one. */
+  private spare: Uint8Array[] | null = null;
 
   /** Wrap an open file descriptor (closed by `close()` unless `ownsFd` is false). */
   constructor(
@@ -76,7 +81,14 @@ export class FileSource implements ByteSource {
       throw new StorageRangeError(`chunk size must be a positive integer, not ${chunkSize}`, { chunkSize });
     if (length === 0) return;
     const size = Math.min(chunkSize, length);
-    const buffers = [new Uint8Array(size), new Uint8Array(size)];
+    // the previous stream's buffers when big enough (hashing or copying a file of hundreds of
+    // storages would otherwise allocate, fault in and collect two buffers per storage)
+    const spare = this.spare;
+    this.spare = null;
+    const buffers =
+      spare !== null && (spare[0] as Uint8Array).length >= size
+        ? spare
+        : [new Uint8Array(size), new Uint8Array(size)];
     const readChunk = (k: number, at: number): Promise<Uint8Array> => {
       const n = Math.min(size, length - at);
       const out = (buffers[k & 1] as Uint8Array).subarray(0, n);
@@ -127,6 +139,7 @@ export class FileSource implements ByteSource {
     } finally {
       // never leave a read writing into a buffer after returning (or throwing)
       if (pending) await pending.catch(() => undefined);
+      if ((buffers[0] as Uint8Array).length <= SPARE_LIMIT) this.spare = buffers;
     }
   }
 
@@ -140,6 +153,7 @@ export class FileSource implements ByteSource {
   close(): void {
     if (this.fd !== null && this.ownsFd) closeSync(this.fd);
     this.fd = null;
+    this.spare = null;
   }
 }
 

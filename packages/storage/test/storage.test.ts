@@ -308,7 +308,7 @@ describe("streaming reads (readChunks)", () => {
   };
   const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
 
-  it("FileSource streams a range in order, in chunks of at most chunkSize, through two reused buffers", async () => {
+  it("FileSource streams a range in order, in chunks of at most chunkSize, through two reused buffers (kept for the next stream)", async () => {
     const bytes = pattern(1000);
     await withFile(bytes, async (src) => {
       const got: number[] = [];
@@ -321,6 +321,11 @@ describe("streaming reads (readChunks)", () => {
       });
       expect(got).toEqual([...bytes.subarray(10, 987)]);
       expect(sizes).toEqual([...Array(9).fill(100), 77]);
+      expect(buffers.size).toBe(2);
+      // the next stream of the same source reuses them (no allocation per storage)
+      await src.readChunks(0, 300, 100, (c) => {
+        buffers.add(c.buffer);
+      });
       expect(buffers.size).toBe(2);
       // an awaited (async) visitor: each chunk still holds its own bytes while it is visited
       const seen: number[] = [];
