@@ -132,10 +132,11 @@ function tensorBytes(t: Tensor): Uint8Array {
 /**
  * Write `tensors` (name → dense tensor) as a safetensors file, streaming to `sink`: the header
  * first (computed from dtypes and shapes alone), then each tensor's values in order, in chunks of
- * at most `chunkSize`. At most one tensor's bytes are held at a time: a contiguous tensor streams
- * from its storage (`Storage.readChunks`), and a lazy storage that was not loaded before is
- * released right after its tensor (so memory is bounded by the
- * largest tensor, whatever the file size; files over 4 GiB work). Views are materialised
+ * at most `chunkSize`. A contiguous tensor is streamed from its storage (`Storage.readChunks`:
+ * from a file through reused buffers, one chunk read ahead, its zip record's CRC-32 checked;
+ * elsewhere piece by piece), never loaded whole: memory bounded by `chunkSize`, whatever the
+ * tensor's size; a non-contiguous one loads its storage for its tensor and unloads it right after
+ * (memory bounded by the largest such storage). Files over 4 GiB work. Views are materialised
  * (contiguous, row-major); two tensors sharing a storage each get their own copy, as safetensors
  * has no sharing. The sink is closed at the end when it has `close`.
  */
@@ -162,10 +163,9 @@ export async function writeSafetensors(
     const root = t.storage.base ?? t.storage;
     const wasLoaded = root.isLoaded;
     if (e.nbytes > 0 && t.isContiguous()) {
-      // streamed: a lazy storage of a file is read in reused chunks (the next one read while this
-      // one is written) and never loaded whole; others give subarrays of their loaded bytes
-      const size = t.dtype.itemSize;
-      await t.storage.readChunks(put, { offset: t.storageOffset * size, length: e.nbytes, chunkSize: chunk });
+      // streamed: never loaded whole (a file's storage through reused buffers, one chunk read ahead)
+      const at = t.storageOffset * t.dtype.itemSize;
+      await t.storage.readChunks(put, { offset: at, length: e.nbytes, chunkSize: chunk });
       if (!wasLoaded) root.unload();
     } else if (e.nbytes > 0) {
       await t.storage.load();
