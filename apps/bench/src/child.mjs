@@ -203,6 +203,40 @@ function failure(e) {
   return { ok: false, status, error: message.slice(0, 500) };
 }
 
+/**
+ * Run `body` as the measured operation: after a garbage collection, with the peak RSS reset and
+ * (with a profile path) under the profiler; the clock and CPU time cover `body` alone.
+ * @template T
+ * @param {string | undefined} profilePath
+ * @param {() => Promise<T>} body
+ * @returns {Promise<{ value: T; figures: Record<string, unknown> }>}
+ */
+async function measure(profilePath, body) {
+  /** @type {(() => void) | undefined} */ (globalThis.gc)?.();
+  const before = status();
+  const exact = resetPeak();
+  const profiler = profilePath === undefined ? null : await startProfiler();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await body();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
+  if (profiler !== null) writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
+  const after = status();
+  const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
+  return {
+    value,
+    figures: {
+      seconds,
+      cpu_seconds: (cpu.user + cpu.system) / 1e6,
+      rss_before: before.rss,
+      rss_after: after.rss,
+      peak_rise: Math.max(0, peak - before.rss),
+      peak_method: exact ? "clear_refs" : "maxrss",
+    },
+  };
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -269,55 +303,32 @@ async function main() {
   const openFile = /** @type {(path: string) => Promise<{ value: unknown; close(): Promise<void> }>} */ (
     api.openFile
   );
-  const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
-
   /** @type {unknown} */
   let value;
   let listed = 0;
   try {
     if (op === "save") value = await loadFile(/** @type {string} */ (file));
-    gc?.();
-    const before = status();
-    const exact = resetPeak();
-    const profiler = profilePath === undefined ? null : await startProfiler();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    if (op === "load") {
-      value = await loadFile(/** @type {string} */ (file));
-    } else if (op === "save") {
-      await saveFile(value, /** @type {string} */ (out), format === "legacy" ? { format: "legacy" } : {});
-      fsyncPath(/** @type {string} */ (out));
-    } else {
-      const handle =
-        url === undefined
-          ? await openFile(/** @type {string} */ (file))
-          : await /** @type {(u: string) => Promise<{ value: unknown; close(): Promise<void> }>} */ (
-              api.openUrl
-            )(url);
-      listed = summarize(handle.value).listing.length;
-      value = handle.value;
-      await handle.close();
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(c0);
-    if (profiler !== null)
-      writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
-    const after = status();
-    const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
+    const { figures } = await measure(profilePath, async () => {
+      if (op === "load") {
+        value = await loadFile(/** @type {string} */ (file));
+      } else if (op === "save") {
+        await saveFile(value, /** @type {string} */ (out), format === "legacy" ? { format: "legacy" } : {});
+        fsyncPath(/** @type {string} */ (out));
+      } else {
+        const handle =
+          url === undefined
+            ? await openFile(/** @type {string} */ (file))
+            : await /** @type {(u: string) => Promise<{ value: unknown; close(): Promise<void> }>} */ (
+                api.openUrl
+              )(url);
+        listed = summarize(handle.value).listing.length;
+        value = handle.value;
+        await handle.close();
+      }
+    });
     const { tensors, elements } = summarize(value);
     /** @type {Record<string, unknown>} */
-    const result = {
-      ok: true,
-      op,
-      seconds,
-      cpu_seconds: (cpu.user + cpu.system) / 1e6,
-      rss_before: before.rss,
-      rss_after: after.rss,
-      peak_rise: Math.max(0, peak - before.rss),
-      peak_method: exact ? "clear_refs" : "maxrss",
-      tensors,
-      elements,
-    };
+    const result = { ok: true, op, ...figures, tensors, elements };
     if (op === "list") result.listed = listed;
     if (op === "save") {
       result.out_size = statSync(/** @type {string} */ (out)).size;
@@ -353,46 +364,25 @@ async function cliOp(op, file, out, other, profilePath) {
     });
     return;
   }
-  const gc = /** @type {(() => void) | undefined} */ (globalThis.gc);
   try {
-    gc?.();
-    const before = status();
-    const exact = resetPeak();
-    const profiler = profilePath === undefined ? null : await startProfiler();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    /** @type {{ code: number; out: string; err: string }[]} */
-    const runs = [];
-    if (op === "convert") {
-      runs.push(await runCli(main, ["convert", file, /** @type {string} */ (out)]));
-      if (runs[0]?.code === 0) fsyncPath(/** @type {string} */ (out));
-    } else if (op === "diff") {
-      runs.push(await runCli(main, ["diff", file, /** @type {string} */ (other), "--json"]));
-    } else if (op === "hash") {
-      runs.push(await runCli(main, ["inspect", file, "--hash", "--json"]));
-    } else {
-      runs.push(await runCli(main, ["scan", file, "--json"]));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(c0);
-    if (profiler !== null)
-      writeFileSync(/** @type {string} */ (profilePath), JSON.stringify(await profiler()));
-    const after = status();
-    const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
+    const { value: runs, figures } = await measure(profilePath, async () => {
+      /** @type {{ code: number; out: string; err: string }[]} */
+      const runs = [];
+      if (op === "convert") {
+        runs.push(await runCli(main, ["convert", file, /** @type {string} */ (out)]));
+        if (runs[0]?.code === 0) fsyncPath(/** @type {string} */ (out));
+      } else if (op === "diff") {
+        runs.push(await runCli(main, ["diff", file, /** @type {string} */ (other), "--json"]));
+      } else if (op === "hash") {
+        runs.push(await runCli(main, ["inspect", file, "--hash", "--json"]));
+      } else {
+        runs.push(await runCli(main, ["scan", file, "--json"]));
+      }
+      return runs;
+    });
     // exit status 1 means "they differ" (diff) or "unsafe" (scan): a result, not a failure
     const failed = runs.find((r) => r.code !== 0 && !(r.code === 1 && (op === "diff" || op === "scan")));
     if (failed !== undefined && op !== "scan") {
-      if (op === "convert" && statSync(file).isDirectory()) {
-        // W10: the DCP reader is being written on another branch; this turns on by itself
-        const why = failed.err.trim().split("\n").slice(-1).join("");
-        emit({
-          op,
-          ok: false,
-          status: "missing",
-          error: `not available on this branch (pt convert DIR out.pt: ${why})`,
-        });
-        return;
-      }
       const message = `pt ${op} exited ${failed.code}: ${failed.err.trim().split("\n").slice(-2).join(" | ")}`;
       emit({ op, ...failure(new Error(message)) });
       return;
@@ -426,19 +416,7 @@ async function cliOp(op, file, out, other, profilePath) {
       extra.failed_files = summary.unreadable;
     }
     /** @type {Record<string, unknown>} */
-    const result = {
-      ok: true,
-      op,
-      seconds,
-      cpu_seconds: (cpu.user + cpu.system) / 1e6,
-      rss_before: before.rss,
-      rss_after: after.rss,
-      peak_rise: Math.max(0, peak - before.rss),
-      peak_method: exact ? "clear_refs" : "maxrss",
-      tensors,
-      elements,
-      ...extra,
-    };
+    const result = { ok: true, op, ...figures, tensors, elements, ...extra };
     if (op === "convert") {
       result.out_size = statSync(/** @type {string} */ (out)).size;
       unlinkSync(/** @type {string} */ (out));

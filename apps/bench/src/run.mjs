@@ -406,9 +406,11 @@ async function main() {
           }
         }
         const ours = pair.ours ? short(pair.ours.seconds) : "—";
+        const cpu = (/** @type {import("./protocol.mjs").ChildResult} */ r) =>
+          r.cpuSeconds === null || r.cpuSeconds === undefined ? "" : ` (CPU ${short(r.cpuSeconds)})`;
         const ratio = pair.ours ? ` ratio ${(pair.ours.seconds / pair.torch.seconds).toFixed(3)}` : "";
         process.stderr.write(
-          `  ${w.id} ${op} pair ${i + 1}/${o.pairs}: ours ${ours}, torch ${short(pair.torch.seconds)}${ratio}\n`,
+          `  ${w.id} ${op} pair ${i + 1}/${o.pairs}: ours ${ours}${pair.ours ? cpu(pair.ours) : ""}, torch ${short(pair.torch.seconds)}${cpu(pair.torch)}${ratio}\n`,
         );
       }
       const row = buildRow({ workload: w, op, fileSize: entry.size, oursRuns, torchRuns, status, note });
@@ -441,7 +443,8 @@ async function main() {
     profiles,
   };
   const what = o.selfTest ? "SELF-TEST: torch vs torch" : `${library.name} ${library.version ?? ""} vs torch`;
-  const title = `issue 9 benchmarks — ${what}${o.scale !== 1 ? ` (scale ${o.scale})` : ""}`;
+  const ids = [...new Set(rows.map((r) => r.workload))].join(", ");
+  const title = `pt benchmarks ${ids}: time ours ÷ theirs — ${what}${o.scale !== 1 ? ` (scale ${o.scale})` : ""}`;
   const subtitle = [
     `${date.slice(0, 16).replace("T", " ")} UTC · ${o.pairs} pairs · commit ${library.commit ?? "?"}`,
     `${machine.cpu} · ${machine.cores} CPUs · ${formatBytes(machine.memory)} RAM · Linux ${machine.kernel}`,

@@ -2,7 +2,10 @@ import { QuantizedTensor, Tensor } from "@pt/tensor";
 import { safetensorsCode } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
 
-/** Where {@link writeSafetensors} streams bytes: `write` is awaited before the next chunk. */
+/**
+ * Where {@link writeSafetensors} streams bytes: `write` is awaited before the next chunk. A chunk's
+ * bytes may be reused once `write` returns (or its promise settles): copy what you keep.
+ */
 export interface SafetensorsSink {
   write(chunk: Uint8Array): void | Promise<void>;
   close?(): void | Promise<void>;
@@ -129,10 +132,11 @@ function tensorBytes(t: Tensor): Uint8Array {
 /**
  * Write `tensors` (name → dense tensor) as a safetensors file, streaming to `sink`: the header
  * first (computed from dtypes and shapes alone), then each tensor's values in order, in chunks of
- * at most `chunkSize`. A contiguous tensor over a lazy storage that is not loaded is read chunk by
- * chunk (memory bounded by `chunkSize`, whatever the tensor's size); a non-contiguous one loads its
- * storage for its tensor and unloads it right after (memory bounded by the largest such storage).
- * Files over 4 GiB work. Views are materialised
+ * at most `chunkSize`. A contiguous tensor is streamed from its storage (`Storage.readChunks`:
+ * from a file through reused buffers, one chunk read ahead, its zip record's CRC-32 checked;
+ * elsewhere piece by piece), never loaded whole: memory bounded by `chunkSize`, whatever the
+ * tensor's size; a non-contiguous one loads its storage for its tensor and unloads it right after
+ * (memory bounded by the largest such storage). Files over 4 GiB work. Views are materialised
  * (contiguous, row-major); two tensors sharing a storage each get their own copy, as safetensors
  * has no sharing. The sink is closed at the end when it has `close`.
  */
@@ -158,10 +162,11 @@ export async function writeSafetensors(
     const t = e.tensor;
     const root = t.storage.base ?? t.storage;
     const wasLoaded = root.isLoaded;
-    if (e.nbytes > 0 && !wasLoaded && t.isContiguous()) {
-      // contiguous over an unloaded lazy storage: its byte range read piece by piece, never loaded
+    if (e.nbytes > 0 && t.isContiguous()) {
+      // streamed: never loaded whole (a file's storage through reused buffers, one chunk read ahead)
       const at = t.storageOffset * t.dtype.itemSize;
-      for await (const piece of t.storage.chunks(chunk, at, at + e.nbytes)) await put(piece);
+      await t.storage.readChunks(put, { offset: at, length: e.nbytes, chunkSize: chunk });
+      if (!wasLoaded) root.unload();
     } else if (e.nbytes > 0) {
       await t.storage.load();
       const bytes = tensorBytes(t);

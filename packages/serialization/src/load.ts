@@ -248,6 +248,12 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
       check(now, offset);
       return rs(offset, length);
     };
+  const stream = src.readChunks?.bind(src);
+  if (stream)
+    out.readChunks = async (offset, length, chunkSize, visit) => {
+      check(await fp(), offset);
+      return stream(offset, length, chunkSize, visit);
+    };
   if (src.close) out.close = src.close.bind(src);
   return out;
 }

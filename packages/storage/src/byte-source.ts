@@ -12,6 +12,19 @@ export interface ByteSource {
   /** Synchronous read, where the source supports it (in-memory buffers, Node file descriptors). */
   readSync?(offset: number, length: number): Uint8Array;
   /**
+   * Stream `length` bytes at `offset` to `visit`, in order, in chunks of at most `chunkSize`
+   * bytes, through a few reused buffers, with the next read in flight while `visit` runs. A chunk's
+   * bytes are valid only until `visit` returns (or the promise it returns settles): copy what you
+   * keep. Optional: for sources that can read ahead without holding the whole range in memory
+   * (files); `Storage.readChunks` falls back to `read` elsewhere.
+   */
+  readChunks?(
+    offset: number,
+    length: number,
+    chunkSize: number,
+    visit: (chunk: Uint8Array) => void | Promise<void>,
+  ): Promise<void>;
+  /**
    * An identity check for lazy readers: a value that changes when the underlying data changes
    * (for files: size + mtime). Optional.
    */

@@ -333,6 +333,62 @@ export class Storage {
     return this.pending.then(() => this);
   }
 
+  /**
+   * Visit bytes `[offset, offset + length)` of this storage (little-endian, as `bytes` gives them)
+   * in order, in chunks of at most `chunkSize` bytes, for consumers that only pass over them
+   * (hashing, copying to a file). A lazy storage that is not loaded stays unloaded when its source
+   * streams (`ByteSource.readChunks`: files): the whole storage is streamed through a few reused
+   * buffers, so the source checks what it checks on a whole read (a zip record's CRC-32, reported
+   * after the last chunk), and `visit` gets the requested part; a chunk's bytes are valid only
+   * until `visit` returns or its promise settles. Otherwise (loaded, in-memory, big-endian source,
+   * a source without streaming) `visit` gets the pieces of {@link chunks}.
+   */
+  async readChunks(
+    visit: (chunk: Uint8Array) => void | Promise<void>,
+    options: { offset?: number; length?: number; chunkSize?: number } = {},
+  ): Promise<void> {
+    const offset = options.offset ?? 0;
+    const length = options.length ?? this.nbytes - offset;
+    const chunkSize = options.chunkSize ?? 4 << 20;
+    if (!inRange(offset, length, this.nbytes)) {
+      throw new StorageRangeError(
+        `range of ${length} bytes at offset ${offset} is outside the ${this.nbytes}-byte storage`,
+        { offset, nbytes: length, byteLength: this.nbytes },
+      );
+    }
+    if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0)
+      throw new StorageRangeError(`chunk size must be a positive integer, not ${chunkSize}`, { chunkSize });
+    if (this.parent)
+      return this.parent.readChunks(visit, { offset: this.parentOffset + offset, length, chunkSize });
+    if (length === 0) return;
+    const src = this.source;
+    if (src?.readChunks && !this._bytes && !this.window && !this.pending && this.swapped) {
+      const end = offset + length;
+      let at = 0;
+      let visitFailure: { error: unknown } | null = null;
+      const part = async (chunk: Uint8Array): Promise<void> => {
+        const a = at;
+        at += chunk.length;
+        if (at <= offset || a >= end) return;
+        try {
+          await visit(chunk.subarray(Math.max(0, offset - a), Math.min(chunk.length, end - a)));
+        } catch (e) {
+          visitFailure = { error: e };
+          throw e;
+        }
+      };
+      try {
+        await src.readChunks(this.sourceOffset, this.nbytes, chunkSize, part);
+      } catch (e) {
+        // the visitor's own errors pass through; the source's are wrapped as `load()` wraps them
+        if (visitFailure !== null && (visitFailure as { error: unknown }).error === e) throw e;
+        throw this.readFailed(e);
+      }
+      return;
+    }
+    for await (const piece of this.chunks(chunkSize, offset, offset + length)) await visit(piece);
+  }
+
   /** Read the bytes synchronously (needs `source.readSync`); throws `StorageNotLoadedError` otherwise. */
   loadSync(): this {
     if (this.parent) {

@@ -359,3 +359,99 @@ describe("FileSource (node)", () => {
     }
   });
 });
+
+describe("streaming reads (readChunks)", () => {
+  const withFile = async (bytes: Uint8Array, body: (src: FileSource) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), "pt-storage-"));
+    writeFileSync(join(dir, "f.bin"), bytes);
+    const src = openFileSource(join(dir, "f.bin"));
+    try {
+      await body(src);
+    } finally {
+      src.close();
+      rmSync(dir, { recursive: true });
+    }
+  };
+  const pattern = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
+
+  it("FileSource streams a range in order, in chunks of at most chunkSize, through two reused buffers (kept for the next stream)", async () => {
+    const bytes = pattern(1000);
+    await withFile(bytes, async (src) => {
+      const got: number[] = [];
+      const sizes: number[] = [];
+      const buffers = new Set<ArrayBufferLike>();
+      await src.readChunks(10, 977, 100, (c) => {
+        got.push(...c);
+        sizes.push(c.length);
+        buffers.add(c.buffer);
+      });
+      expect(got).toEqual([...bytes.subarray(10, 987)]);
+      expect(sizes).toEqual([...Array(9).fill(100), 77]);
+      expect(buffers.size).toBe(2);
+      // the next stream of the same source reuses them (no allocation per storage)
+      await src.readChunks(0, 300, 100, (c) => {
+        buffers.add(c.buffer);
+      });
+      expect(buffers.size).toBe(2);
+      // an awaited (async) visitor: each chunk still holds its own bytes while it is visited
+      const seen: number[] = [];
+      await src.readChunks(0, 1000, 64, async (c) => {
+        const first = c[0] as number;
+        await new Promise((r) => setTimeout(r, 1));
+        expect(c[0]).toBe(first);
+        seen.push(...c);
+      });
+      expect(seen).toEqual([...bytes]);
+      await expect(src.readChunks(990, 20, 8, () => undefined)).rejects.toThrow(
+        "storage: read of 20 bytes at offset 990 is outside the 1000-byte file",
+      );
+      await expect(src.readChunks(0, 10, 0, () => undefined)).rejects.toThrow(/chunk size/);
+    });
+  });
+
+  it("a lazy storage over a streaming source is visited without being loaded; others load", async () => {
+    const bytes = pattern(4096);
+    await withFile(bytes, async (src) => {
+      const s = Storage.lazy(dtypes.float32, src, 96, 2048);
+      const got: number[] = [];
+      await s.readChunks((c) => void got.push(...c), { offset: 100, length: 1500, chunkSize: 256 });
+      expect(got).toEqual([...bytes.subarray(196, 1696)]);
+      expect(s.isLoaded).toBe(false);
+      // a view (legacy view_metadata) streams its part of the root
+      const v = Storage.viewOf(s, 512, 1024);
+      const part: number[] = [];
+      await v.readChunks((c) => void part.push(...c), { chunkSize: 300 });
+      expect(part).toEqual([...bytes.subarray(96 + 512, 96 + 1536)]);
+      expect(s.isLoaded).toBe(false);
+      // the visitor's own error passes through unwrapped, and no read is left in flight
+      const boom = new Error("visitor failed");
+      await expect(
+        s.readChunks(
+          () => {
+            throw boom;
+          },
+          { chunkSize: 64 },
+        ),
+      ).rejects.toBe(boom);
+      await expect(s.readChunks(() => undefined, { offset: 2000, length: 100 })).rejects.toThrow(
+        /outside the 2048-byte storage/,
+      );
+      // a source without streaming: the pieces of chunks(), read one at a time (not loaded)
+      const mem = Storage.lazy(dtypes.uint8, new BufferSource(bytes), 0, 100);
+      const m: number[] = [];
+      await mem.readChunks((c) => void m.push(...c), { chunkSize: 30 });
+      expect(m).toEqual([...bytes.subarray(0, 100)]);
+      expect(mem.isLoaded).toBe(false);
+    });
+  });
+
+  it("a source's failure while streaming is a StorageReadError naming the range", async () => {
+    await withFile(pattern(64), async (src) => {
+      const s = Storage.lazy(dtypes.uint8, src, 0, 64);
+      src.close();
+      const err = (await s.readChunks(() => undefined).catch((e: unknown) => e)) as Error;
+      expect(isStorageError(err, "ReadFailed")).toBe(true);
+      expect(err.message).toMatch(/reading 64 bytes at offset 0 failed: .*closed/);
+    });
+  });
+});

@@ -1,6 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { dumps, PyGlobal, PyOrderedDict, tuple } from "@pt/pickle";
 import { BlobSource, BufferSource, dtypes, Storage } from "@pt/storage";
+import { openFileSource } from "@pt/storage/node";
 import { arange, type Tensor, tensor } from "@pt/tensor";
 import { deflateSync } from "fflate";
 import { describe, expect, test } from "vitest";
@@ -158,6 +161,58 @@ describe("lazy loading", () => {
     expect(isZipError(err.cause, "CrcMismatch")).toBe(true);
     const ok = await loadZip(new BlobSource(new Blob([bad])), { lazy: true, checkCrc: false });
     await expect(ok.storages.get("0")?.load()).resolves.toBeDefined();
+  });
+
+  test("lazy storages of a file stream (readChunks) with the record's CRC checked after the last chunk", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pt-zip-"));
+    const opened: Array<{ close(): void }> = [];
+    const file = (name: string) => {
+      const src = openFileSource(join(dir, name));
+      opened.push(src);
+      return src;
+    };
+    try {
+      const r0 = await ZipReader.open(new BufferSource(bytes));
+      const range = await r0.dataRange("data/0");
+      const bad = new Uint8Array(bytes);
+      bad[range.offset + range.length - 1] = (bad[range.offset + range.length - 1] as number) ^ 0xff;
+      writeFileSync(join(dir, "good.pt"), bytes);
+      writeFileSync(join(dir, "bad.pt"), bad);
+      const good = await loadZip(file("good.pt"), { lazy: true });
+      const mem = await loadZip(bytes);
+      for (const [k, s] of good.storages) {
+        const parts: Uint8Array[] = [];
+        await s.readChunks((c) => void parts.push(c.slice()), { chunkSize: 4096 });
+        const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        expect(equalBytes(all, mem.storages.get(k)?.bytes as Uint8Array)).toBe(true);
+        expect(s.isLoaded).toBe(false);
+      }
+      const r = await loadZip(file("bad.pt"), { lazy: true });
+      const s0 = r.storages.get("0") as Storage;
+      let visited = 0;
+      const err = (await s0
+        .readChunks(
+          (c) => {
+            visited += c.length;
+          },
+          { chunkSize: 4096 },
+        )
+        .catch((e: unknown) => e)) as Error;
+      expect(visited).toBe(s0.nbytes); // reported after the last chunk, as the stream ends
+      expect(err.message).toMatch(/^storage: reading .*CRC-32/);
+      expect(isZipError(err.cause, "CrcMismatch")).toBe(true);
+      // with checkCrc: false nothing is checked
+      const off = await loadZip(file("bad.pt"), { lazy: true, checkCrc: false });
+      await expect((off.storages.get("0") as Storage).readChunks(() => undefined)).resolves.toBeUndefined();
+    } finally {
+      for (const src of opened) src.close();
+      rmSync(dir, { recursive: true });
+    }
   });
 
   test("eager loads from a Blob read every storage once", async () => {

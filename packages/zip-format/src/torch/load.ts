@@ -128,11 +128,21 @@ function toSource(s: Uint8Array | ArrayBuffer | ByteSource): ByteSource {
   return s;
 }
 
+/** The error for a record whose bytes do not match its stored CRC-32. */
+function crcMismatch(name: string, got: number, stored: number, offset: number): ZipIntegrityError {
+  const hex = (v: number) => `0x${v.toString(16).padStart(8, "0")}`;
+  return new ZipIntegrityError("CrcMismatch", `record ${name}: CRC-32 ${hex(got)} != ${hex(stored)} stored`, {
+    record: name,
+    offset,
+  });
+}
+
 /**
  * A ByteSource over one record's data, for lazy storages: its local header is read (and checked)
  * on the first read, not at open, so listing a checkpoint reads only the central directory and
  * `data.pkl`. A read of the whole record is CRC-checked (unless `checkCrc` is false); deflated
- * records are inflated (whole-record reads only).
+ * records are inflated (whole-record reads only). Stored records stream (`readChunks`) where the
+ * file source does, the CRC-32 of a whole-record stream checked after its last chunk.
  */
 function recordSource(reader: ZipReader, name: string, crcOn: boolean, crcFn: Crc32Function): ByteSource {
   const e = reader.entry(name);
@@ -141,12 +151,7 @@ function recordSource(reader: ZipReader, name: string, crcOn: boolean, crcFn: Cr
   const check = (offset: number, length: number, bytes: Uint8Array): Uint8Array => {
     if (crcOn && offset === 0 && length === e.uncompressedSize && e.crc32 !== 0) {
       const c = crcFn(bytes);
-      if (c !== e.crc32)
-        throw new ZipIntegrityError(
-          "CrcMismatch",
-          `record ${name}: CRC-32 0x${c.toString(16).padStart(8, "0")} != 0x${e.crc32.toString(16).padStart(8, "0")} stored`,
-          { record: name, offset: (dataOffset ?? e.localHeaderOffset) + offset },
-        );
+      if (c !== e.crc32) throw crcMismatch(name, c, e.crc32, (dataOffset ?? e.localHeaderOffset) + offset);
     }
     return bytes;
   };
@@ -178,6 +183,21 @@ function recordSource(reader: ZipReader, name: string, crcOn: boolean, crcFn: Cr
       }
       dataOffset ??= reader.dataRangeSync(name).offset;
       return check(offset, length, rs(dataOffset + offset, length));
+    };
+  const stream = src.readChunks?.bind(src);
+  if (stream && e.method === 0)
+    // a stored record streamed (files): the CRC-32 accumulated over the chunks as they pass, checked
+    // after the last one, under the same condition as a whole read's
+    out.readChunks = async (offset, length, chunkSize, visit) => {
+      dataOffset ??= (await reader.dataRange(name)).offset;
+      if (!(crcOn && offset === 0 && length === e.uncompressedSize && e.crc32 !== 0))
+        return stream(dataOffset + offset, length, chunkSize, visit);
+      let c = 0;
+      await stream(dataOffset, length, chunkSize, (chunk) => {
+        c = crcFn(chunk, c);
+        return visit(chunk);
+      });
+      if (c !== e.crc32) throw crcMismatch(name, c, e.crc32, dataOffset);
     };
   if (src.fingerprint) out.fingerprint = src.fingerprint.bind(src);
   return out;
