@@ -4,7 +4,15 @@
  * the sorted storage keys), then per key an int64 little-endian element count and the raw bytes.
  */
 import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, tuple } from "@pt/pickle";
-import { type ByteSource, type DType, dtypes, Storage, StorageNotLoadedError } from "@pt/storage";
+import {
+  type ByteSource,
+  type DType,
+  dtypes,
+  type Op,
+  type ReadRequest,
+  Storage,
+  StorageNotLoadedError,
+} from "@pt/storage";
 import { parseStoragePid, StorageClassRef, torchGlobals } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import {
@@ -21,11 +29,9 @@ import {
   latin1,
   loadPickleAt,
   normKey,
-  type Parser,
   type PickleLimits,
   type Prefix,
   pickleLimits,
-  type ReadRequest,
   readInt64,
   runAsync,
   runSync,
@@ -330,7 +336,7 @@ function* locateRecords(
   plain: () => LoadOptions,
   maxStorages: number,
   prefetch: boolean,
-): Parser<Map<string, { offset: number; bytes?: Uint8Array }>> {
+): Op<Map<string, { offset: number; bytes?: Uint8Array }>> {
   const sizes = new Map<string, number>();
   const storageClasses = new GlobalRegistry();
   for (const [m, n, v] of registryFor(undefined).entries())
@@ -385,14 +391,14 @@ function* inferUnreferenced(
   start: number,
   total: number,
   buf: Uint8Array,
-): Parser<Map<string, { nbytes: number; count: number }> | null> {
+): Op<Map<string, { nbytes: number; count: number }> | null> {
   const found = new Map<string, { nbytes: number; count: number }>();
-  const countAt = function* (p: number): Parser<bigint> {
+  const countAt = function* (p: number): Op<bigint> {
     if (p + 8 <= buf.length) return readInt64(buf, p);
     const [h] = yield [{ offset: p, length: 8 }];
     return readInt64(h!, 0);
   };
-  const search = function* (i: number, p: number): Parser<boolean> {
+  const search = function* (i: number, p: number): Op<boolean> {
     if (i === keys.length) return p === total;
     if (p + 8 > total) return false;
     const key = keys[i]!;
@@ -416,11 +422,7 @@ function* inferUnreferenced(
 }
 
 /** The legacy stream parser: reads the pickles and locates every storage record. */
-function* legacyParser(
-  src: LegacySource,
-  bs: ByteSource,
-  options: LegacyLoadOptions,
-): Parser<LegacyLoadResult> {
+function* legacyParser(src: LegacySource, bs: ByteSource, options: LegacyLoadOptions): Op<LegacyLoadResult> {
   const prefix = yield* startPrefix(src, options.readAhead ?? null);
   const total = prefix.total;
   const encoding = options.encoding ?? "utf-8";

@@ -4,7 +4,7 @@
  * paths; links, devices, FIFOs and path-traversal names are refused.
  */
 import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, Unpickler } from "@pt/pickle";
-import { dtypes as allDtypes, type ByteSource, Storage } from "@pt/storage";
+import { dtypes as allDtypes, type ByteSource, type Op, Storage } from "@pt/storage";
 import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
 import {
   LegacyFormatError,
@@ -21,7 +21,6 @@ import {
   type LegacySource,
   latin1,
   normKey,
-  type Parser,
   pickleLimits,
   runAsync,
   runSync,
@@ -150,7 +149,7 @@ function unsafeName(name: string): boolean {
 
 /** Walk the archive's headers; returns its members (data not read). */
 /** The members of a tar archive (headers checked: checksums, sizes, unsafe types and names). */
-export function* tarMembers(total: number): Parser<TarMember[]> {
+export function* tarMembers(total: number): Op<TarMember[]> {
   const members: TarMember[] = [];
   let pos = 0;
   let pax: Map<string, string> | null = null;
@@ -255,7 +254,7 @@ const tensorTypes = (() => {
   return r;
 })();
 
-function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Parser<TarLoadResult> {
+function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Op<TarLoadResult> {
   const total = bs.byteLength;
   const members = yield* tarMembers(total);
   const byName = new Map<string, TarMember>();
@@ -274,7 +273,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
         `tar archive has no '${want}' member (members: ${members.map((m) => `'${m.name}'`).join(", ") || "none"})`,
       );
   }
-  const read = function* (m: TarMember): Parser<Uint8Array> {
+  const read = function* (m: TarMember): Op<Uint8Array> {
     if (src instanceof Uint8Array) return src.subarray(m.offset, m.offset + m.size);
     if (m.size === 0) return new Uint8Array(0);
     const [d] = yield [{ offset: m.offset, length: m.size }];

@@ -1,9 +1,9 @@
 import { Pickler, PyStr } from "@pt/pickle";
-import type { Storage } from "@pt/storage";
+import type { ByteSink, Storage } from "@pt/storage";
 import { installTorchPickleProtocols, savedStorage, storagePersistentId, torchReducers } from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import type { CxxStdlib } from "../zip/serialization-id.js";
-import { type ZipSink, ZipWriter } from "../zip/writer.js";
+import { ZipWriter } from "../zip/writer.js";
 import { ZipTorchError } from "./errors.js";
 import type { ZipFormatInfo } from "./load.js";
 
@@ -146,7 +146,7 @@ async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Arra
  */
 export async function saveZip(
   value: unknown,
-  sink: ZipSink,
+  sink: ByteSink,
   options: ZipSaveOptions = {},
 ): Promise<ZipSaveResult> {
   const flavor = options.flavor ?? "2.7";
@@ -155,7 +155,7 @@ export async function saveZip(
   const chunkSize = options.chunkSize ?? 8 << 20;
   const { pickle, storages } = pickleForZip(value, flavor, options.maxDepth, options.pickleProtocol ?? 2);
   let total = 0;
-  const counting: ZipSink = {
+  const counting: ByteSink = {
     write(c) {
       total += c.length;
       return sink.write(c);

@@ -1,4 +1,14 @@
-import { BufferSource, type ByteSource } from "@pt/storage";
+import {
+  BufferSource,
+  type ByteSource,
+  type Op,
+  type ReadProblem,
+  readBytes,
+  readChecked,
+  readSyncChecked as readSyncCheckedWith,
+  runAsync as runAsyncWith,
+  runSync as runSyncWith,
+} from "@pt/storage";
 import { Inflate } from "fflate";
 import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
 import {
@@ -173,9 +183,6 @@ export interface ByteRange {
   readonly length: number;
 }
 
-type Read = { readonly offset: number; readonly length: number };
-type Op<T> = Generator<Read, T, Uint8Array>;
-
 const U16 = 0xffff;
 const U32 = 0xffffffff;
 const utf8 = new TextDecoder("utf-8");
@@ -259,7 +266,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     );
   const tailLen = Math.min(size, 22 + 0xffff + 20);
   const tailStart = size - tailLen;
-  const tail = yield { offset: tailStart, length: tailLen };
+  const tail = yield* readBytes(tailStart, tailLen);
   // Every candidate end record whose comment reaches exactly to the end of the file.
   const found: number[] = [];
   for (let i = tailLen - 22; i >= 0; i--) {
@@ -315,7 +322,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
         `zip64 end record at ${z64Offset} does not fit before its locator at ${locAt}`,
         { offset: locAt },
       );
-    const z = yield { offset: z64Offset, length: locAt - z64Offset };
+    const z = yield* readBytes(z64Offset, locAt - z64Offset);
     if (u32(z, 0) !== SIG_ZIP64_EOCD)
       throw new ZipFormatError("ZIP64_INVALID", `no zip64 end record signature at offset ${z64Offset}`, {
         offset: z64Offset,
@@ -397,7 +404,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
   if (entries === 0)
     throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
 
-  const cd = yield { offset: cdOffset, length: cdSize };
+  const cd = yield* readBytes(cdOffset, cdSize);
   const { list, records, prefix, ordered } = parseCentral(cd, cdOffset, cdSize, entries, o.allowNoPrefix);
   // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
   const sorted = ordered ? list : [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
@@ -626,7 +633,7 @@ function parseCentral(
 /** Read and check an entry's local header; sets its data offset. */
 function* resolveLocal(en: ZipEntry): Op<number> {
   if (en._dataOffset !== undefined) return en._dataOffset;
-  const h = yield { offset: en.localHeaderOffset, length: 30 + en.nameLength };
+  const h = yield* readBytes(en.localHeaderOffset, 30 + en.nameLength);
   return checkLocal(en, h);
 }
 
@@ -690,83 +697,48 @@ function localWhere(en: ZipEntry): { record: string; offset: number } {
   return { record: en.fullName, offset: en.localHeaderOffset };
 }
 
+/** A failed read as this layer's error (the driver is `@pt/storage`'s `runSync`/`runAsync`). */
+function readFailure(p: ReadProblem): ZipFormatError {
+  switch (p.kind) {
+    case "sync":
+      return new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+    case "range":
+      return new ZipFormatError(
+        "ENTRY_OUT_OF_BOUNDS",
+        `read of ${p.length} bytes at offset ${p.offset} is outside the ${p.byteLength}-byte file`,
+        { offset: p.offset },
+      );
+    case "failed":
+      return new ZipFormatError(
+        "ENTRY_OUT_OF_BOUNDS",
+        `read of ${p.length} bytes at offset ${p.offset} failed: ${(p.cause as Error).message}`,
+        { offset: p.offset, cause: p.cause },
+      );
+    default:
+      return new ZipFormatError(
+        "ENTRY_OUT_OF_BOUNDS",
+        `read of ${p.length} bytes at offset ${p.offset} returned ${p.got}`,
+        { offset: p.offset },
+      );
+  }
+}
+
 /** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
 function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
-  if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
-  checkRange(offset, length, src.byteLength);
-  let b: Uint8Array;
-  try {
-    b = src.readSync(offset, length);
-  } catch (e) {
-    throw readFailed(e, offset, length);
-  }
-  return checkLength(b, offset, length);
+  return readSyncCheckedWith(src, offset, length, readFailure);
 }
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {
-  const readSync = src.readSync?.bind(src);
-  if (!readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
-  let r = op.next();
-  while (!r.done) {
-    const { offset, length } = r.value;
-    r = op.next(checkedRead(() => readSync(offset, length), offset, length, src.byteLength));
-  }
-  return r.value;
+  return runSyncWith(op, src, readFailure);
 }
 
-async function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
-  let r = op.next();
-  while (!r.done) {
-    const { offset, length } = r.value;
-    checkRange(offset, length, src.byteLength);
-    let bytes: Uint8Array;
-    try {
-      bytes = await src.read(offset, length);
-    } catch (e) {
-      throw readFailed(e, offset, length);
-    }
-    r = op.next(checkLength(bytes, offset, length));
-  }
-  return r.value;
-}
-
-function checkedRead(fn: () => Uint8Array, offset: number, length: number, size: number): Uint8Array {
-  checkRange(offset, length, size);
-  let b: Uint8Array;
-  try {
-    b = fn();
-  } catch (e) {
-    throw readFailed(e, offset, length);
-  }
-  return checkLength(b, offset, length);
+function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
+  return runAsyncWith(op, src, readFailure);
 }
 
 function checkRange(offset: number, length: number, size: number): void {
-  if (offset < 0 || length < 0 || offset + length > size) {
-    throw new ZipFormatError(
-      "ENTRY_OUT_OF_BOUNDS",
-      `read of ${length} bytes at offset ${offset} is outside the ${size}-byte file`,
-      { offset },
-    );
-  }
-}
-
-function readFailed(e: unknown, offset: number, length: number): ZipFormatError {
-  return new ZipFormatError(
-    "ENTRY_OUT_OF_BOUNDS",
-    `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
-    { offset, cause: e },
-  );
-}
-
-function checkLength(b: Uint8Array, offset: number, length: number): Uint8Array {
-  if (b.length !== length)
-    throw new ZipFormatError(
-      "ENTRY_OUT_OF_BOUNDS",
-      `read of ${length} bytes at offset ${offset} returned ${b.length}`,
-      { offset },
-    );
-  return b;
+  if (offset < 0 || length < 0 || offset + length > size)
+    throw readFailure({ kind: "range", offset, length, byteLength: size });
 }
 
 /**
@@ -886,7 +858,7 @@ export class ZipReader {
     const e = this.entry(name);
     const offset = await runAsync(resolveLocal(e), this.source);
     this.checkInflateLimits(e);
-    const raw = await runAsync(readOp(offset, e.compressedSize), this.source);
+    const raw = await readChecked(this.source, offset, e.compressedSize, readFailure);
     return this.finish(e, raw);
   }
 
@@ -939,10 +911,6 @@ export class ZipReader {
     }
     return data;
   }
-}
-
-function* readOp(offset: number, length: number): Op<Uint8Array> {
-  return yield { offset, length };
 }
 
 /** Inflate, never producing more than the declared size (input fed in small slices). */
