@@ -4,14 +4,7 @@
  * parser serves synchronous sources (a `Uint8Array`, a `ByteSource` with `readSync`) and
  * asynchronous ones (`ByteSource.read`).
  */
-import {
-  genops,
-  type LoadOptions,
-  PickleError,
-  TruncatedError,
-  Unpickler,
-  type UnpicklerOptions,
-} from "@pt/pickle";
+import { genops, type LoadOptions, PickleError, TruncatedError, Unpickler } from "@pt/pickle";
 import {
   BufferSource,
   type ByteSource,
@@ -185,28 +178,6 @@ export function wrapPickleError(e: unknown, record: LegacyRecord, start: number,
     record,
     offset: start,
   });
-}
-
-/** The pickle-level limits a caller may set (defaults: `@pt/pickle`'s `DEFAULT_LIMITS`). */
-export type PickleLimits = {
-  readonly [K in
-    | "maxDepth"
-    | "maxMemoEntries"
-    | "maxStringLength"
-    | "maxBytesLength"
-    | "maxTotalAllocation"]?: UnpicklerOptions[K] | undefined;
-};
-
-/** Copy only the defined pickle limits (for `exactOptionalPropertyTypes`). */
-export function pickleLimits(l: PickleLimits | undefined): { [K in keyof PickleLimits]?: number } {
-  const out: { -readonly [K in keyof PickleLimits]: number } = {};
-  if (!l) return out;
-  if (l.maxDepth !== undefined) out.maxDepth = l.maxDepth;
-  if (l.maxMemoEntries !== undefined) out.maxMemoEntries = l.maxMemoEntries;
-  if (l.maxStringLength !== undefined) out.maxStringLength = l.maxStringLength;
-  if (l.maxBytesLength !== undefined) out.maxBytesLength = l.maxBytesLength;
-  if (l.maxTotalAllocation !== undefined) out.maxTotalAllocation = l.maxTotalAllocation;
-  return out;
 }
 
 /** Read a little- or big-endian int64 as a bigint. */

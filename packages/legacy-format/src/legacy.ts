@@ -3,7 +3,15 @@
  * torch from 0.1.10 to 1.5): five pickles (magic number, protocol version, sys_info, the object,
  * the sorted storage keys), then per key an int64 little-endian element count and the raw bytes.
  */
-import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, tuple } from "@pt/pickle";
+import {
+  GlobalRegistry,
+  type HookContext,
+  isTuple,
+  type LoadOptions,
+  type PickleLimits,
+  pickLimits,
+  tuple,
+} from "@pt/pickle";
 import {
   type ByteSource,
   type DType,
@@ -29,9 +37,7 @@ import {
   latin1,
   loadPickleAt,
   normKey,
-  type PickleLimits,
   type Prefix,
-  pickleLimits,
   readInt64,
   runAsync,
   runSync,
@@ -46,7 +52,7 @@ export interface ModuleSource {
   readonly source: string | null;
 }
 
-/** Limits against hostile files: the pickle limits plus the number of storages. */
+/** Limits against hostile files: `@pt/pickle`'s limits (given to every pickle of the file) plus the number of storages. */
 export interface LegacyLimits extends PickleLimits {
   /** Maximum number of distinct storages (and storage keys). Default 1 000 000. */
   readonly maxStorages?: number | undefined;
@@ -74,6 +80,8 @@ export interface LegacyLoadOptions {
    */
   readonly dataByteOrder?: "little" | "sys_info" | undefined;
   readonly limits?: LegacyLimits | undefined;
+  /** Device of every storage (torch's `map_location` given as a string). Default: the saved location. */
+  readonly mapLocation?: string | undefined;
   /**
    * For sources read in pieces (`ByteSource`): bytes read ahead per step while the pickles are
    * read. Default: 64 KiB first, then at least doubling (few reads; the last one may run up to
@@ -210,6 +218,7 @@ function makePersistentLoad(
   byteOrder: "little" | "big",
   maxStorages: number,
   located: Map<string, { offset: number; bytes?: Uint8Array }> | null,
+  mapLocation: string | undefined,
 ): (pid: unknown, ctx: HookContext) => unknown {
   return (pid, ctx) => {
     const where = { record: "object" as const, offset: ctx.offset };
@@ -281,7 +290,7 @@ function makePersistentLoad(
       const loc = located?.get(key);
       const source = new RecordSource(bs, p.nbytes, key, loc?.offset, loc?.bytes);
       root = Storage.lazy(p.dtype, source, 0, p.nbytes, {
-        device: p.location,
+        device: mapLocation ?? p.location,
         untyped: p.untyped,
         byteOrder,
       });
@@ -426,7 +435,7 @@ function* legacyParser(src: LegacySource, bs: ByteSource, options: LegacyLoadOpt
   const prefix = yield* startPrefix(src, options.readAhead ?? null);
   const total = prefix.total;
   const encoding = options.encoding ?? "utf-8";
-  const limits = pickleLimits(options.limits);
+  const limits = pickLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
   const plain = (): LoadOptions => ({ encoding, ...limits });
 
@@ -454,7 +463,15 @@ function* legacyParser(src: LegacySource, bs: ByteSource, options: LegacyLoadOpt
   let obj: { value: unknown; end: number };
   for (;;) {
     state = { objects: new Map(), roots: new Map(), modules: new Map() };
-    const persistentLoad = makePersistentLoad(state, bs, total, byteOrder, maxStorages, located);
+    const persistentLoad = makePersistentLoad(
+      state,
+      bs,
+      total,
+      byteOrder,
+      maxStorages,
+      located,
+      options.mapLocation,
+    );
     try {
       obj = yield* loadPickleAt(prefix, si.end, "object", () => {
         const o: { -readonly [K in keyof LoadOptions]: LoadOptions[K] } = {
@@ -537,7 +554,11 @@ function* legacyParser(src: LegacySource, bs: ByteSource, options: LegacyLoadOpt
     }
     for (const [key, { nbytes, count }] of found) {
       const source = new RecordSource(bs, nbytes, key, undefined, undefined);
-      const storage = Storage.lazy(dtypes.uint8, source, 0, nbytes, { untyped: true, byteOrder });
+      const storage = Storage.lazy(dtypes.uint8, source, 0, nbytes, {
+        untyped: true,
+        byteOrder,
+        ...(options.mapLocation !== undefined ? { device: options.mapLocation } : {}),
+      });
       state.roots.set(key, { key, storage, dtype: dtypes.uint8, numel: nbytes, nbytes, source, count });
       rememberKey(storage, key);
     }

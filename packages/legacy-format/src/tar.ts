@@ -3,7 +3,14 @@
  * `tensors` and `pickle`. Member names are only compared with those four names, never used as
  * paths; links, devices, FIFOs and path-traversal names are refused.
  */
-import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, Unpickler } from "@pt/pickle";
+import {
+  GlobalRegistry,
+  type HookContext,
+  isTuple,
+  type LoadOptions,
+  pickLimits,
+  Unpickler,
+} from "@pt/pickle";
 import { dtypes as allDtypes, type ByteSource, type Op, Storage } from "@pt/storage";
 import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
 import {
@@ -21,7 +28,6 @@ import {
   type LegacySource,
   latin1,
   normKey,
-  pickleLimits,
   runAsync,
   runSync,
   wrapPickleError,
@@ -41,6 +47,8 @@ export interface TarLoadOptions {
   /** See `LegacyLoadOptions.dataByteOrder`. Default `"little"`. */
   readonly dataByteOrder?: "little" | "sys_info" | undefined;
   readonly limits?: LegacyLimits | undefined;
+  /** Device of every storage (torch's `map_location` given as a string). Default: the saved location. */
+  readonly mapLocation?: string | undefined;
 }
 
 /** One member of a tar archive. */
@@ -280,7 +288,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
     return d!;
   };
   const encoding = options.encoding ?? "utf-8";
-  const limits = pickleLimits(options.limits);
+  const limits = pickLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
   const registry = registryFor(tensorTypes.merge(options.globals ?? new GlobalRegistry()));
   const baseOpts = (): LoadOptions => {
@@ -399,7 +407,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
     const d = S.need(Number(nbytes), `storage '${key}'`);
     const bytes = sdata.subarray(d, d + Number(nbytes));
     const storage = Storage.fromBytes(cls.dtype, bytes, {
-      device: location,
+      device: options.mapLocation ?? location,
       untyped: cls.untyped,
       byteOrder,
     });

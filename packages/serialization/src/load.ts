@@ -1,4 +1,11 @@
-import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
+import {
+  type LegacyLoadOptions,
+  loadLegacy,
+  loadLegacySync,
+  loadTar,
+  loadTarSync,
+  type TarLoadOptions,
+} from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
 import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
 import {
@@ -30,12 +37,21 @@ import {
 /** What `load`/`open` read from. */
 export type Source = Uint8Array | ArrayBuffer | Blob | ByteSource;
 
-/** Safety limits passed down to the pickle and zip layers (each has a safe default there). */
+/**
+ * Safety limits, passed down whole to every format (each has a safe default there): the pickle
+ * limits (every pickle of every format), the zip reader's, and the legacy/tar storage count.
+ */
 export interface Limits extends PickleLimits {
+  /** Zip: largest inflated size of one deflated record (`ZipReaderOptions`). */
   readonly maxInflatedSize?: number;
+  /** Zip: largest uncompressed/compressed ratio of a deflated record. */
   readonly maxCompressionRatio?: number;
+  /** Zip: largest number of central-directory entries. */
   readonly maxEntries?: number;
+  /** Zip: largest central directory, in bytes. */
   readonly maxCentralDirectorySize?: number;
+  /** Legacy and tar files: largest number of distinct storages (default 1 000 000). */
+  readonly maxStorages?: number;
 }
 
 /** Options of `load`, `loadSync` and `open`. */
@@ -64,9 +80,9 @@ export interface LoadOptions {
   readonly crc32?: Crc32Function;
   /** TorchScript archives: `"refuse"` (default) or `"tensors"` (load `data.pkl`'s tensors; code is never run). */
   readonly torchscript?: "refuse" | "tensors";
-  /** Device string given to every storage (torch's `map_location` as a string). Default: as saved. */
+  /** Device string given to every storage of every format (torch's `map_location` as a string). Default: as saved. */
   readonly mapLocation?: string;
-  /** Pickle and zip limits. */
+  /** Limits against hostile files (pickle, zip, legacy), passed down whole to every format. */
   readonly limits?: Limits;
 }
 
@@ -168,37 +184,24 @@ function toByteSource(source: Source): ByteSource {
   );
 }
 
+/**
+ * The zip layer's options: `limits` passed down whole (the reader takes its own fields from it
+ * flat, the unpickler its pickle limits), every other option as given.
+ */
 function zipOptions(options: LoadOptions, policy: Resolved, lazy: boolean): ZipLoadOptions {
-  const l = options.limits ?? {};
-  const o: { -readonly [K in keyof ZipLoadOptions]: ZipLoadOptions[K] } = {
+  return {
+    ...readerOptions(options),
     lazy,
     globals: policy.registry,
     policy: policy.opaque ? "opaque" : "reject",
-    limits: {
-      ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
-      ...(l.maxMemoEntries !== undefined ? { maxMemoEntries: l.maxMemoEntries } : {}),
-      ...(l.maxStringLength !== undefined ? { maxStringLength: l.maxStringLength } : {}),
-      ...(l.maxBytesLength !== undefined ? { maxBytesLength: l.maxBytesLength } : {}),
-      ...(l.maxTotalAllocation !== undefined ? { maxTotalAllocation: l.maxTotalAllocation } : {}),
-    },
+    limits: options.limits,
+    torchscript: options.torchscript,
+    mapLocation: options.mapLocation,
   };
-  if (options.checkCrc !== undefined) o.checkCrc = options.checkCrc;
-  if (options.torchscript !== undefined) o.torchscript = options.torchscript;
-  if (options.mapLocation !== undefined) o.mapLocation = options.mapLocation;
-  Object.assign(o, readerOptions(options));
-  return o;
 }
 
 function readerOptions(options: LoadOptions): ZipReaderOptions {
-  const l = options.limits ?? {};
-  const r: { -readonly [K in keyof ZipReaderOptions]: ZipReaderOptions[K] } = {};
-  if (options.checkCrc !== undefined) r.checkCrc = options.checkCrc;
-  if (options.crc32 !== undefined) r.crc32 = options.crc32;
-  if (l.maxInflatedSize !== undefined) r.maxInflatedSize = l.maxInflatedSize;
-  if (l.maxCompressionRatio !== undefined) r.maxCompressionRatio = l.maxCompressionRatio;
-  if (l.maxEntries !== undefined) r.maxEntries = l.maxEntries;
-  if (l.maxCentralDirectorySize !== undefined) r.maxCentralDirectorySize = l.maxCentralDirectorySize;
-  return r;
+  return { ...options.limits, checkCrc: options.checkCrc, crc32: options.crc32 };
 }
 
 /** The pickle layer's refusal, possibly wrapped by a format layer (`cause` chain). */
@@ -321,18 +324,18 @@ function finish(value: unknown, policy: Resolved): unknown {
   return policy.revive ? reviveModules(value) : value;
 }
 
-function legacyOptions(options: LoadOptions, policy: Resolved) {
-  const l = options.limits ?? {};
-  const limits: { -readonly [K in keyof LegacyLimits]: LegacyLimits[K] } = {};
-  if (l.maxDepth !== undefined) limits.maxDepth = l.maxDepth;
-  if (l.maxMemoEntries !== undefined) limits.maxMemoEntries = l.maxMemoEntries;
-  if (l.maxStringLength !== undefined) limits.maxStringLength = l.maxStringLength;
-  if (l.maxBytesLength !== undefined) limits.maxBytesLength = l.maxBytesLength;
-  if (l.maxTotalAllocation !== undefined) limits.maxTotalAllocation = l.maxTotalAllocation;
+/** The legacy and tar readers' options: `limits` (pickle limits and `maxStorages`) passed down whole. */
+function legacyOptions(
+  options: LoadOptions,
+  policy: Resolved,
+  lazy: boolean,
+): LegacyLoadOptions & TarLoadOptions {
   return {
     globals: policy.registry,
-    policy: policy.opaque ? ("opaque" as const) : ("reject" as const),
-    limits,
+    policy: policy.opaque ? "opaque" : "reject",
+    limits: options.limits,
+    mapLocation: options.mapLocation,
+    lazy,
   };
 }
 
@@ -378,11 +381,11 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     );
   }
   if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy);
+    const lo = legacyOptions(options, policy, lazy);
     let value: unknown;
     let byKey: ReadonlyMap<string, Storage>;
     try {
-      const r = format === "tar" ? await loadTar(src, lo) : await loadLegacy(src, { ...lo, lazy });
+      const r = format === "tar" ? await loadTar(src, lo) : await loadLegacy(src, lo);
       value = r.value;
       byKey = r.storages;
     } catch (e) {
@@ -451,10 +454,9 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
     }
   }
   if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy);
+    const lo = legacyOptions(options, policy, options.lazy ?? false);
     try {
-      const r =
-        format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, { ...lo, lazy: options.lazy ?? false });
+      const r = format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, lo);
       return finish(r.value, policy);
     } catch (e) {
       explainRefusal(e, () => pickleSections(src), policy);

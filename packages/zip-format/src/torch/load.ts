@@ -3,8 +3,10 @@ import {
   type HookContext,
   isTuple,
   PickleError,
+  type PickleLimits,
   type LoadOptions as PickleLoadOptions,
   PyGlobal,
+  pickLimits,
   Unpickler,
 } from "@pt/pickle";
 import { BufferSource, type ByteOrder, type ByteSource, isDType, Storage } from "@pt/storage";
@@ -19,11 +21,8 @@ import { modelJsonArchive } from "./model-json.js";
 /** What `loadZip` accepts: bytes, a byte source, or an already opened reader. */
 export type ZipLoadSource = Uint8Array | ArrayBuffer | ByteSource | ZipReader;
 
-/** Pickle limits passed down to the unpickler of `data.pkl`. */
-export type PickleLimits = Pick<
-  PickleLoadOptions,
-  "maxDepth" | "maxMemoEntries" | "maxStringLength" | "maxBytesLength" | "maxTotalAllocation"
->;
+/** Pickle limits passed down whole to the unpickler of `data.pkl` (`@pt/pickle`'s one limits type). */
+export type { PickleLimits };
 
 /** Options of {@link loadZip}. */
 export interface ZipLoadOptions extends ZipReaderOptions {
@@ -31,26 +30,26 @@ export interface ZipLoadOptions extends ZipReaderOptions {
    * Read storages on first access instead of now (default `false`). In-memory sources are then
    * still read without copying; file and Blob sources read each storage's bytes when needed.
    */
-  readonly lazy?: boolean;
+  readonly lazy?: boolean | undefined;
   /** Extra globals, merged over `torchGlobals()` (yours win). */
-  readonly globals?: GlobalRegistry;
+  readonly globals?: GlobalRegistry | undefined;
   /** Unregistered globals: `"reject"` (default) or `"opaque"` (inert `PyObject`s). Dangerous ones are always refused. */
-  readonly policy?: "reject" | "opaque";
+  readonly policy?: "reject" | "opaque" | undefined;
   /** Called for every global reference of `data.pkl` (module, name, byte offset). */
-  readonly onGlobal?: (module: string, name: string, offset: number) => void;
+  readonly onGlobal?: ((module: string, name: string, offset: number) => void) | undefined;
   /** How Python 2 `str` decode (default `"utf-8"`, as `torch.load`). */
-  readonly encoding?: PickleLoadOptions["encoding"];
-  /** Pickle limits. */
-  readonly limits?: PickleLimits;
+  readonly encoding?: PickleLoadOptions["encoding"] | undefined;
+  /** Pickle limits, given to the unpickler whole (other fields of the object are ignored there). */
+  readonly limits?: PickleLimits | undefined;
   /**
    * TorchScript archives (`torch.jit.save`: `constants.pkl`, `code/`): `"refuse"` (default) throws
    * a {@link TorchScriptArchiveError}; `"tensors"` loads `data.pkl` (the module's attributes and
    * tensors) with `__torch__` classes as inert placeholders, or, for TorchScript v1 archives
    * (`model.json`), their tensor table as a `TorchScriptV1Model`. Code is never run.
    */
-  readonly torchscript?: "refuse" | "tensors";
+  readonly torchscript?: "refuse" | "tensors" | undefined;
   /** Device of every loaded storage (torch's `map_location` given as a string). Default: the saved location. */
-  readonly mapLocation?: string;
+  readonly mapLocation?: string | undefined;
 }
 
 /** What the records besides `data.pkl` say about the archive. */
@@ -422,7 +421,7 @@ function unpickle(
   };
   const torchscript = meta.format.torchscript;
   const u = new Unpickler(meta.pickle, {
-    ...options.limits,
+    ...pickLimits(options.limits),
     globals: registry,
     policy: torchscript ? "opaque" : (options.policy ?? "reject"),
     ...(options.onGlobal ? { onGlobal: options.onGlobal } : {}),
@@ -515,8 +514,7 @@ function storageOptions(p: StoragePid, device: string, byteorder: ByteOrder) {
  *   `checkCrc: false` (lazy storages: when their bytes are read).
  */
 export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {}): Promise<ZipLoadResult> {
-  const reader =
-    source instanceof ZipReader ? source : await ZipReader.open(toSource(source), readerOptions(options));
+  const reader = source instanceof ZipReader ? source : await ZipReader.open(toSource(source), options);
   const src = reader.source;
   const small = new Map<string, Uint8Array>();
   for (const name of [
@@ -587,8 +585,7 @@ export function loadZipSync(
   source: Uint8Array | ArrayBuffer | ByteSource | ZipReader,
   options: ZipLoadOptions = {},
 ): ZipLoadResult {
-  const reader =
-    source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), readerOptions(options));
+  const reader = source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), options);
   const src = reader.source;
   const markers = torchScriptMarkers(reader.records);
   const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
@@ -677,16 +674,4 @@ function modelJsonResult(
     storages,
     reader,
   };
-}
-
-function readerOptions(o: ZipLoadOptions): ZipReaderOptions {
-  const r: { -readonly [K in keyof ZipReaderOptions]: ZipReaderOptions[K] } = {};
-  if (o.checkCrc !== undefined) r.checkCrc = o.checkCrc;
-  if (o.crc32 !== undefined) r.crc32 = o.crc32;
-  if (o.maxInflatedSize !== undefined) r.maxInflatedSize = o.maxInflatedSize;
-  if (o.maxCompressionRatio !== undefined) r.maxCompressionRatio = o.maxCompressionRatio;
-  if (o.maxEntries !== undefined) r.maxEntries = o.maxEntries;
-  if (o.maxCentralDirectorySize !== undefined) r.maxCentralDirectorySize = o.maxCentralDirectorySize;
-  if (o.readLocalHeaders !== undefined) r.readLocalHeaders = o.readLocalHeaders;
-  return r;
 }

@@ -25,26 +25,31 @@ import { utf8Bytes } from "./utf8.js";
 /** Options of {@link ZipReader}. Every limit has a safe default. */
 export interface ZipReaderOptions {
   /** Check each record's CRC-32 when it is read (default `true`). A stored CRC of 0 means "not computed" and is accepted. */
-  readonly checkCrc?: boolean;
+  readonly checkCrc?: boolean | undefined;
   /** CRC-32 implementation (default: the pure-TypeScript one). */
-  readonly crc32?: Crc32Function;
+  readonly crc32?: Crc32Function | undefined;
   /** Largest inflated size of one deflated record, in bytes (default 1 GiB). */
-  readonly maxInflatedSize?: number;
+  readonly maxInflatedSize?: number | undefined;
   /** Largest uncompressed/compressed ratio of a deflated record (default 1100; deflate's own maximum is ≈1032). */
-  readonly maxCompressionRatio?: number;
+  readonly maxCompressionRatio?: number | undefined;
   /** Largest number of entries (default 1,000,000). */
-  readonly maxEntries?: number;
+  readonly maxEntries?: number | undefined;
   /** Largest central directory, in bytes (default 256 MiB). */
-  readonly maxCentralDirectorySize?: number;
+  readonly maxCentralDirectorySize?: number | undefined;
   /** Read every local header at open, so every entry's `dataOffset` is known (default `false`: read lazily). */
-  readonly readLocalHeaders?: boolean;
+  readonly readLocalHeaders?: boolean | undefined;
   /**
    * Open plain zips whose first entry is not in a folder (default `false`: torch's rule, such an
    * archive has no prefix and is refused): the prefix is then `""` and every entry is a record.
    * For scanners (`.npz` files, other archives).
    */
-  readonly allowNoPrefix?: boolean;
+  readonly allowNoPrefix?: boolean | undefined;
 }
+
+/** The reader's options with every default filled in. */
+type Settings = {
+  readonly [K in Exclude<keyof ZipReaderOptions, "crc32">]-?: NonNullable<ZipReaderOptions[K]>;
+};
 
 /**
  * @internal The entries' numbers, in typed arrays indexed by entry (the small fields are read from
@@ -257,7 +262,7 @@ interface Parsed {
 }
 
 /** Parse the end records and the central directory: reads only the file's tail and the central directory. */
-function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">>): Op<Parsed> {
+function* parseArchive(size: number, o: Settings): Op<Parsed> {
   if (size < 22)
     throw new ZipFormatError(
       "EOCD_NOT_FOUND",
@@ -759,13 +764,13 @@ export class ZipReader {
   readonly zip64: boolean;
   /** The archive comment (raw bytes). */
   readonly comment: Uint8Array;
-  private readonly opts: Required<Omit<ZipReaderOptions, "crc32">>;
+  private readonly opts: Settings;
   private readonly crcFn: Crc32Function;
 
   private constructor(
     readonly source: ByteSource,
     parsed: Parsed,
-    opts: Required<Omit<ZipReaderOptions, "crc32">>,
+    opts: Settings,
     crcFn: Crc32Function,
   ) {
     this.prefix = parsed.prefix;
@@ -778,7 +783,7 @@ export class ZipReader {
     this.crcFn = crcFn;
   }
 
-  private static options(o: ZipReaderOptions): Required<Omit<ZipReaderOptions, "crc32">> {
+  private static options(o: ZipReaderOptions): Settings {
     return {
       checkCrc: o.checkCrc ?? true,
       maxInflatedSize: o.maxInflatedSize ?? DEFAULTS.maxInflatedSize,
