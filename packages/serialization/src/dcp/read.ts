@@ -17,6 +17,7 @@ import { type Crc32Function, loadZip, loadZipSync, crc32 as portableCrc32, ZipRe
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
+import { settleAll } from "../settle.js";
 import { type DcpChunk, type DcpEntry, type DcpMetadata, parseDcpMetadata } from "./metadata.js";
 
 /**
@@ -577,8 +578,8 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
       const first = names.values().next();
       sync = !first.done && typeof files.openSync(first.value).readSync === "function";
     } else {
-      const opened = [];
-      for (const n of names) opened.push(await files.open(n));
+      // opened in parallel, a few at a time (remote files cost a round trip each)
+      const opened = await settleAll([...names], 8, (n) => files.open(n));
       sync = opened.every((s) => typeof s.readSync === "function");
     }
     const root = new Map<unknown, unknown>();
