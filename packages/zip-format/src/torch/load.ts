@@ -9,7 +9,7 @@ import {
   pickLimits,
   Unpickler,
 } from "@pt/pickle";
-import { BufferSource, type ByteOrder, type ByteSource, isDType, Storage } from "@pt/storage";
+import { BufferSource, type ByteOrder, type ByteSource, isDType, type Op, Storage } from "@pt/storage";
 import { parseStoragePid, StorageClassRef, type StoragePid, torchGlobals } from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import { crc32 as defaultCrc32 } from "../zip/crc32.js";
@@ -515,31 +515,68 @@ function storageOptions(p: StoragePid, device: string, byteorder: ByteOrder) {
  */
 export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {}): Promise<ZipLoadResult> {
   const reader = source instanceof ZipReader ? source : await ZipReader.open(toSource(source), options);
+  const { result, deferred } = await reader.run(loadOp(reader, options));
+  await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
+  return result;
+}
+
+/**
+ * Synchronous {@link loadZip}. The source must support `readSync` (bytes, `BufferSource`, a Node
+ * `FileSource`).
+ */
+export function loadZipSync(
+  source: Uint8Array | ArrayBuffer | ByteSource | ZipReader,
+  options: ZipLoadOptions = {},
+): ZipLoadResult {
+  const reader = source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), options);
+  const { result, deferred } = reader.runSync(loadOp(reader, options));
+  for (const s of deferred) {
+    try {
+      s.loadSync();
+    } catch (e) {
+      unwrapRead(e);
+    }
+  }
+  return result;
+}
+
+/** Records read before `data.pkl` is parsed (those that exist). */
+const META_RECORDS = [
+  "version",
+  ".data/version",
+  "byteorder",
+  ".format_version",
+  ".storage_alignment",
+  ".data/serialization_id",
+];
+
+/**
+ * The loader, written once: a parser (`@pt/storage`'s `Op`) that `loadZip` drives asynchronously and
+ * `loadZipSync` synchronously. It returns the result and the storages still to read (file and Blob
+ * sources, unless `lazy`): the driver loads them (all at once when asynchronous).
+ */
+function* loadOp(
+  reader: ZipReader,
+  options: ZipLoadOptions,
+): Op<{ result: ZipLoadResult; deferred: Storage[] }> {
   const src = reader.source;
   const small = new Map<string, Uint8Array>();
-  for (const name of [
-    "version",
-    ".data/version",
-    "byteorder",
-    ".format_version",
-    ".storage_alignment",
-    ".data/serialization_id",
-  ])
-    if (reader.has(name)) small.set(name, await reader.read(name));
+  for (const name of META_RECORDS) if (reader.has(name)) small.set(name, yield* reader.readOp(name));
   const markers = torchScriptMarkers(reader.records);
   const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
-  if (!refuse && reader.has("data.pkl")) small.set("data.pkl", await reader.read("data.pkl"));
+  if (!refuse && reader.has("data.pkl")) small.set("data.pkl", yield* reader.readOp("data.pkl"));
   if (!refuse && !reader.has("data.pkl") && reader.has("model.json")) {
     const records = new Map<string, Uint8Array>();
-    const mj = new TextDecoder().decode(await reader.read("model.json"));
+    const mj = new TextDecoder().decode(yield* reader.readOp("model.json"));
     for (const name of reader.records.keys())
-      if (name.startsWith("tensors/")) records.set(name, await reader.read(name));
-    return modelJsonResult(
+      if (name.startsWith("tensors/")) records.set(name, yield* reader.readOp(name));
+    const result = modelJsonResult(
       reader,
       (n) => small.get(n) as Uint8Array,
       mj,
       (n) => records.get(n) as Uint8Array,
     );
+    return { result, deferred: [] };
   }
   const meta = parseMeta(reader, (n) => small.get(n) as Uint8Array, options);
   const find = recordFinder(reader, meta.format.torchscript);
@@ -547,6 +584,10 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
   const inMemory = isInMemory(src) && src.readSync !== undefined;
   const crcOn = options.checkCrc ?? true;
   const crcFn = options.crc32 ?? defaultCrc32;
+  // Storages still to read after unpickling (the others already hold their bytes).
+  const deferred: Storage[] = [];
+  // Deflated records of a source without readSync: inflated after unpickling.
+  const inflate: Array<[string, Storage]> = [];
   const plan: StoragePlan = {
     recordFor: find,
     make(entry, p, device) {
@@ -568,68 +609,9 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
       return s;
     },
   };
-  // Storages still to read after unpickling (the others already hold their bytes).
-  const deferred: Storage[] = [];
-  const inflate: Array<[string, Storage]> = [];
   const { value, storages } = unpickle(meta, plan, options);
-  for (const [record, holder] of inflate) holder.bytes.set(await reader.read(record));
-  if (!options.lazy) await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
-  return { value, format: meta.format, storages, reader };
-}
-
-/**
- * Synchronous {@link loadZip}. The source must support `readSync` (bytes, `BufferSource`, a Node
- * `FileSource`).
- */
-export function loadZipSync(
-  source: Uint8Array | ArrayBuffer | ByteSource | ZipReader,
-  options: ZipLoadOptions = {},
-): ZipLoadResult {
-  const reader = source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), options);
-  const src = reader.source;
-  const markers = torchScriptMarkers(reader.records);
-  const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
-  if (!refuse && !reader.has("data.pkl") && reader.has("model.json"))
-    return modelJsonResult(
-      reader,
-      (n) => reader.readSync(n),
-      new TextDecoder().decode(reader.readSync("model.json")),
-      (n) => reader.readSync(n),
-    );
-  const meta = parseMeta(
-    reader,
-    (n) => {
-      if (n === "data.pkl" && refuse) return new Uint8Array(0);
-      return reader.readSync(n);
-    },
-    options,
-  );
-  const find = recordFinder(reader, meta.format.torchscript);
-  const inMemory = isInMemory(src);
-  const crcOn = options.checkCrc ?? true;
-  const crcFn = options.crc32 ?? defaultCrc32;
-  const plan: StoragePlan = {
-    recordFor: find,
-    make(entry, p, device) {
-      const opts = storageOptions(p, device, meta.format.byteorder);
-      const stored = entry.method === 0;
-      if (stored && inMemory && !options.lazy)
-        return residentStorage(src, reader.readEntrySync(entry), p, opts);
-      // deflated: inflated now (no byte range to read later)
-      if (!stored) return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
-      return Storage.lazy(p.dtype, recordSource(reader, entry.name, crcOn, crcFn), 0, p.nbytes, opts);
-    },
-  };
-  const { value, storages } = unpickle(meta, plan, options);
-  if (!options.lazy)
-    for (const s of storages.values()) {
-      try {
-        s.loadSync();
-      } catch (e) {
-        unwrapRead(e);
-      }
-    }
-  return { value, format: meta.format, storages, reader };
+  for (const [record, holder] of inflate) holder.bytes.set(yield* reader.readOp(record));
+  return { result: { value, format: meta.format, storages, reader }, deferred: options.lazy ? [] : deferred };
 }
 
 /** A TorchScript v1 (`model.json`) archive loaded for its tensor table. */

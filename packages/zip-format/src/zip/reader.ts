@@ -867,6 +867,28 @@ export class ZipReader {
     return this.finish(e, raw);
   }
 
+  /**
+   * {@link read} as a step of a parser (`@pt/storage`'s `Op`: `yield* reader.readOp(name)`), for
+   * loaders written once and driven synchronously or asynchronously ({@link run} / {@link runSync}).
+   */
+  *readOp(name: string): Op<Uint8Array> {
+    const e = this.entry(name);
+    const offset = yield* resolveLocal(e);
+    this.checkInflateLimits(e);
+    const raw = yield* readBytes(offset, e.compressedSize);
+    return this.finish(e, raw);
+  }
+
+  /** Drive a parser over this archive's source, asynchronously (failed reads are this layer's errors). */
+  run<T>(op: Op<T>): Promise<T> {
+    return runAsync(op, this.source);
+  }
+
+  /** Drive a parser over this archive's source synchronously (the source must implement `readSync`). */
+  runSync<T>(op: Op<T>): T {
+    return runSync(op, this.source);
+  }
+
   /** Synchronous {@link read}. */
   readSync(name: string): Uint8Array {
     return this.readEntrySync(this.entry(name));
