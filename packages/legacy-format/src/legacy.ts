@@ -16,6 +16,7 @@ import {
   type ByteSource,
   type DType,
   dtypes,
+  mapReadFailures,
   type Op,
   type ReadRequest,
   Storage,
@@ -38,6 +39,7 @@ import {
   loadPickleAt,
   normKey,
   type Prefix,
+  readFailure,
   readInt64,
   runAsync,
   runSync,
@@ -665,6 +667,16 @@ export async function loadLegacy(
   const result = await runAsync(legacyParser(source, bs, options), bs);
   if (!options.lazy) await Promise.all(result.records.map((r) => r.storage.load()));
   return result;
+}
+
+/**
+ * The legacy loader as a parser (`@pt/storage`'s `Op`) over `source`, for loaders that compose it
+ * with other steps and drive it sync or async (`loadLegacy`/`loadLegacySync` drive this one parser).
+ * Storages are left lazy: unless `lazy`, the driver loads `records`' storages. Failed reads are
+ * this layer's errors.
+ */
+export function loadLegacyOp(source: ByteSource, options: LegacyLoadOptions = {}): Op<LegacyLoadResult> {
+  return mapReadFailures(legacyParser(source, source, options), readFailure);
 }
 
 /** `loadLegacy` for in-memory data or a source with `readSync`. */

@@ -11,7 +11,7 @@ import {
   pickLimits,
   Unpickler,
 } from "@pt/pickle";
-import { dtypes as allDtypes, type ByteSource, type Op, Storage } from "@pt/storage";
+import { dtypes as allDtypes, type ByteSource, mapReadFailures, type Op, Storage } from "@pt/storage";
 import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
 import {
   LegacyFormatError,
@@ -28,6 +28,7 @@ import {
   type LegacySource,
   latin1,
   normKey,
+  readFailure,
   runAsync,
   runSync,
   wrapPickleError,
@@ -579,6 +580,11 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
 export function loadTar(source: LegacySource, options: TarLoadOptions = {}): Promise<TarLoadResult> {
   const bs = asByteSource(source);
   return runAsync(tarParser(source, bs, options), bs);
+}
+
+/** `loadTar` as a parser (`@pt/storage`'s `Op`), for loaders that drive it sync or async. Failed reads are this layer's errors. */
+export function loadTarOp(source: ByteSource, options: TarLoadOptions = {}): Op<TarLoadResult> {
+  return mapReadFailures(tarParser(source, source, options), readFailure);
 }
 
 /** `loadTar` for in-memory data or a source with `readSync`. */

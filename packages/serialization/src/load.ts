@@ -1,17 +1,28 @@
 import {
   type LegacyLoadOptions,
-  loadLegacy,
-  loadLegacySync,
-  loadTar,
-  loadTarSync,
+  type LegacyLoadResult,
+  loadLegacyOp,
+  loadTarOp,
   type TarLoadOptions,
 } from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
-import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import {
+  BlobSource,
+  BufferSource,
+  type ByteSource,
+  type Op,
+  type ReadProblem,
+  readBytes,
+  runAsync,
+  runSync,
+  type Storage,
+  storageReadFailure,
+} from "@pt/storage";
 import {
   type Crc32Function,
-  loadZip,
-  loadZipSync,
+  loadZipOp,
+  loadZipStorages,
+  loadZipStoragesSync,
   type PickleLimits,
   TorchScriptArchiveError,
   type ZipFormatInfo,
@@ -339,78 +350,90 @@ function legacyOptions(
   };
 }
 
+/** What the loader found, before the policy's finishing step. */
+interface Opened {
+  readonly format: Format;
+  readonly value: unknown;
+  /** Zip and TorchScript archives. */
+  readonly zip?: ZipLoadResult;
+  readonly byKey: ReadonlyMap<string, Storage>;
+  /** Storages still to read (eager loads from sources read in pieces); zip: read through `loadZipStorages`. */
+  readonly deferred: readonly Storage[];
+}
+
+/**
+ * The loader, written once: detect the format and load it, as one parser (`@pt/storage`'s `Op`,
+ * composed of the formats' own parsers) that `load`/`open` drive asynchronously and `loadSync`
+ * synchronously. Failures are the formats' errors; the drivers turn refusals into
+ * {@link UnsafeGlobalsError}s (`explainRefusal`).
+ */
+function* openOp(src: ByteSource, options: LoadOptions, policy: Resolved, lazy: boolean): Op<Opened> {
+  const head = yield* readBytes(0, Math.min(512, src.byteLength));
+  const format = detectFormat(head);
+  if (format === "zip") {
+    const reader = yield* ZipReader.openOp(src, readerOptions(options));
+    const { result, deferred } = yield* loadZipOp(reader, zipOptions(options, policy, lazy));
+    return {
+      format: result.format.torchscript ? "torchscript" : "zip",
+      value: result.value,
+      zip: result,
+      byKey: result.storages,
+      deferred,
+    };
+  }
+  if (format === "legacy" || format === "tar") {
+    const lo = legacyOptions(options, policy, lazy);
+    const r = format === "tar" ? yield* loadTarOp(src, lo) : yield* loadLegacyOp(src, lo);
+    // legacy storages are lazy until loaded; a tar file's are read with their member
+    const deferred =
+      format === "legacy" && !lazy ? (r as LegacyLoadResult).records.map((x) => x.storage) : [];
+    return { format, value: r.value, byKey: r.storages, deferred };
+  }
+  throw new SerializationError(
+    "UNKNOWN_FORMAT",
+    `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
+    { offset: 0 },
+  );
+}
+
+/** A failed read outside the formats' parsers (the first bytes): a source's own error as is. */
+function readFailure(p: ReadProblem): Error {
+  return p.kind === "failed" && p.cause instanceof Error ? p.cause : storageReadFailure(p);
+}
+
 async function openInternal(source: Source, options: LoadOptions, lazyDefault: boolean): Promise<Checkpoint> {
   const lazy = options.lazy ?? lazyDefault;
   const raw = toByteSource(source);
   const src = lazy ? await changeDetecting(raw) : raw;
-  const head = await src.read(0, Math.min(512, src.byteLength));
-  const format = detectFormat(head);
   const policy = resolvePolicy(options);
-  if (format === "zip") {
-    let reader: ZipReader;
-    try {
-      reader = await ZipReader.open(src, readerOptions(options));
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
-    }
-    let r: ZipLoadResult;
-    try {
-      r = await loadZip(reader, zipOptions(options, policy, lazy));
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
-    }
-    const value = finish(r.value, policy);
-    const byKey = r.storages;
-    return withLazyLists(
-      {
-        format: r.format.torchscript ? "torchscript" : "zip",
-        value,
-        zip: r.format,
-        close: async () => {
-          await src.close?.();
-        },
-      },
-      byKey,
-      () =>
-        [...reader.records.values()].map((e) => ({
-          name: e.name,
-          size: e.uncompressedSize,
-          compressedSize: e.compressedSize,
-          method: e.method,
-        })),
-    );
+  let opened: Opened;
+  try {
+    opened = await runAsync(openOp(src, options, policy, lazy), src, readFailure);
+    if (opened.zip) await loadZipStorages(opened.deferred);
+    else await Promise.all(opened.deferred.map((s) => s.load()));
+  } catch (e) {
+    explainRefusal(e, await sectionsOf(src), policy);
   }
-  if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy, lazy);
-    let value: unknown;
-    let byKey: ReadonlyMap<string, Storage>;
-    try {
-      const r = format === "tar" ? await loadTar(src, lo) : await loadLegacy(src, lo);
-      value = r.value;
-      byKey = r.storages;
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
-    }
-    return withLazyLists(
-      {
-        format,
-        value: finish(value, policy),
-        close: async () => {
-          await src.close?.();
-        },
+  const zip = opened.zip;
+  return withLazyLists(
+    {
+      format: opened.format,
+      value: finish(opened.value, policy),
+      ...(zip ? { zip: zip.format } : {}),
+      close: async () => {
+        await src.close?.();
       },
-      byKey,
-      null,
-    );
-  }
-  explainRefusal(
-    new SerializationError(
-      "UNKNOWN_FORMAT",
-      `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
-      { offset: 0 },
-    ),
-    await sectionsOf(src),
-    policy,
+    },
+    opened.byKey,
+    zip
+      ? () =>
+          [...zip.reader.records.values()].map((e) => ({
+            name: e.name,
+            size: e.uncompressedSize,
+            compressedSize: e.compressedSize,
+            method: e.method,
+          }))
+      : null,
   );
 }
 
@@ -437,38 +460,15 @@ export function open(source: Source, options: LoadOptions = {}): Promise<Checkpo
 export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options: LoadOptions = {}): unknown {
   const src = toByteSource(source);
   if (!src.readSync) throw new SerializationError("INVALID_SOURCE", "loadSync needs a source with readSync");
-  const head = src.readSync(0, Math.min(512, src.byteLength));
-  const format = detectFormat(head);
   const policy = resolvePolicy(options);
-  if (format === "zip") {
-    let reader: ZipReader;
-    try {
-      reader = ZipReader.openSync(src, readerOptions(options));
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
-    try {
-      return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
+  try {
+    const opened = runSync(openOp(src, options, policy, options.lazy ?? false), src, readFailure);
+    if (opened.zip) loadZipStoragesSync(opened.deferred);
+    else for (const s of opened.deferred) s.loadSync();
+    return finish(opened.value, policy);
+  } catch (e) {
+    explainRefusal(e, () => pickleSections(src), policy);
   }
-  if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy, options.lazy ?? false);
-    try {
-      const r = format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, lo);
-      return finish(r.value, policy);
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
-  }
-  explainRefusal(
-    new SerializationError("UNKNOWN_FORMAT", "not a torch checkpoint (neither zip, legacy nor tar)", {
-      offset: 0,
-    }),
-    () => pickleSections(src),
-    policy,
-  );
 }
 
 /**

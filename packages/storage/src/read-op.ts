@@ -73,8 +73,52 @@ export function* readBytes(offset: number, length: number): Op<Uint8Array> {
 
 const NONE: Uint8Array[] = [];
 
+/**
+ * A failed read on its way to a parser: the driver throws it into the parser at the `yield` that
+ * asked for the read, so the innermost {@link mapReadFailures} turns it into its layer's error;
+ * one that no parser maps is turned into an error by the driver's own {@link ReadFailure}.
+ */
+class ReadFailed extends Error {
+  constructor(readonly problem: ReadProblem) {
+    super(`read of ${problem.length} bytes at offset ${problem.offset}: ${problem.kind}`);
+  }
+}
+
 function inRange(offset: number, length: number, size: number): boolean {
   return offset >= 0 && length >= 0 && offset + length <= size;
+}
+
+/** One synchronous read, checked; a failure is a {@link ReadFailed}. */
+function checkedSync(src: ByteSource, offset: number, length: number): Uint8Array {
+  const size = src.byteLength;
+  if (!src.readSync) throw new ReadFailed({ kind: "sync", offset, length, byteLength: size });
+  if (!inRange(offset, length, size))
+    throw new ReadFailed({ kind: "range", offset, length, byteLength: size });
+  let b: Uint8Array;
+  try {
+    b = src.readSync(offset, length);
+  } catch (e) {
+    throw new ReadFailed({ kind: "failed", offset, length, byteLength: size, cause: e });
+  }
+  if (b.length !== length)
+    throw new ReadFailed({ kind: "short", offset, length, byteLength: size, got: b.length });
+  return b;
+}
+
+/** One asynchronous read, checked; a failure is a {@link ReadFailed}. */
+async function checkedAsync(src: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+  const size = src.byteLength;
+  if (!inRange(offset, length, size))
+    throw new ReadFailed({ kind: "range", offset, length, byteLength: size });
+  let b: Uint8Array;
+  try {
+    b = await src.read(offset, length);
+  } catch (e) {
+    throw new ReadFailed({ kind: "failed", offset, length, byteLength: size, cause: e });
+  }
+  if (b.length !== length)
+    throw new ReadFailed({ kind: "short", offset, length, byteLength: size, got: b.length });
+  return b;
 }
 
 /**
@@ -87,17 +131,11 @@ export function readSyncChecked(
   length: number,
   fail: ReadFailure = storageReadFailure,
 ): Uint8Array {
-  const size = src.byteLength;
-  if (!src.readSync) throw fail({ kind: "sync", offset, length, byteLength: size });
-  if (!inRange(offset, length, size)) throw fail({ kind: "range", offset, length, byteLength: size });
-  let b: Uint8Array;
   try {
-    b = src.readSync(offset, length);
+    return checkedSync(src, offset, length);
   } catch (e) {
-    throw fail({ kind: "failed", offset, length, byteLength: size, cause: e });
+    throw e instanceof ReadFailed ? fail(e.problem) : e;
   }
-  if (b.length !== length) throw fail({ kind: "short", offset, length, byteLength: size, got: b.length });
-  return b;
 }
 
 /** One asynchronous read, checked as {@link runAsync} checks each of its reads. */
@@ -107,16 +145,42 @@ export async function readChecked(
   length: number,
   fail: ReadFailure = storageReadFailure,
 ): Promise<Uint8Array> {
-  const size = src.byteLength;
-  if (!inRange(offset, length, size)) throw fail({ kind: "range", offset, length, byteLength: size });
-  let b: Uint8Array;
   try {
-    b = await src.read(offset, length);
+    return await checkedAsync(src, offset, length);
   } catch (e) {
-    throw fail({ kind: "failed", offset, length, byteLength: size, cause: e });
+    throw e instanceof ReadFailed ? fail(e.problem) : e;
   }
-  if (b.length !== length) throw fail({ kind: "short", offset, length, byteLength: size, got: b.length });
-  return b;
+}
+
+/**
+ * `op` with its failed reads turned into `fail`'s errors (a layer's parsers composed into another
+ * layer's parser keep their own errors, whichever driver runs them).
+ */
+export function* mapReadFailures<T>(op: Op<T>, fail: ReadFailure): Op<T> {
+  let step = op.next(NONE);
+  while (!step.done) {
+    let got: Uint8Array[];
+    try {
+      got = yield step.value;
+    } catch (e) {
+      throw e instanceof ReadFailed ? fail(e.problem) : e;
+    }
+    step = op.next(got);
+  }
+  return step.value;
+}
+
+/** Throw a failed read into the parser; if it comes back out unmapped, map it with `fail`. */
+function throwInto<T>(
+  op: Op<T>,
+  e: ReadFailed,
+  fail: ReadFailure,
+): IteratorResult<readonly ReadRequest[], T> {
+  try {
+    return op.throw(e);
+  } catch (x) {
+    throw x instanceof ReadFailed ? fail(x.problem) : x;
+  }
 }
 
 /** Run a parser against a source synchronously (the source must have `readSync`). */
@@ -126,9 +190,15 @@ export function runSync<T>(op: Op<T>, src: ByteSource, fail: ReadFailure = stora
   while (!step.done) {
     const reqs = step.value;
     const out: Uint8Array[] = new Array(reqs.length);
-    for (let i = 0; i < reqs.length; i++) {
-      const r = reqs[i] as ReadRequest;
-      out[i] = readSyncChecked(src, r.offset, r.length, fail);
+    try {
+      for (let i = 0; i < reqs.length; i++) {
+        const r = reqs[i] as ReadRequest;
+        out[i] = checkedSync(src, r.offset, r.length);
+      }
+    } catch (e) {
+      if (!(e instanceof ReadFailed)) throw e;
+      step = throwInto(op, e, fail);
+      continue;
     }
     step = op.next(out);
   }
@@ -144,10 +214,17 @@ export async function runAsync<T>(
   let step = op.next(NONE);
   while (!step.done) {
     const reqs = step.value;
-    const out =
-      reqs.length === 1
-        ? [await readChecked(src, (reqs[0] as ReadRequest).offset, (reqs[0] as ReadRequest).length, fail)]
-        : await Promise.all(reqs.map((r) => readChecked(src, r.offset, r.length, fail)));
+    let out: Uint8Array[];
+    try {
+      out =
+        reqs.length === 1
+          ? [await checkedAsync(src, (reqs[0] as ReadRequest).offset, (reqs[0] as ReadRequest).length)]
+          : await Promise.all(reqs.map((r) => checkedAsync(src, r.offset, r.length)));
+    } catch (e) {
+      if (!(e instanceof ReadFailed)) throw e;
+      step = throwInto(op, e, fail);
+      continue;
+    }
     step = op.next(out);
   }
   return step.value;

@@ -3,6 +3,7 @@ import {
   BufferSource,
   type ByteSource,
   MemorySink,
+  mapReadFailures,
   type Op,
   type ReadProblem,
   readBytes,
@@ -97,6 +98,38 @@ describe("Op / runSync / runAsync (the one sync/async driver)", () => {
     expect(() => runSync(readBytes(63, 2), new BufferSource(bytes), fail)).toThrow("layer: range 63+2");
     expect(() => runSync(readBytes(0, 1), asyncOnly(bytes), fail)).toThrow("layer: sync 0+0");
     expect(seen.map((p) => p.kind)).toEqual(["range", "sync"]);
+  });
+});
+
+describe("mapReadFailures: a layer's parser keeps its errors inside another layer's parser", () => {
+  const inner = () =>
+    mapReadFailures(readBytes(60, 10), (p) => new RangeError(`inner: ${p.kind} at ${p.offset}`));
+  function* outer(): Op<number> {
+    const head = yield* readBytes(0, 4);
+    const tail = yield* inner();
+    return head.length + tail.length;
+  }
+  it("the innermost mapper names the failure, sync and async; the driver's maps the rest", async () => {
+    expect(() => runSync(outer(), new BufferSource(bytes))).toThrow("inner: range at 60");
+    await expect(runAsync(outer(), asyncOnly(bytes))).rejects.toThrow("inner: range at 60");
+    function* bare(): Op<Uint8Array> {
+      return yield* readBytes(70, 1);
+    }
+    expect(() => runSync(bare(), new BufferSource(bytes), (p) => new TypeError(`outer: ${p.kind}`))).toThrow(
+      "outer: range",
+    );
+  });
+
+  it("a parser may catch a failed read and go on", () => {
+    function* tolerant(): Op<string> {
+      try {
+        yield* readBytes(100, 1);
+      } catch (e) {
+        return `recovered from ${(e as Error).name}`;
+      }
+      return "no failure";
+    }
+    expect(runSync(tolerant(), new BufferSource(bytes))).toBe("recovered from Error");
   });
 });
 

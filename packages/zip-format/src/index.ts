@@ -1,6 +1,9 @@
 export { TorchScriptArchiveError, ZipTorchError, type ZipTorchErrorCode } from "./torch/errors.js";
 export {
   loadZip,
+  loadZipOp,
+  loadZipStorages,
+  loadZipStoragesSync,
   loadZipSync,
   type PickleLimits,
   torchScriptMarkers,

@@ -515,9 +515,28 @@ function storageOptions(p: StoragePid, device: string, byteorder: ByteOrder) {
  */
 export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {}): Promise<ZipLoadResult> {
   const reader = source instanceof ZipReader ? source : await ZipReader.open(toSource(source), options);
-  const { result, deferred } = await reader.run(loadOp(reader, options));
-  await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
+  const { result, deferred } = await reader.run(loadZipOp(reader, options));
+  await loadZipStorages(deferred);
   return result;
+}
+
+/**
+ * Read the storages {@link loadZipOp} left to read, all at once: what `loadZip` does after the
+ * parser. A failed read throws the zip error that names the record (CRC, bounds).
+ */
+export async function loadZipStorages(deferred: readonly Storage[]): Promise<void> {
+  await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
+}
+
+/** Synchronous {@link loadZipStorages} (the storages' source must have `readSync`). */
+export function loadZipStoragesSync(deferred: readonly Storage[]): void {
+  for (const s of deferred) {
+    try {
+      s.loadSync();
+    } catch (e) {
+      unwrapRead(e);
+    }
+  }
 }
 
 /**
@@ -529,14 +548,8 @@ export function loadZipSync(
   options: ZipLoadOptions = {},
 ): ZipLoadResult {
   const reader = source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), options);
-  const { result, deferred } = reader.runSync(loadOp(reader, options));
-  for (const s of deferred) {
-    try {
-      s.loadSync();
-    } catch (e) {
-      unwrapRead(e);
-    }
-  }
+  const { result, deferred } = reader.runSync(loadZipOp(reader, options));
+  loadZipStoragesSync(deferred);
   return result;
 }
 
@@ -552,13 +565,14 @@ const META_RECORDS = [
 
 /**
  * The loader, written once: a parser (`@pt/storage`'s `Op`) that `loadZip` drives asynchronously and
- * `loadZipSync` synchronously. It returns the result and the storages still to read (file and Blob
- * sources, unless `lazy`): the driver loads them (all at once when asynchronous).
+ * `loadZipSync` synchronously (and `@pt/serialization` composes into its own). It returns the result
+ * and the storages still to read (file and Blob sources, unless `lazy`): whoever drives it loads
+ * them (`storage.load()`, all at once, or `loadSync()`).
  */
-function* loadOp(
+export function* loadZipOp(
   reader: ZipReader,
-  options: ZipLoadOptions,
-): Op<{ result: ZipLoadResult; deferred: Storage[] }> {
+  options: ZipLoadOptions = {},
+): Op<{ readonly result: ZipLoadResult; readonly deferred: readonly Storage[] }> {
   const src = reader.source;
   const small = new Map<string, Uint8Array>();
   for (const name of META_RECORDS) if (reader.has(name)) small.set(name, yield* reader.readOp(name));

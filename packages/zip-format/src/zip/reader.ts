@@ -1,6 +1,7 @@
 import {
   BufferSource,
   type ByteSource,
+  mapReadFailures,
   type Op,
   type ReadProblem,
   readBytes,
@@ -796,20 +797,28 @@ export class ZipReader {
   }
 
   /** Open an archive. */
-  static async open(source: ByteSource, options: ZipReaderOptions = {}): Promise<ZipReader> {
-    const o = ZipReader.options(options);
-    const parsed = await runAsync(parseArchive(source.byteLength, o), source);
-    const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
-    if (o.readLocalHeaders) for (const e of r.entries) await runAsync(resolveLocal(e), source);
-    return r;
+  static open(source: ByteSource, options: ZipReaderOptions = {}): Promise<ZipReader> {
+    return runAsync(ZipReader.openOp(source, options), source);
   }
 
   /** Open an archive synchronously (the source must implement `readSync`). */
   static openSync(source: ByteSource, options: ZipReaderOptions = {}): ZipReader {
+    return runSync(ZipReader.openOp(source, options), source);
+  }
+
+  /**
+   * {@link open} as a parser (`@pt/storage`'s `Op`), for loaders that compose it with other steps
+   * and run once for sync and async sources. Its failed reads are this layer's errors.
+   */
+  static openOp(source: ByteSource, options: ZipReaderOptions = {}): Op<ZipReader> {
+    return mapReadFailures(ZipReader.opening(source, options), readFailure);
+  }
+
+  private static *opening(source: ByteSource, options: ZipReaderOptions): Op<ZipReader> {
     const o = ZipReader.options(options);
-    const parsed = runSync(parseArchive(source.byteLength, o), source);
+    const parsed = yield* parseArchive(source.byteLength, o);
     const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
-    if (o.readLocalHeaders) for (const e of r.entries) runSync(resolveLocal(e), source);
+    if (o.readLocalHeaders) for (const e of r.entries) yield* resolveLocal(e);
     return r;
   }
 
@@ -871,7 +880,11 @@ export class ZipReader {
    * {@link read} as a step of a parser (`@pt/storage`'s `Op`: `yield* reader.readOp(name)`), for
    * loaders written once and driven synchronously or asynchronously ({@link run} / {@link runSync}).
    */
-  *readOp(name: string): Op<Uint8Array> {
+  readOp(name: string): Op<Uint8Array> {
+    return mapReadFailures(this.reading(name), readFailure);
+  }
+
+  private *reading(name: string): Op<Uint8Array> {
     const e = this.entry(name);
     const offset = yield* resolveLocal(e);
     this.checkInflateLimits(e);
