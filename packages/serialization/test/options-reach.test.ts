@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { deflateRawSync } from "node:zlib";
 import { saveLegacySync } from "@pt/legacy-format";
 import { Module } from "@pt/nn-module";
-import { DEFAULT_LIMITS, dumps, PyGlobal, PyObject } from "@pt/pickle";
+import { DEFAULT_LIMITS, dumps, PyGlobal, PyObject, tuple } from "@pt/pickle";
 import { BufferSource, type ByteSource, type Storage } from "@pt/storage";
 import { arange, Tensor, zeros } from "@pt/tensor";
 import { crc32, writeZip, ZipReader } from "@pt/zip-format";
@@ -43,24 +43,33 @@ type Row = { readonly [R in RouteName]: (() => Promise<void>) | string };
 
 // ---- sources ---------------------------------------------------------------------------------
 
-/** A source with no `readSync` (files and Blobs take the asynchronous paths) that counts bytes read. */
-function counting(bytes: Uint8Array, count: { n: number }): ByteSource {
+/**
+ * A source that counts bytes read, with no `readSync` (files and Blobs take the asynchronous
+ * paths) unless `sync`.
+ */
+function counting(bytes: Uint8Array, count: { n: number }, sync = false): ByteSource {
   const b = new BufferSource(bytes);
-  return {
+  const src: { -readonly [K in keyof ByteSource]: ByteSource[K] } = {
     byteLength: b.byteLength,
     read: (o, l) => {
       count.n += l;
       return b.read(o, l);
     },
   };
+  if (sync)
+    src.readSync = (o, l) => {
+      count.n += l;
+      return b.readSync(o, l);
+    };
+  return src;
 }
 
-function treeOf(files: Map<string, Uint8Array>, count: { n: number }): FileTree {
+function treeOf(files: Map<string, Uint8Array>, count: { n: number }, sync = false): FileTree {
   return {
     open: async (name) => {
       const f = files.get(name);
       if (!f) throw new Error(`no file ${name}`);
-      return counting(f, count);
+      return counting(f, count, sync);
     },
   };
 }
@@ -167,6 +176,18 @@ function badCrc(bytes: Uint8Array, name: string): Uint8Array {
   return out;
 }
 
+/** `zip` with one more record, `extra.pkl`: a pickle calling `os.system` (torch never reads it). */
+async function withEvilRecord(zip: Uint8Array): Promise<Uint8Array> {
+  const r = await ZipReader.open(new BufferSource(zip));
+  const records: Array<[string, Uint8Array]> = [];
+  for (const e of r.records.values()) records.push([e.name, await r.read(e.name)]);
+  records.push([
+    "extra.pkl",
+    dumps(new PyObject(new PyGlobal("os", "system"), tuple(["echo"])), { protocol: 2 }),
+  ]);
+  return writeZip(records, { prefix: r.prefix });
+}
+
 /** A TorchScript archive (a `constants.pkl` record) whose `data.pkl` holds `value`. */
 function torchScriptOf(value: unknown): Promise<Uint8Array> {
   const enc = new TextEncoder();
@@ -179,16 +200,16 @@ function torchScriptOf(value: unknown): Promise<Uint8Array> {
 
 // ---- routes ----------------------------------------------------------------------------------
 
-function fromBytes(bytes: Uint8Array): Loader {
+function fromBytes(bytes: Uint8Array, sync = false): Loader {
   return async (options) => {
     const count = { n: 0 };
-    const cp = await open(counting(bytes, count), options);
+    const cp = await open(counting(bytes, count, sync), options);
     return { value: cp.value, storages: cp.storages, bytesRead: count.n };
   };
 }
 
 /** A sharded index over shard `a.bin` (given) and `b.bin` (a legacy file with two storages). */
-function sharded(a: Uint8Array): Loader {
+function sharded(a: Uint8Array, sync = false): Loader {
   const aKeys = ["x"];
   const files = new Map<string, Uint8Array>([
     ["a.bin", a],
@@ -213,7 +234,7 @@ function sharded(a: Uint8Array): Loader {
   ]);
   return async (options) => {
     const count = { n: 0 };
-    const cp = await openSharded(treeOf(files, count), "index.json", options);
+    const cp = await openSharded(treeOf(files, count, sync), "index.json", options);
     return { value: cp.value, storages: [...(cp.storageKeys?.keys() ?? [])], bytesRead: count.n };
   };
 }
@@ -445,6 +466,24 @@ const OPTIONS: { readonly [K in keyof Required<LoadOptions>]: Row } = {
     { safetensors: SAFETENSORS_NA },
   ),
   // the whole object, with fields for every layer, reaches each format (each field: LIMITS below)
+  unreadRecords: perRoute(
+    (r) => async () => {
+      const value = new Map([["w", arange(8)]]);
+      // the check scans the archive's other records synchronously: sources with readSync
+      const l =
+        r === "zip"
+          ? fromBytes(await withEvilRecord(await zipOf(value)), true)
+          : sharded(await withEvilRecord(await zipOf(new Map([["x", value]]))), true);
+      await fails(l({}), /os\.system/);
+      await l({ unreadRecords: "ignore" });
+    },
+    {
+      legacy: "a legacy stream is its pickles and storage records, all read by torch: no unread record",
+      tar: "torch reads all four pickle members of a tar checkpoint (sys_info, storages, tensors, pickle); the unread-record check is a zip one (records listed by its central directory)",
+      dcp: "DCP items are torch.save files written by the DCP writer (no extra records); their pickles are all read",
+      safetensors: SAFETENSORS_NA,
+    },
+  ),
   limits: perRoute(
     (r) => limitCheck(r, deep, { maxDepth: 3, maxInflatedSize: 2 ** 30, maxStorages: 1000 }, "maxDepth"),
     PICKLE_ONLY,
