@@ -17,6 +17,7 @@ import {
   HttpSource,
   halfArrayToFloat32,
   Storage,
+  StorageRangeError,
 } from "@pt/storage";
 import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
@@ -274,8 +275,9 @@ class WorkerBlobSource extends BlobSource {
       const reader = new FRS();
       this.readSync = (offset, length) => {
         if (offset < 0 || length < 0 || offset + length > blob.size)
-          throw new RangeError(
+          throw new StorageRangeError(
             `read of ${length} bytes at offset ${offset} is outside the ${blob.size}-byte file`,
+            { offset, length, byteLength: blob.size },
           );
         return new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, offset + length)));
       };

@@ -4,7 +4,14 @@
  * parser serves synchronous sources (a `Uint8Array`, a `ByteSource` with `readSync`) and
  * asynchronous ones (`ByteSource.read`).
  */
-import { genops, type LoadOptions, PickleError, TruncatedError, Unpickler } from "@pt/pickle";
+import {
+  genops,
+  type LoadOptions,
+  PickleError,
+  TruncatedError,
+  Unpickler,
+  UnsafeGlobalError,
+} from "@pt/pickle";
 import {
   BufferSource,
   type ByteSource,
@@ -150,8 +157,13 @@ export function* loadPickleAt(
   }
 }
 
-/** Turn a pickle-layer failure into a legacy error naming the pickle and its offset. */
+/**
+ * Turn a pickle-layer failure into a legacy error naming the pickle and its offset (the pickle
+ * error is its `cause`); the pickle layer's `UnsafeGlobalError` is returned as is.
+ */
 export function wrapPickleError(e: unknown, record: LegacyRecord, start: number, total: number): Error {
+  // a refusal is a verdict on the file, not a malformed pickle: rethrown as is, never wrapped
+  if (e instanceof UnsafeGlobalError) return e;
   const own = ownError(e);
   if (own) return own;
   if (e instanceof TruncatedError) {

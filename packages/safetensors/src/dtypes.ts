@@ -3,7 +3,7 @@ import { type DType, type DTypeName, findDType } from "@pt/storage";
 /**
  * safetensors dtype codes → torch dtype names, for the codes that have a torch dtype here.
  * (`F4`, `F6_*` packed sub-byte floats have none: files using them are refused with
- * `UNKNOWN_DTYPE`.)
+ * `UnknownDType`.)
  */
 export const SAFETENSORS_DTYPE_NAMES: Readonly<Record<string, DTypeName>> = Object.freeze({
   F64: "float64",

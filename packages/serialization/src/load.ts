@@ -18,12 +18,16 @@ import {
   type Storage,
   storageReadFailure,
 } from "@pt/storage";
+import { memoryFormatGlobals } from "@pt/tensor";
 import {
   type Crc32Function,
+  isPt2Archive,
+  loadPt2,
   loadZipOp,
   loadZipStorages,
   loadZipStoragesSync,
   type PickleLimits,
+  type Pt2Archive,
   TorchScriptArchiveError,
   type ZipFormatInfo,
   type ZipLoadOptions,
@@ -32,8 +36,8 @@ import {
   type ZipReaderOptions,
 } from "@pt/zip-format";
 import { detectFormat, type Format } from "./detect.js";
-import { type RefusedGlobal, SerializationError, UnsafeGlobalsError } from "./errors.js";
-import { type GlobalRegistry, PickleError, UnsafeGlobalError } from "./pickle-compat.js";
+import { type RefusedGlobal, SerializationError, UnsafeGlobalError } from "./errors.js";
+import { type GlobalRegistry, PickleError, PickleUnsafeGlobalError } from "./pickle-compat.js";
 import { weightsOnlyRegistry } from "./policy.js";
 import {
   type FileSections,
@@ -72,7 +76,7 @@ export interface LoadOptions {
   readonly lazy?: boolean;
   /**
    * Default `true`: torch's `weights_only` allowlist (tensors, storages, dtypes, `OrderedDict`, …);
-   * any other global is refused with an {@link UnsafeGlobalsError} naming every offending
+   * any other global is refused with an {@link UnsafeGlobalError} naming every offending
    * `module.name` and its offset. `false` behaves as `unsafe: "opaque"`.
    */
   readonly weightsOnly?: boolean;
@@ -123,6 +127,8 @@ export interface Checkpoint {
   readonly records?: readonly CheckpointRecord[];
   /** Zip details (version, byteorder, serialization id, …). */
   readonly zip?: ZipFormatInfo;
+  /** A `torch.export` archive (format `"pt2"`): its models, weights and constants (`loadPt2`). */
+  readonly pt2?: Pt2Archive;
   /** Every storage, in order of first use (zip: by key `"0"`, `"1"`, …). */
   readonly storages: readonly Storage[];
   /** The key each storage has in the file (`data/<key>` in zip files; the legacy or tar key). */
@@ -177,17 +183,19 @@ function withLazyLists(
 function resolvePolicy(options: LoadOptions): Resolved {
   if (options.unsafe !== undefined && options.unsafe !== "opaque")
     throw new SerializationError(
-      "INVALID_OPTION",
+      "InvalidOption",
       `unknown unsafe mode ${JSON.stringify(options.unsafe)} (only "opaque")`,
     );
   const opaque = options.unsafe === "opaque" || options.weightsOnly === false;
   const nn = nnGlobals();
   if (!opaque)
     return { registry: weightsOnlyRegistry(options.allowGlobals ?? [], nn), opaque, revive: false };
-  const registry =
+  // typed values torch's weights_only refuses (memory formats) are read only here, never by default
+  const registry = (
     options.modules === "opaque"
       ? weightsOnlyRegistry(options.allowGlobals ?? [])
-      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn);
+      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn)
+  ).merge(memoryFormatGlobals());
   return { registry, opaque, revive: options.modules !== "opaque" };
 }
 
@@ -197,7 +205,7 @@ function toByteSource(source: Source): ByteSource {
   const s = source as ByteSource;
   if (s && typeof s.byteLength === "number" && typeof s.read === "function") return s;
   throw new SerializationError(
-    "INVALID_SOURCE",
+    "InvalidSource",
     "source must be a Uint8Array, ArrayBuffer, Blob or ByteSource ({ byteLength, read(offset, length) })",
   );
 }
@@ -222,15 +230,6 @@ function readerOptions(options: LoadOptions): ZipReaderOptions {
   return { ...options.limits, checkCrc: options.checkCrc, crc32: options.crc32 };
 }
 
-/** The pickle layer's refusal, possibly wrapped by a format layer (`cause` chain). */
-function findUnsafe(e: unknown): UnsafeGlobalError | null {
-  for (let k = 0; k < 6 && e instanceof Error; k++) {
-    if (e instanceof UnsafeGlobalError) return e;
-    e = e.cause;
-  }
-  return null;
-}
-
 /**
  * A source that refuses to read once the data changed underneath (its `fingerprint`, e.g. a
  * file's size and mtime, differs from the one at open): lazy storages never mix old and new bytes.
@@ -242,7 +241,7 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
   const check = (now: string, offset: number) => {
     if (now !== initial)
       throw new SerializationError(
-        "SOURCE_CHANGED",
+        "SourceChanged",
         `the source changed after it was opened (fingerprint ${initial} → ${now}): refusing to read ${offset === -1 ? "" : `at offset ${offset} `}lazily`,
         offset === -1 ? {} : { offset },
       );
@@ -267,19 +266,18 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
   return out;
 }
 
-/** The first pickle error (not a refusal) in the `cause` chain: a malformed or mis-framed pickle. */
-function findMalformed(e: unknown): PickleError | null {
-  for (let k = 0; k < 6 && e instanceof Error; k++) {
-    if (e instanceof PickleError) return e instanceof UnsafeGlobalError ? null : e;
-    e = e.cause;
-  }
-  return null;
+/**
+ * A malformed or mis-framed pickle: the pickle layer's error as is, or wrapped once by the format
+ * layer that read it (its `cause`: zip's `DataPklInvalid`, legacy's `Pickle`/`Truncated`).
+ */
+function malformedPickle(e: unknown): boolean {
+  return e instanceof PickleError || (e instanceof Error && e.cause instanceof PickleError);
 }
 
 /** Every global the policy refuses, from the one scanner (first occurrence of each name). */
-export function refusedBy(result: ScanResult): RefusedGlobal[] {
+export function refusedBy(result: ScanResult): (RefusedGlobal & { readonly record: string })[] {
   const seen = new Set<string>();
-  const out: RefusedGlobal[] = [];
+  const out: (RefusedGlobal & { readonly record: string })[] = [];
   for (const g of result.globals) {
     if (!g.flagged || seen.has(g.global)) continue;
     seen.add(g.global);
@@ -319,20 +317,21 @@ function refuseUnreadPickles(reader: ZipReader, policy: Resolved, options: LoadO
   if (sections.length === 0) return;
   const result = scanSections({ format: "zip", unsupported: null, sections }, scanOptionsOf(policy));
   const refused = refusedBy(result);
-  if (refused.length > 0) throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly");
+  if (refused.length > 0) throw new UnsafeGlobalError(refused, policy.opaque ? "opaque" : "weightsOnly");
 }
 
 /**
  * Turn a failed load into the scanner's verdict: when the pickle layer refused a global, or the
  * file could not be loaded at all (unknown format, no data.pkl…) and the scanner finds globals the
- * policy refuses, an {@link UnsafeGlobalsError} listing every one of them (so `load` and `scan`
+ * policy refuses, an {@link UnsafeGlobalError} listing every one of them (so `load` and `scan`
  * agree). A malformed or mis-framed pickle, or a TorchScript archive, keeps its own error unless
  * the scanner finds a dangerous global: then the refusal names every flagged global, the
  * pickle's problem (its offsets) noted beside the globals of its section, the error as `cause`.
  */
 function explainRefusal(e: unknown, files: () => FileSections | null, policy: Resolved): never {
-  const unsafe = findUnsafe(e);
-  const ownError = !unsafe && (findMalformed(e) !== null || e instanceof TorchScriptArchiveError);
+  // the pickle layer's refusal reaches here as is: no format layer wraps it (ARCHITECTURE.md, "Errors")
+  const unsafe = e instanceof PickleUnsafeGlobalError ? e : null;
+  const ownError = !unsafe && (malformedPickle(e) || e instanceof TorchScriptArchiveError);
   let sections: FileSections | null = null;
   try {
     sections = files();
@@ -341,18 +340,12 @@ function explainRefusal(e: unknown, files: () => FileSections | null, policy: Re
   }
   const refused = sections ? refusedBy(scanSections(sections, scanOptionsOf(policy))) : [];
   if (ownError && !refused.some((g) => g.dangerous)) throw e;
-  if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
-    refused.push({
-      module: unsafe.module,
-      name: unsafe.qualname,
-      offset: unsafe.offset ?? 0,
-      opcode: unsafe.opcode ?? "GLOBAL",
-      record: sections?.sections.find((s) => s.loaded)?.name ?? "data.pkl",
-      dangerous: unsafe.dangerous,
-    });
+  for (const g of unsafe?.globals ?? []) {
+    if (refused.some((r) => r.module === g.module && r.name === g.name)) continue;
+    refused.push({ ...g, record: g.record ?? sections?.sections.find((s) => s.loaded)?.name ?? "data.pkl" });
   }
   if (refused.length === 0) throw e;
-  throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
+  throw new UnsafeGlobalError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
 }
 
 /** The sections of a source, fetched on demand when it is async (the error path only). */
@@ -393,6 +386,20 @@ interface Opened {
   readonly byKey: ReadonlyMap<string, Storage>;
   /** Storages still to read (eager loads from sources read in pieces); zip: read through `loadZipStorages`. */
   readonly deferred: readonly Storage[];
+  /** A torch.export archive, left to `loadPt2` (`open` only). */
+  readonly pt2?: ZipReader;
+}
+
+/** A zip or TorchScript archive's part of {@link openOp}. */
+function* zipOpened(reader: ZipReader, options: LoadOptions, policy: Resolved, lazy: boolean): Op<Opened> {
+  const { result, deferred } = yield* loadZipOp(reader, zipOptions(options, policy, lazy));
+  return {
+    format: result.format.torchscript ? "torchscript" : "zip",
+    value: result.value,
+    zip: result,
+    byKey: result.storages,
+    deferred,
+  };
 }
 
 /**
@@ -401,19 +408,21 @@ interface Opened {
  * synchronously. Failures are the formats' errors; the drivers turn refusals into
  * {@link UnsafeGlobalsError}s (`explainRefusal`).
  */
-function* openOp(src: ByteSource, options: LoadOptions, policy: Resolved, lazy: boolean): Op<Opened> {
+function* openOp(
+  src: ByteSource,
+  options: LoadOptions,
+  policy: Resolved,
+  lazy: boolean,
+  pt2 = false,
+): Op<Opened> {
   const head = yield* readBytes(0, Math.min(512, src.byteLength));
   const format = detectFormat(head);
   if (format === "zip") {
     const reader = yield* ZipReader.openOp(src, readerOptions(options));
-    const { result, deferred } = yield* loadZipOp(reader, zipOptions(options, policy, lazy));
-    return {
-      format: result.format.torchscript ? "torchscript" : "zip",
-      value: result.value,
-      zip: result,
-      byKey: result.storages,
-      deferred,
-    };
+    // perhaps a torch.export archive (.pt2): `open` decides (isPt2Archive) and reads it with loadPt2
+    if (pt2 && reader.has("archive_format"))
+      return { format: "zip", value: undefined, byKey: new Map(), deferred: [], pt2: reader };
+    return yield* zipOpened(reader, options, policy, lazy);
   }
   if (format === "legacy" || format === "tar") {
     const lo = legacyOptions(options, policy, lazy);
@@ -424,7 +433,7 @@ function* openOp(src: ByteSource, options: LoadOptions, policy: Resolved, lazy: 
     return { format, value: r.value, byKey: r.storages, deferred };
   }
   throw new SerializationError(
-    "UNKNOWN_FORMAT",
+    "UnknownFormat",
     `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
     { offset: 0 },
   );
@@ -441,8 +450,14 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
   const src = lazy ? await changeDetecting(raw) : raw;
   const policy = resolvePolicy(options);
   let opened: Opened;
+  let pt2: ZipReader | null = null;
   try {
-    opened = await runAsync(openOp(src, options, policy, lazy), src, readFailure);
+    opened = await runAsync(openOp(src, options, policy, lazy, true), src, readFailure);
+    if (opened.pt2) {
+      if (await isPt2Archive(opened.pt2)) pt2 = opened.pt2;
+      else opened = await runAsync(zipOpened(opened.pt2, options, policy, lazy), src, readFailure);
+    }
+    if (pt2) return openPt2(pt2, src);
     if (opened.zip) await loadZipStorages(opened.deferred);
     else await Promise.all(opened.deferred.map((s) => s.load()));
   } catch (e) {
@@ -473,6 +488,45 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
 }
 
 /**
+ * A `torch.export` archive (`.pt2`): its weights then its constants by name (a `Map`, in the
+ * configs' order), read from their records; the exported program is never run nor interpreted, so
+ * every policy reads it. An entry we cannot read (a `torch.save`d tensor subclass, an unknown dtype
+ * or layout, a non-tensor constant) refuses the archive by name, with `loadPt2`'s reason.
+ */
+async function openPt2(reader: ZipReader, src: ByteSource): Promise<Checkpoint> {
+  const a = await loadPt2(reader);
+  const value = new Map<string, unknown>();
+  const byKey = new Map<string, Storage>();
+  for (const t of [...a.weights, ...a.constants]) {
+    if (t.tensor === null)
+      throw new SerializationError(
+        "FormatUnsupported",
+        `torch.export archive: ${t.kind} ${JSON.stringify(t.name)} of model ${t.model} (${t.record}) cannot be read: ${t.problem ?? "unknown reason"}`,
+      );
+    value.set(value.has(t.name) ? `${t.model}.${t.name}` : t.name, t.tensor);
+    if (!byKey.has(t.record)) byKey.set(t.record, t.tensor.storage);
+  }
+  return withLazyLists(
+    {
+      format: "pt2",
+      value,
+      pt2: a,
+      close: async () => {
+        await src.close?.();
+      },
+    },
+    byKey,
+    () =>
+      [...reader.records.values()].map((e) => ({
+        name: e.name,
+        size: e.uncompressedSize,
+        compressedSize: e.compressedSize,
+        method: e.method,
+      })),
+  );
+}
+
+/**
  * Load a checkpoint (`torch.load`): detects zip, legacy and tar files by their first bytes and
  * dispatches. Safe by default (torch's `weights_only` allowlist); nothing is ever executed.
  */
@@ -494,7 +548,7 @@ export function open(source: Source, options: LoadOptions = {}): Promise<Checkpo
  */
 export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options: LoadOptions = {}): unknown {
   const src = toByteSource(source);
-  if (!src.readSync) throw new SerializationError("INVALID_SOURCE", "loadSync needs a source with readSync");
+  if (!src.readSync) throw new SerializationError("InvalidSource", "loadSync needs a source with readSync");
   const policy = resolvePolicy(options);
   let opened: Opened;
   try {
