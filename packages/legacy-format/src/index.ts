@@ -19,6 +19,7 @@ export {
   type LegacyLoadResult,
   type LegacyStorageRecord,
   loadLegacy,
+  loadLegacyOp,
   loadLegacySync,
   type ModuleSource,
 } from "./legacy.js";
@@ -34,6 +35,7 @@ export { LEGACY_ROLES, legacyPickleSections, legacyPickleSectionsAsync } from ".
 export { DEFAULT_SYS_INFO, type SysInfo } from "./sys-info.js";
 export {
   loadTar,
+  loadTarOp,
   loadTarSync,
   type TarLoadOptions,
   type TarLoadResult,

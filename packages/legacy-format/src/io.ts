@@ -1,7 +1,8 @@
 /**
- * Reading machinery shared by the legacy and tar readers: parsers are generators that yield
- * batches of byte-range reads, so one parser serves synchronous sources (a `Uint8Array`, a
- * `ByteSource` with `readSync`) and asynchronous ones (`ByteSource.read`).
+ * Reading helpers shared by the legacy and tar readers. Parsers are `@pt/storage` `Op`s
+ * (generators yielding batches of byte-range reads), driven by its `runSync`/`runAsync`, so one
+ * parser serves synchronous sources (a `Uint8Array`, a `ByteSource` with `readSync`) and
+ * asynchronous ones (`ByteSource.read`).
  */
 import {
   genops,
@@ -9,20 +10,17 @@ import {
   PickleError,
   TruncatedError,
   Unpickler,
-  type UnpicklerOptions,
   UnsafeGlobalError,
 } from "@pt/pickle";
-import { BufferSource, type ByteSource } from "@pt/storage";
+import {
+  BufferSource,
+  type ByteSource,
+  type Op,
+  type ReadProblem,
+  runAsync as runAsyncWith,
+  runSync as runSyncWith,
+} from "@pt/storage";
 import { LegacyFormatError, LegacyPickleError, type LegacyRecord, LegacyTruncatedError } from "./errors.js";
-
-/** One read: `length` bytes at `offset` (always inside the source; checked before yielding). */
-export interface ReadRequest {
-  readonly offset: number;
-  readonly length: number;
-}
-
-/** A parser: yields batches of reads, receives their bytes (same order), returns a result. */
-export type Parser<T> = Generator<readonly ReadRequest[], T, Uint8Array[]>;
 
 /** Anything the readers accept as input. */
 export type LegacySource = Uint8Array | ByteSource;
@@ -32,44 +30,41 @@ export function asByteSource(src: LegacySource): ByteSource {
   return src instanceof Uint8Array ? new BufferSource(src) : src;
 }
 
-function checkRead(src: ByteSource, r: ReadRequest, got: Uint8Array): Uint8Array {
-  if (got.byteLength !== r.length) {
-    throw new LegacyTruncatedError(
-      `source returned ${got.byteLength} bytes for a read of ${r.length} bytes at offset ${r.offset} (source of ${src.byteLength} bytes)`,
-      { offset: r.offset },
-    );
+/**
+ * A failed read as this layer's error. The parsers are `@pt/storage` `Op`s driven by its
+ * `runSync`/`runAsync`; they only ask for bytes inside the source, so a read outside it or a short
+ * one means the source is shorter than it claims. A source's own failure is rethrown as is.
+ */
+export function readFailure(p: ReadProblem): Error {
+  switch (p.kind) {
+    case "sync":
+      return new LegacyFormatError(
+        "Storage",
+        "this source has no readSync; use the asynchronous loader (loadLegacy / loadTar)",
+      );
+    case "failed":
+      return p.cause instanceof Error ? p.cause : new LegacyFormatError("Storage", String(p.cause));
+    case "range":
+      return new LegacyTruncatedError(
+        `read of ${p.length} bytes at offset ${p.offset} is outside the source of ${p.byteLength} bytes`,
+        { offset: p.offset },
+      );
+    default:
+      return new LegacyTruncatedError(
+        `source returned ${p.got} bytes for a read of ${p.length} bytes at offset ${p.offset} (source of ${p.byteLength} bytes)`,
+        { offset: p.offset },
+      );
   }
-  return got;
 }
 
 /** Run a parser against a source synchronously (needs `readSync`). */
-export function runSync<T>(parser: Parser<T>, src: ByteSource): T {
-  const readSync = src.readSync?.bind(src);
-  if (!readSync) {
-    throw new LegacyFormatError(
-      "Storage",
-      "this source has no readSync; use the asynchronous loader (loadLegacy / loadTar)",
-    );
-  }
-  let step = parser.next([]);
-  while (!step.done) {
-    const out = step.value.map((r) => checkRead(src, r, readSync(r.offset, r.length)));
-    step = parser.next(out);
-  }
-  return step.value;
+export function runSync<T>(parser: Op<T>, src: ByteSource): T {
+  return runSyncWith(parser, src, readFailure);
 }
 
 /** Run a parser against a source, awaiting each batch of reads (reads of a batch run concurrently). */
-export async function runAsync<T>(parser: Parser<T>, src: ByteSource): Promise<T> {
-  let step = parser.next([]);
-  while (!step.done) {
-    const reqs = step.value;
-    const out = await Promise.all(
-      reqs.map(async (r) => checkRead(src, r, await src.read(r.offset, r.length))),
-    );
-    step = parser.next(out);
-  }
-  return step.value;
+export function runAsync<T>(parser: Op<T>, src: ByteSource): Promise<T> {
+  return runAsyncWith(parser, src, readFailure);
 }
 
 /**
@@ -90,7 +85,7 @@ export class Prefix {
     return this.buf.length >= this.total;
   }
   /** Grow the prefix (at least doubling, at least to `min`), up to the whole file. */
-  *grow(min = 0): Parser<void> {
+  *grow(min = 0): Op<void> {
     const step = this.readAhead === null ? Math.max(this.buf.length, 64 * 1024) : this.readAhead;
     const want = Math.min(this.total, Math.max(min, this.buf.length + step));
     if (want <= this.buf.length) return;
@@ -101,13 +96,13 @@ export class Prefix {
     this.buf = next;
   }
   /** Make sure bytes `[0, end)` are in the prefix (`end` must be ≤ total). */
-  *ensure(end: number): Parser<void> {
+  *ensure(end: number): Op<void> {
     if (end > this.buf.length) yield* this.grow(end);
   }
 }
 
 /** Start a prefix: the whole buffer for in-memory sources, else the first `initial` bytes. */
-export function* startPrefix(src: LegacySource, readAhead: number | null = null): Parser<Prefix> {
+export function* startPrefix(src: LegacySource, readAhead: number | null = null): Op<Prefix> {
   if (src instanceof Uint8Array) return new Prefix(src.byteLength, src);
   const n = Math.min(readAhead ?? 64 * 1024, src.byteLength);
   const [head] = n > 0 ? yield [{ offset: 0, length: n }] : [new Uint8Array(0)];
@@ -135,7 +130,7 @@ export function* loadPickleAt(
   record: LegacyRecord,
   make: () => LoadOptions,
   base = 0,
-): Parser<{ value: unknown; end: number }> {
+): Op<{ value: unknown; end: number }> {
   // Sources read in pieces: first find the pickle's STOP (reading more as needed) with a scan that
   // resolves nothing, so the unpickler (and its hooks) runs exactly once.
   while (!prefix.complete) {
@@ -195,28 +190,6 @@ export function wrapPickleError(e: unknown, record: LegacyRecord, start: number,
     record,
     offset: start,
   });
-}
-
-/** The pickle-level limits a caller may set (defaults: `@pt/pickle`'s `DEFAULT_LIMITS`). */
-export type PickleLimits = {
-  readonly [K in
-    | "maxDepth"
-    | "maxMemoEntries"
-    | "maxStringLength"
-    | "maxBytesLength"
-    | "maxTotalAllocation"]?: UnpicklerOptions[K] | undefined;
-};
-
-/** Copy only the defined pickle limits (for `exactOptionalPropertyTypes`). */
-export function pickleLimits(l: PickleLimits | undefined): { [K in keyof PickleLimits]?: number } {
-  const out: { -readonly [K in keyof PickleLimits]: number } = {};
-  if (!l) return out;
-  if (l.maxDepth !== undefined) out.maxDepth = l.maxDepth;
-  if (l.maxMemoEntries !== undefined) out.maxMemoEntries = l.maxMemoEntries;
-  if (l.maxStringLength !== undefined) out.maxStringLength = l.maxStringLength;
-  if (l.maxBytesLength !== undefined) out.maxBytesLength = l.maxBytesLength;
-  if (l.maxTotalAllocation !== undefined) out.maxTotalAllocation = l.maxTotalAllocation;
-  return out;
 }
 
 /** Read a little- or big-endian int64 as a bigint. */

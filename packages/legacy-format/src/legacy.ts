@@ -3,8 +3,25 @@
  * torch from 0.1.10 to 1.5): five pickles (magic number, protocol version, sys_info, the object,
  * the sorted storage keys), then per key an int64 little-endian element count and the raw bytes.
  */
-import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, tuple } from "@pt/pickle";
-import { type ByteSource, type DType, dtypes, Storage, StorageNotLoadedError } from "@pt/storage";
+import {
+  GlobalRegistry,
+  type HookContext,
+  isTuple,
+  type LoadOptions,
+  type PickleLimits,
+  pickLimits,
+  tuple,
+} from "@pt/pickle";
+import {
+  type ByteSource,
+  type DType,
+  dtypes,
+  mapReadFailures,
+  type Op,
+  type ReadRequest,
+  Storage,
+  StorageNotLoadedError,
+} from "@pt/storage";
 import { parseStoragePid, StorageClassRef, torchGlobals } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import {
@@ -21,11 +38,8 @@ import {
   latin1,
   loadPickleAt,
   normKey,
-  type Parser,
-  type PickleLimits,
   type Prefix,
-  pickleLimits,
-  type ReadRequest,
+  readFailure,
   readInt64,
   runAsync,
   runSync,
@@ -40,7 +54,7 @@ export interface ModuleSource {
   readonly source: string | null;
 }
 
-/** Limits against hostile files: the pickle limits plus the number of storages. */
+/** Limits against hostile files: `@pt/pickle`'s limits (given to every pickle of the file) plus the number of storages. */
 export interface LegacyLimits extends PickleLimits {
   /** Maximum number of distinct storages (and storage keys). Default 1 000 000. */
   readonly maxStorages?: number | undefined;
@@ -68,6 +82,8 @@ export interface LegacyLoadOptions {
    */
   readonly dataByteOrder?: "little" | "sys_info" | undefined;
   readonly limits?: LegacyLimits | undefined;
+  /** Device of every storage (torch's `map_location` given as a string). Default: the saved location. */
+  readonly mapLocation?: string | undefined;
   /**
    * For sources read in pieces (`ByteSource`): bytes read ahead per step while the pickles are
    * read. Default: 64 KiB first, then at least doubling (few reads; the last one may run up to
@@ -204,6 +220,7 @@ function makePersistentLoad(
   byteOrder: "little" | "big",
   maxStorages: number,
   located: Map<string, { offset: number; bytes?: Uint8Array }> | null,
+  mapLocation: string | undefined,
 ): (pid: unknown, ctx: HookContext) => unknown {
   return (pid, ctx) => {
     const where = { record: "object" as const, offset: ctx.offset };
@@ -275,7 +292,7 @@ function makePersistentLoad(
       const loc = located?.get(key);
       const source = new RecordSource(bs, p.nbytes, key, loc?.offset, loc?.bytes);
       root = Storage.lazy(p.dtype, source, 0, p.nbytes, {
-        device: p.location,
+        device: mapLocation ?? p.location,
         untyped: p.untyped,
         byteOrder,
       });
@@ -330,7 +347,7 @@ function* locateRecords(
   plain: () => LoadOptions,
   maxStorages: number,
   prefetch: boolean,
-): Parser<Map<string, { offset: number; bytes?: Uint8Array }>> {
+): Op<Map<string, { offset: number; bytes?: Uint8Array }>> {
   const sizes = new Map<string, number>();
   const storageClasses = new GlobalRegistry();
   for (const [m, n, v] of registryFor(undefined).entries())
@@ -385,14 +402,14 @@ function* inferUnreferenced(
   start: number,
   total: number,
   buf: Uint8Array,
-): Parser<Map<string, { nbytes: number; count: number }> | null> {
+): Op<Map<string, { nbytes: number; count: number }> | null> {
   const found = new Map<string, { nbytes: number; count: number }>();
-  const countAt = function* (p: number): Parser<bigint> {
+  const countAt = function* (p: number): Op<bigint> {
     if (p + 8 <= buf.length) return readInt64(buf, p);
     const [h] = yield [{ offset: p, length: 8 }];
     return readInt64(h!, 0);
   };
-  const search = function* (i: number, p: number): Parser<boolean> {
+  const search = function* (i: number, p: number): Op<boolean> {
     if (i === keys.length) return p === total;
     if (p + 8 > total) return false;
     const key = keys[i]!;
@@ -416,15 +433,11 @@ function* inferUnreferenced(
 }
 
 /** The legacy stream parser: reads the pickles and locates every storage record. */
-function* legacyParser(
-  src: LegacySource,
-  bs: ByteSource,
-  options: LegacyLoadOptions,
-): Parser<LegacyLoadResult> {
+function* legacyParser(src: LegacySource, bs: ByteSource, options: LegacyLoadOptions): Op<LegacyLoadResult> {
   const prefix = yield* startPrefix(src, options.readAhead ?? null);
   const total = prefix.total;
   const encoding = options.encoding ?? "utf-8";
-  const limits = pickleLimits(options.limits);
+  const limits = pickLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
   const plain = (): LoadOptions => ({ encoding, ...limits });
 
@@ -452,7 +465,15 @@ function* legacyParser(
   let obj: { value: unknown; end: number };
   for (;;) {
     state = { objects: new Map(), roots: new Map(), modules: new Map() };
-    const persistentLoad = makePersistentLoad(state, bs, total, byteOrder, maxStorages, located);
+    const persistentLoad = makePersistentLoad(
+      state,
+      bs,
+      total,
+      byteOrder,
+      maxStorages,
+      located,
+      options.mapLocation,
+    );
     try {
       obj = yield* loadPickleAt(prefix, si.end, "object", () => {
         const o: { -readonly [K in keyof LoadOptions]: LoadOptions[K] } = {
@@ -535,7 +556,11 @@ function* legacyParser(
     }
     for (const [key, { nbytes, count }] of found) {
       const source = new RecordSource(bs, nbytes, key, undefined, undefined);
-      const storage = Storage.lazy(dtypes.uint8, source, 0, nbytes, { untyped: true, byteOrder });
+      const storage = Storage.lazy(dtypes.uint8, source, 0, nbytes, {
+        untyped: true,
+        byteOrder,
+        ...(options.mapLocation !== undefined ? { device: options.mapLocation } : {}),
+      });
       state.roots.set(key, { key, storage, dtype: dtypes.uint8, numel: nbytes, nbytes, source, count });
       rememberKey(storage, key);
     }
@@ -642,6 +667,16 @@ export async function loadLegacy(
   const result = await runAsync(legacyParser(source, bs, options), bs);
   if (!options.lazy) await Promise.all(result.records.map((r) => r.storage.load()));
   return result;
+}
+
+/**
+ * The legacy loader as a parser (`@pt/storage`'s `Op`) over `source`, for loaders that compose it
+ * with other steps and drive it sync or async (`loadLegacy`/`loadLegacySync` drive this one parser).
+ * Storages are left lazy: unless `lazy`, the driver loads `records`' storages. Failed reads are
+ * this layer's errors.
+ */
+export function loadLegacyOp(source: ByteSource, options: LegacyLoadOptions = {}): Op<LegacyLoadResult> {
+  return mapReadFailures(legacyParser(source, source, options), readFailure);
 }
 
 /** `loadLegacy` for in-memory data or a source with `readSync`. */

@@ -3,7 +3,7 @@
  * (`torch.save(obj, f, _use_new_zipfile_serialization=False)`).
  */
 import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
-import type { DType, Storage } from "@pt/storage";
+import type { ByteSink, DType, Storage } from "@pt/storage";
 import { flavorGlobalRenamer, installTorchPickleProtocols, savedStorage, torchReducers } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
@@ -11,11 +11,8 @@ import { legacyModuleSource, legacyStorageKey, viewOffsets } from "./keys.js";
 import type { ModuleSource } from "./legacy.js";
 import { DEFAULT_SYS_INFO } from "./sys-info.js";
 
-/** Where `saveLegacy` writes: any object with `write` (and optionally `close`). */
-export interface LegacySink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  close?(): void | Promise<void>;
-}
+/** Where `saveLegacy` writes: `@pt/storage`'s one {@link ByteSink}. The name stays for existing imports. */
+export type LegacySink = ByteSink;
 
 /** Options of `saveLegacy` (every field optional; defaults stated). */
 export interface LegacySaveOptions {
@@ -291,7 +288,7 @@ function recordCount(r: SavedRecord): number {
  */
 export async function saveLegacy(
   value: unknown,
-  sink: LegacySink,
+  sink: ByteSink,
   options: LegacySaveOptions = {},
 ): Promise<void> {
   const plan = planLegacySave(value, options);

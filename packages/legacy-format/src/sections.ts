@@ -6,17 +6,9 @@
  * but the counts of the tar members' records (plain ints).
  */
 import { genops, loads, type PickleError, type PickleSection, scanPickle, TruncatedError } from "@pt/pickle";
-import { dtypeFromStorageClass } from "@pt/storage";
+import { dtypeFromStorageClass, type Op } from "@pt/storage";
 import { LegacyTruncatedError } from "./errors.js";
-import {
-  asByteSource,
-  type LegacySource,
-  type Parser,
-  type Prefix,
-  runAsync,
-  runSync,
-  startPrefix,
-} from "./io.js";
+import { asByteSource, type LegacySource, type Prefix, runAsync, runSync, startPrefix } from "./io.js";
 import { tarMembers } from "./tar.js";
 
 /** What reads a legacy file's pickles. */
@@ -28,7 +20,7 @@ export const LEGACY_ROLES = Object.freeze({
 const STREAM = ["magic_number", "protocol_version", "sys_info", "object", "storage_keys"] as const;
 
 /** Where the pickle at `start` ends (reading more of the file as needed), or the error that ends it. */
-function* pickleEnd(prefix: Prefix, start: number): Parser<{ end: number } | { error: PickleError }> {
+function* pickleEnd(prefix: Prefix, start: number): Op<{ end: number } | { error: PickleError }> {
   for (;;) {
     try {
       // framing is the scanner's business: find the end as CPython's C unpickler would
@@ -47,7 +39,7 @@ function* pickleEnd(prefix: Prefix, start: number): Parser<{ end: number } | { e
   }
 }
 
-function* streamSections(src: LegacySource): Parser<PickleSection[]> {
+function* streamSections(src: LegacySource): Op<PickleSection[]> {
   const prefix = yield* startPrefix(src);
   const out: PickleSection[] = [];
   let at = 0;
@@ -81,7 +73,7 @@ function count(bytes: Uint8Array, at: number): number | null {
   }
 }
 
-function* tarSections(src: LegacySource): Parser<PickleSection[]> {
+function* tarSections(src: LegacySource): Op<PickleSection[]> {
   const bs = asByteSource(src);
   const members = yield* tarMembers(bs.byteLength);
   const out: PickleSection[] = [];

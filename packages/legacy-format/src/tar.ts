@@ -3,8 +3,15 @@
  * `tensors` and `pickle`. Member names are only compared with those four names, never used as
  * paths; links, devices, FIFOs and path-traversal names are refused.
  */
-import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, Unpickler } from "@pt/pickle";
-import { dtypes as allDtypes, type ByteSource, Storage } from "@pt/storage";
+import {
+  GlobalRegistry,
+  type HookContext,
+  isTuple,
+  type LoadOptions,
+  pickLimits,
+  Unpickler,
+} from "@pt/pickle";
+import { dtypes as allDtypes, type ByteSource, mapReadFailures, type Op, Storage } from "@pt/storage";
 import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
 import {
   LegacyFormatError,
@@ -21,8 +28,7 @@ import {
   type LegacySource,
   latin1,
   normKey,
-  type Parser,
-  pickleLimits,
+  readFailure,
   runAsync,
   runSync,
   wrapPickleError,
@@ -42,6 +48,8 @@ export interface TarLoadOptions {
   /** See `LegacyLoadOptions.dataByteOrder`. Default `"little"`. */
   readonly dataByteOrder?: "little" | "sys_info" | undefined;
   readonly limits?: LegacyLimits | undefined;
+  /** Device of every storage (torch's `map_location` given as a string). Default: the saved location. */
+  readonly mapLocation?: string | undefined;
 }
 
 /** One member of a tar archive. */
@@ -150,7 +158,7 @@ function unsafeName(name: string): boolean {
 
 /** Walk the archive's headers; returns its members (data not read). */
 /** The members of a tar archive (headers checked: checksums, sizes, unsafe types and names). */
-export function* tarMembers(total: number): Parser<TarMember[]> {
+export function* tarMembers(total: number): Op<TarMember[]> {
   const members: TarMember[] = [];
   let pos = 0;
   let pax: Map<string, string> | null = null;
@@ -255,7 +263,7 @@ const tensorTypes = (() => {
   return r;
 })();
 
-function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Parser<TarLoadResult> {
+function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Op<TarLoadResult> {
   const total = bs.byteLength;
   const members = yield* tarMembers(total);
   const byName = new Map<string, TarMember>();
@@ -274,14 +282,14 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
         `tar archive has no '${want}' member (members: ${members.map((m) => `'${m.name}'`).join(", ") || "none"})`,
       );
   }
-  const read = function* (m: TarMember): Parser<Uint8Array> {
+  const read = function* (m: TarMember): Op<Uint8Array> {
     if (src instanceof Uint8Array) return src.subarray(m.offset, m.offset + m.size);
     if (m.size === 0) return new Uint8Array(0);
     const [d] = yield [{ offset: m.offset, length: m.size }];
     return d!;
   };
   const encoding = options.encoding ?? "utf-8";
-  const limits = pickleLimits(options.limits);
+  const limits = pickLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
   const registry = registryFor(tensorTypes.merge(options.globals ?? new GlobalRegistry()));
   const baseOpts = (): LoadOptions => {
@@ -400,7 +408,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
     const d = S.need(Number(nbytes), `storage '${key}'`);
     const bytes = sdata.subarray(d, d + Number(nbytes));
     const storage = Storage.fromBytes(cls.dtype, bytes, {
-      device: location,
+      device: options.mapLocation ?? location,
       untyped: cls.untyped,
       byteOrder,
     });
@@ -572,6 +580,11 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
 export function loadTar(source: LegacySource, options: TarLoadOptions = {}): Promise<TarLoadResult> {
   const bs = asByteSource(source);
   return runAsync(tarParser(source, bs, options), bs);
+}
+
+/** `loadTar` as a parser (`@pt/storage`'s `Op`), for loaders that drive it sync or async. Failed reads are this layer's errors. */
+export function loadTarOp(source: ByteSource, options: TarLoadOptions = {}): Op<TarLoadResult> {
+  return mapReadFailures(tarParser(source, source, options), readFailure);
 }
 
 /** `loadTar` for in-memory data or a source with `readSync`. */

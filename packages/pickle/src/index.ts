@@ -48,6 +48,8 @@ export {
   type LoadOptions,
   loads,
   loadsWithOffset,
+  type PickleLimits,
+  pickLimits,
   Unpickler,
   type UnpicklerOptions,
 } from "./unpickler.js";

@@ -106,6 +106,12 @@ export interface UnpicklerOptions {
 /** The options object accepted by `loads` and `new Unpickler`. */
 export type LoadOptions = Readonly<Partial<UnpicklerOptions>>;
 
+/**
+ * The unpickler's limits against hostile input (defaults: {@link DEFAULT_LIMITS}): the one limits
+ * type the layers above take (`limits` of `loadZip`, `loadLegacy`, `load`) and pass down whole.
+ */
+export type PickleLimits = Readonly<Partial<Pick<UnpicklerOptions, keyof typeof DEFAULT_LIMITS>>>;
+
 /** Default limits (exported so callers can scale them). */
 export const DEFAULT_LIMITS = Object.freeze({
   maxDepth: 10_000,
@@ -114,6 +120,23 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxBytesLength: 2 ** 31,
   maxTotalAllocation: 2 ** 32,
 });
+
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[];
+
+/**
+ * The pickle limits of `options` (any object that carries them, e.g. a layer's limits that add
+ * their own), and nothing else: what a layer spreads into the unpickler's options. The keys are
+ * {@link DEFAULT_LIMITS}'s, so a new limit reaches every layer without a change there.
+ */
+export function pickLimits(options: PickleLimits | undefined): PickleLimits {
+  const out: { -readonly [K in keyof PickleLimits]: number } = {};
+  if (options === undefined) return out;
+  for (const k of LIMIT_KEYS) {
+    const v = options[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
 
 /**
  * A streaming unpickler over one buffer. `load()` reads the pickle starting at `position` and

@@ -1,15 +1,10 @@
+import type { ByteSink } from "@pt/storage";
 import { QuantizedTensor, Tensor } from "@pt/tensor";
 import { safetensorsCode } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
 
-/**
- * Where {@link writeSafetensors} streams bytes: `write` is awaited before the next chunk. A chunk's
- * bytes may be reused once `write` returns (or its promise settles): copy what you keep.
- */
-export interface SafetensorsSink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  close?(): void | Promise<void>;
-}
+/** Where {@link writeSafetensors} writes: `@pt/storage`'s one {@link ByteSink}. The name stays for existing imports. */
+export type SafetensorsSink = ByteSink;
 
 /** Options of {@link writeSafetensors}. */
 export interface WriteSafetensorsOptions {
@@ -142,7 +137,7 @@ function tensorBytes(t: Tensor): Uint8Array {
  */
 export async function writeSafetensors(
   tensors: Iterable<readonly [string, Tensor]> | ReadonlyMap<string, Tensor>,
-  sink: SafetensorsSink,
+  sink: ByteSink,
   options: WriteSafetensorsOptions = {},
 ): Promise<SafetensorsPlan> {
   const entries = entriesOf(tensors);

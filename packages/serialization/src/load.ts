@@ -1,13 +1,31 @@
-import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
+import {
+  type LegacyLoadOptions,
+  type LegacyLoadResult,
+  loadLegacyOp,
+  loadTarOp,
+  type TarLoadOptions,
+} from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
-import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import {
+  BlobSource,
+  BufferSource,
+  type ByteSource,
+  type Op,
+  type ReadProblem,
+  readBytes,
+  runAsync,
+  runSync,
+  type Storage,
+  storageReadFailure,
+} from "@pt/storage";
 import { memoryFormatGlobals } from "@pt/tensor";
 import {
   type Crc32Function,
   isPt2Archive,
   loadPt2,
-  loadZip,
-  loadZipSync,
+  loadZipOp,
+  loadZipStorages,
+  loadZipStoragesSync,
   type PickleLimits,
   type Pt2Archive,
   TorchScriptArchiveError,
@@ -35,12 +53,21 @@ import {
 /** What `load`/`open` read from. */
 export type Source = Uint8Array | ArrayBuffer | Blob | ByteSource;
 
-/** Safety limits passed down to the pickle and zip layers (each has a safe default there). */
+/**
+ * Safety limits, passed down whole to every format (each has a safe default there): the pickle
+ * limits (every pickle of every format), the zip reader's, and the legacy/tar storage count.
+ */
 export interface Limits extends PickleLimits {
+  /** Zip: largest inflated size of one deflated record (`ZipReaderOptions`). */
   readonly maxInflatedSize?: number;
+  /** Zip: largest uncompressed/compressed ratio of a deflated record. */
   readonly maxCompressionRatio?: number;
+  /** Zip: largest number of central-directory entries. */
   readonly maxEntries?: number;
+  /** Zip: largest central directory, in bytes. */
   readonly maxCentralDirectorySize?: number;
+  /** Legacy and tar files: largest number of distinct storages (default 1 000 000). */
+  readonly maxStorages?: number;
 }
 
 /** Options of `load`, `loadSync` and `open`. */
@@ -69,9 +96,9 @@ export interface LoadOptions {
   readonly crc32?: Crc32Function;
   /** TorchScript archives: `"refuse"` (default) or `"tensors"` (load `data.pkl`'s tensors; code is never run). */
   readonly torchscript?: "refuse" | "tensors";
-  /** Device string given to every storage (torch's `map_location` as a string). Default: as saved. */
+  /** Device string given to every storage of every format (torch's `map_location` as a string). Default: as saved. */
   readonly mapLocation?: string;
-  /** Pickle and zip limits. */
+  /** Limits against hostile files (pickle, zip, legacy), passed down whole to every format. */
   readonly limits?: Limits;
   /**
    * Zip records torch does not read (anything but `data.pkl`, or TorchScript's pickles) that hold
@@ -183,37 +210,24 @@ function toByteSource(source: Source): ByteSource {
   );
 }
 
+/**
+ * The zip layer's options: `limits` passed down whole (the reader takes its own fields from it
+ * flat, the unpickler its pickle limits), every other option as given.
+ */
 function zipOptions(options: LoadOptions, policy: Resolved, lazy: boolean): ZipLoadOptions {
-  const l = options.limits ?? {};
-  const o: { -readonly [K in keyof ZipLoadOptions]: ZipLoadOptions[K] } = {
+  return {
+    ...readerOptions(options),
     lazy,
     globals: policy.registry,
     policy: policy.opaque ? "opaque" : "reject",
-    limits: {
-      ...(l.maxDepth !== undefined ? { maxDepth: l.maxDepth } : {}),
-      ...(l.maxMemoEntries !== undefined ? { maxMemoEntries: l.maxMemoEntries } : {}),
-      ...(l.maxStringLength !== undefined ? { maxStringLength: l.maxStringLength } : {}),
-      ...(l.maxBytesLength !== undefined ? { maxBytesLength: l.maxBytesLength } : {}),
-      ...(l.maxTotalAllocation !== undefined ? { maxTotalAllocation: l.maxTotalAllocation } : {}),
-    },
+    limits: options.limits,
+    torchscript: options.torchscript,
+    mapLocation: options.mapLocation,
   };
-  if (options.checkCrc !== undefined) o.checkCrc = options.checkCrc;
-  if (options.torchscript !== undefined) o.torchscript = options.torchscript;
-  if (options.mapLocation !== undefined) o.mapLocation = options.mapLocation;
-  Object.assign(o, readerOptions(options));
-  return o;
 }
 
 function readerOptions(options: LoadOptions): ZipReaderOptions {
-  const l = options.limits ?? {};
-  const r: { -readonly [K in keyof ZipReaderOptions]: ZipReaderOptions[K] } = {};
-  if (options.checkCrc !== undefined) r.checkCrc = options.checkCrc;
-  if (options.crc32 !== undefined) r.crc32 = options.crc32;
-  if (l.maxInflatedSize !== undefined) r.maxInflatedSize = l.maxInflatedSize;
-  if (l.maxCompressionRatio !== undefined) r.maxCompressionRatio = l.maxCompressionRatio;
-  if (l.maxEntries !== undefined) r.maxEntries = l.maxEntries;
-  if (l.maxCentralDirectorySize !== undefined) r.maxCentralDirectorySize = l.maxCentralDirectorySize;
-  return r;
+  return { ...options.limits, checkCrc: options.checkCrc, crc32: options.crc32 };
 }
 
 /**
@@ -354,95 +368,128 @@ function finish(value: unknown, policy: Resolved): unknown {
   return policy.revive ? reviveModules(value) : value;
 }
 
-function legacyOptions(options: LoadOptions, policy: Resolved) {
-  const l = options.limits ?? {};
-  const limits: { -readonly [K in keyof LegacyLimits]: LegacyLimits[K] } = {};
-  if (l.maxDepth !== undefined) limits.maxDepth = l.maxDepth;
-  if (l.maxMemoEntries !== undefined) limits.maxMemoEntries = l.maxMemoEntries;
-  if (l.maxStringLength !== undefined) limits.maxStringLength = l.maxStringLength;
-  if (l.maxBytesLength !== undefined) limits.maxBytesLength = l.maxBytesLength;
-  if (l.maxTotalAllocation !== undefined) limits.maxTotalAllocation = l.maxTotalAllocation;
+/** The legacy and tar readers' options: `limits` (pickle limits and `maxStorages`) passed down whole. */
+function legacyOptions(
+  options: LoadOptions,
+  policy: Resolved,
+  lazy: boolean,
+): LegacyLoadOptions & TarLoadOptions {
   return {
     globals: policy.registry,
-    policy: policy.opaque ? ("opaque" as const) : ("reject" as const),
-    limits,
+    policy: policy.opaque ? "opaque" : "reject",
+    limits: options.limits,
+    mapLocation: options.mapLocation,
+    lazy,
   };
+}
+
+/** What the loader found, before the policy's finishing step. */
+interface Opened {
+  readonly format: Format;
+  readonly value: unknown;
+  /** Zip and TorchScript archives. */
+  readonly zip?: ZipLoadResult;
+  readonly byKey: ReadonlyMap<string, Storage>;
+  /** Storages still to read (eager loads from sources read in pieces); zip: read through `loadZipStorages`. */
+  readonly deferred: readonly Storage[];
+  /** A torch.export archive, left to `loadPt2` (`open` only). */
+  readonly pt2?: ZipReader;
+}
+
+/** A zip or TorchScript archive's part of {@link openOp}. */
+function* zipOpened(reader: ZipReader, options: LoadOptions, policy: Resolved, lazy: boolean): Op<Opened> {
+  const { result, deferred } = yield* loadZipOp(reader, zipOptions(options, policy, lazy));
+  return {
+    format: result.format.torchscript ? "torchscript" : "zip",
+    value: result.value,
+    zip: result,
+    byKey: result.storages,
+    deferred,
+  };
+}
+
+/**
+ * The loader, written once: detect the format and load it, as one parser (`@pt/storage`'s `Op`,
+ * composed of the formats' own parsers) that `load`/`open` drive asynchronously and `loadSync`
+ * synchronously. Failures are the formats' errors; the drivers turn refusals into
+ * {@link UnsafeGlobalsError}s (`explainRefusal`).
+ */
+function* openOp(
+  src: ByteSource,
+  options: LoadOptions,
+  policy: Resolved,
+  lazy: boolean,
+  pt2 = false,
+): Op<Opened> {
+  const head = yield* readBytes(0, Math.min(512, src.byteLength));
+  const format = detectFormat(head);
+  if (format === "zip") {
+    const reader = yield* ZipReader.openOp(src, readerOptions(options));
+    // perhaps a torch.export archive (.pt2): `open` decides (isPt2Archive) and reads it with loadPt2
+    if (pt2 && reader.has("archive_format"))
+      return { format: "zip", value: undefined, byKey: new Map(), deferred: [], pt2: reader };
+    return yield* zipOpened(reader, options, policy, lazy);
+  }
+  if (format === "legacy" || format === "tar") {
+    const lo = legacyOptions(options, policy, lazy);
+    const r = format === "tar" ? yield* loadTarOp(src, lo) : yield* loadLegacyOp(src, lo);
+    // legacy storages are lazy until loaded; a tar file's are read with their member
+    const deferred =
+      format === "legacy" && !lazy ? (r as LegacyLoadResult).records.map((x) => x.storage) : [];
+    return { format, value: r.value, byKey: r.storages, deferred };
+  }
+  throw new SerializationError(
+    "UnknownFormat",
+    `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
+    { offset: 0 },
+  );
+}
+
+/** A failed read outside the formats' parsers (the first bytes): a source's own error as is. */
+function readFailure(p: ReadProblem): Error {
+  return p.kind === "failed" && p.cause instanceof Error ? p.cause : storageReadFailure(p);
 }
 
 async function openInternal(source: Source, options: LoadOptions, lazyDefault: boolean): Promise<Checkpoint> {
   const lazy = options.lazy ?? lazyDefault;
   const raw = toByteSource(source);
   const src = lazy ? await changeDetecting(raw) : raw;
-  const head = await src.read(0, Math.min(512, src.byteLength));
-  const format = detectFormat(head);
   const policy = resolvePolicy(options);
-  if (format === "zip") {
-    let reader: ZipReader;
-    try {
-      reader = await ZipReader.open(src, readerOptions(options));
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
+  let opened: Opened;
+  let pt2: ZipReader | null = null;
+  try {
+    opened = await runAsync(openOp(src, options, policy, lazy, true), src, readFailure);
+    if (opened.pt2) {
+      if (await isPt2Archive(opened.pt2)) pt2 = opened.pt2;
+      else opened = await runAsync(zipOpened(opened.pt2, options, policy, lazy), src, readFailure);
     }
-    if (await isPt2Archive(reader)) return openPt2(reader, src);
-    let r: ZipLoadResult;
-    try {
-      r = await loadZip(reader, zipOptions(options, policy, lazy));
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
-    }
-    refuseUnreadPickles(reader, policy, options);
-    const value = finish(r.value, policy);
-    const byKey = r.storages;
-    return withLazyLists(
-      {
-        format: r.format.torchscript ? "torchscript" : "zip",
-        value,
-        zip: r.format,
-        close: async () => {
-          await src.close?.();
-        },
-      },
-      byKey,
-      () =>
-        [...reader.records.values()].map((e) => ({
-          name: e.name,
-          size: e.uncompressedSize,
-          compressedSize: e.compressedSize,
-          method: e.method,
-        })),
-    );
+    if (pt2) return openPt2(pt2, src);
+    if (opened.zip) await loadZipStorages(opened.deferred);
+    else await Promise.all(opened.deferred.map((s) => s.load()));
+  } catch (e) {
+    explainRefusal(e, await sectionsOf(src), policy);
   }
-  if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy);
-    let value: unknown;
-    let byKey: ReadonlyMap<string, Storage>;
-    try {
-      const r = format === "tar" ? await loadTar(src, lo) : await loadLegacy(src, { ...lo, lazy });
-      value = r.value;
-      byKey = r.storages;
-    } catch (e) {
-      explainRefusal(e, await sectionsOf(src), policy);
-    }
-    return withLazyLists(
-      {
-        format,
-        value: finish(value, policy),
-        close: async () => {
-          await src.close?.();
-        },
+  const zip = opened.zip;
+  if (zip) refuseUnreadPickles(zip.reader, policy, options);
+  return withLazyLists(
+    {
+      format: opened.format,
+      value: finish(opened.value, policy),
+      ...(zip ? { zip: zip.format } : {}),
+      close: async () => {
+        await src.close?.();
       },
-      byKey,
-      null,
-    );
-  }
-  explainRefusal(
-    new SerializationError(
-      "UnknownFormat",
-      `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
-      { offset: 0 },
-    ),
-    await sectionsOf(src),
-    policy,
+    },
+    opened.byKey,
+    zip
+      ? () =>
+          [...zip.reader.records.values()].map((e) => ({
+            name: e.name,
+            size: e.uncompressedSize,
+            compressedSize: e.compressedSize,
+            method: e.method,
+          }))
+      : null,
   );
 }
 
@@ -508,42 +555,17 @@ export function open(source: Source, options: LoadOptions = {}): Promise<Checkpo
 export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options: LoadOptions = {}): unknown {
   const src = toByteSource(source);
   if (!src.readSync) throw new SerializationError("InvalidSource", "loadSync needs a source with readSync");
-  const head = src.readSync(0, Math.min(512, src.byteLength));
-  const format = detectFormat(head);
   const policy = resolvePolicy(options);
-  if (format === "zip") {
-    let reader: ZipReader;
-    try {
-      reader = ZipReader.openSync(src, readerOptions(options));
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
-    let value: unknown;
-    try {
-      value = loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value;
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
-    refuseUnreadPickles(reader, policy, options);
-    return finish(value, policy);
+  let opened: Opened;
+  try {
+    opened = runSync(openOp(src, options, policy, options.lazy ?? false), src, readFailure);
+    if (opened.zip) loadZipStoragesSync(opened.deferred);
+    else for (const s of opened.deferred) s.loadSync();
+  } catch (e) {
+    explainRefusal(e, () => pickleSections(src), policy);
   }
-  if (format === "legacy" || format === "tar") {
-    const lo = legacyOptions(options, policy);
-    try {
-      const r =
-        format === "tar" ? loadTarSync(src, lo) : loadLegacySync(src, { ...lo, lazy: options.lazy ?? false });
-      return finish(r.value, policy);
-    } catch (e) {
-      explainRefusal(e, () => pickleSections(src), policy);
-    }
-  }
-  explainRefusal(
-    new SerializationError("UnknownFormat", "not a torch checkpoint (neither zip, legacy nor tar)", {
-      offset: 0,
-    }),
-    () => pickleSections(src),
-    policy,
-  );
+  if (opened.zip) refuseUnreadPickles(opened.zip.reader, policy, options);
+  return finish(opened.value, policy);
 }
 
 /**

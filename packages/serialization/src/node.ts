@@ -3,12 +3,13 @@ import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { type FileHandle, open as fsOpen, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { ByteSink } from "@pt/storage";
 import { FileSource } from "@pt/storage/node";
 import { archivePrefix, type Crc32Function, ZipReader } from "@pt/zip-format";
 import { nodeCrc32 } from "@pt/zip-format/node";
 import { SerializationError } from "./errors.js";
 import { type Checkpoint, type LoadOptions, load, open } from "./index.js";
-import { type SaveOptions, type Sink, saveTo } from "./save.js";
+import { type SaveOptions, saveTo } from "./save.js";
 
 /** Files up to this size are read into one buffer by `loadFile` (larger ones storage by storage). */
 const ONE_BUFFER_LIMIT = 2 ** 31;
@@ -204,7 +205,7 @@ export interface SaveFileOptions extends SaveOptions {
 const BUFFER = 1 << 20;
 
 /** A sink writing to a file handle, coalescing small chunks into 1 MiB writes. */
-class FileSink implements Sink {
+class FileSink implements ByteSink {
   private buf = new Uint8Array(BUFFER);
   private used = 0;
   constructor(private readonly fh: import("node:fs/promises").FileHandle) {}

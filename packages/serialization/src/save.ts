@@ -1,11 +1,10 @@
 import { saveLegacy } from "@pt/legacy-format";
+import { type ByteSink, MemorySink } from "@pt/storage";
 import {
   type Crc32Function,
-  MemorySink,
   saveZip,
   type ZipFlavor,
   type ZipFormatInfo,
-  type ZipSink,
   zipSaveOptionsLike,
 } from "@pt/zip-format";
 import { SerializationError } from "./errors.js";
@@ -45,23 +44,20 @@ export interface SaveOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-/** Where `saveTo` streams bytes: `write` is awaited before the next chunk; `close` once at the end. */
-export interface Sink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  close?(): void | Promise<void>;
-}
+/** Where `saveTo` writes: `@pt/storage`'s one {@link ByteSink}. The name stays for existing imports. */
+export type Sink = ByteSink;
 
 /**
  * Save `value` as `torch.save` does, streaming to `sink` (storages chunk by chunk: a multi-GB state
  * dict is never held in one buffer). Byte-identical to torch for the same value and options.
  */
-export async function saveTo(value: unknown, sink: Sink, options: SaveOptions = {}): Promise<void> {
+export async function saveTo(value: unknown, sink: ByteSink, options: SaveOptions = {}): Promise<void> {
   const format = options.format ?? "zip";
   if (format === "zip") {
     const like =
       options.like?.format === "zip" && options.like.zip ? zipSaveOptionsLike(options.like.zip) : null;
     const o = { ...like, ...options };
-    await saveZip(value, sink as ZipSink, {
+    await saveZip(value, sink, {
       flavor: o.flavor ?? "2.7",
       ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
       ...(o.crc32 ? { crc32: o.crc32 } : {}),

@@ -6,14 +6,14 @@
  * {@link registerShardOpener}.
  */
 import { readSafetensors } from "@pt/safetensors";
-import type { ByteSource, Storage } from "@pt/storage";
+import type { ByteSink, ByteSource, Storage } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
 import { archivePrefix } from "@pt/zip-format";
 import type { FileTree } from "./dcp/read.js";
 import type { DirectoryWriter } from "./dcp/write.js";
 import { SerializationError } from "./errors.js";
 import { type LoadOptions, open } from "./load.js";
-import { type Sink, saveTo } from "./save.js";
+import { saveTo } from "./save.js";
 import { settleAll } from "./settle.js";
 
 /** Shards opened at a time. */
@@ -330,7 +330,7 @@ export async function saveSharded(
     const name = names[i] as string;
     const sink = await dir.create(name);
     try {
-      await saveTo(shards[i], sink as Sink, { prefix: archivePrefix(name) });
+      await saveTo(shards[i], sink as ByteSink, { prefix: archivePrefix(name) });
     } finally {
       await sink.close();
     }

@@ -6,6 +6,9 @@ export {
 } from "./torch/errors.js";
 export {
   loadZip,
+  loadZipOp,
+  loadZipStorages,
+  loadZipStoragesSync,
   loadZipSync,
   type PickleLimits,
   torchScriptMarkers,

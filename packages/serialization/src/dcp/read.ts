@@ -597,7 +597,13 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
           options.checkCrc === false ? null : (options.crc32 ?? portableCrc32),
         );
         sources.set(fqn, src);
-        const st = Storage.lazy(e.dtype, src, 0, src.byteLength);
+        const st = Storage.lazy(
+          e.dtype,
+          src,
+          0,
+          src.byteLength,
+          options.mapLocation === undefined ? {} : { device: options.mapLocation },
+        );
         storages.push(st);
         keys.set(st, fqn);
         v = new Tensor(st, 0, e.shape);

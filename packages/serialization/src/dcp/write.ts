@@ -14,13 +14,14 @@ import {
   type Reduction,
   tuple,
 } from "@pt/pickle";
+import type { ByteSink } from "@pt/storage";
 import { QuantizedTensor, SparseTensor, Tensor, TorchLayout, torchSize } from "@pt/tensor";
 import { SerializationError } from "../errors.js";
-import { type Sink, saveTo } from "../save.js";
+import { saveTo } from "../save.js";
 
 /** Where `saveDcp` writes: files of one folder, each created, written in order, then closed. */
 export interface DirectoryWriter {
-  create(name: string): Promise<Sink & { close(): void | Promise<void> }>;
+  create(name: string): Promise<ByteSink & { close(): void | Promise<void> }>;
 }
 
 /** Options of {@link saveDcp}. */
@@ -145,9 +146,9 @@ async function standalone(t: Tensor): Promise<Tensor> {
 }
 
 /** Counts the bytes going to a sink. */
-class Counting implements Sink {
+class Counting implements ByteSink {
   bytes = 0;
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: ByteSink) {}
   write(chunk: Uint8Array): void | Promise<void> {
     this.bytes += chunk.length;
     return this.sink.write(chunk);

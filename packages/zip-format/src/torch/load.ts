@@ -3,12 +3,14 @@ import {
   type HookContext,
   isTuple,
   PickleError,
+  type PickleLimits,
   type LoadOptions as PickleLoadOptions,
   PyGlobal,
+  pickLimits,
   Unpickler,
   UnsafeGlobalError,
 } from "@pt/pickle";
-import { BufferSource, type ByteOrder, type ByteSource, isDType, Storage } from "@pt/storage";
+import { BufferSource, type ByteOrder, type ByteSource, isDType, type Op, Storage } from "@pt/storage";
 import { parseStoragePid, StorageClassRef, type StoragePid, torchGlobals } from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import { crc32 as defaultCrc32 } from "../zip/crc32.js";
@@ -20,11 +22,8 @@ import { modelJsonArchive } from "./model-json.js";
 /** What `loadZip` accepts: bytes, a byte source, or an already opened reader. */
 export type ZipLoadSource = Uint8Array | ArrayBuffer | ByteSource | ZipReader;
 
-/** Pickle limits passed down to the unpickler of `data.pkl`. */
-export type PickleLimits = Pick<
-  PickleLoadOptions,
-  "maxDepth" | "maxMemoEntries" | "maxStringLength" | "maxBytesLength" | "maxTotalAllocation"
->;
+/** Pickle limits passed down whole to the unpickler of `data.pkl` (`@pt/pickle`'s one limits type). */
+export type { PickleLimits };
 
 /** Options of {@link loadZip}. */
 export interface ZipLoadOptions extends ZipReaderOptions {
@@ -32,26 +31,26 @@ export interface ZipLoadOptions extends ZipReaderOptions {
    * Read storages on first access instead of now (default `false`). In-memory sources are then
    * still read without copying; file and Blob sources read each storage's bytes when needed.
    */
-  readonly lazy?: boolean;
+  readonly lazy?: boolean | undefined;
   /** Extra globals, merged over `torchGlobals()` (yours win). */
-  readonly globals?: GlobalRegistry;
+  readonly globals?: GlobalRegistry | undefined;
   /** Unregistered globals: `"reject"` (default) or `"opaque"` (inert `PyObject`s). Dangerous ones are always refused. */
-  readonly policy?: "reject" | "opaque";
+  readonly policy?: "reject" | "opaque" | undefined;
   /** Called for every global reference of `data.pkl` (module, name, byte offset). */
-  readonly onGlobal?: (module: string, name: string, offset: number) => void;
+  readonly onGlobal?: ((module: string, name: string, offset: number) => void) | undefined;
   /** How Python 2 `str` decode (default `"utf-8"`, as `torch.load`). */
-  readonly encoding?: PickleLoadOptions["encoding"];
-  /** Pickle limits. */
-  readonly limits?: PickleLimits;
+  readonly encoding?: PickleLoadOptions["encoding"] | undefined;
+  /** Pickle limits, given to the unpickler whole (other fields of the object are ignored there). */
+  readonly limits?: PickleLimits | undefined;
   /**
    * TorchScript archives (`torch.jit.save`: `constants.pkl`, `code/`): `"refuse"` (default) throws
    * a {@link TorchScriptArchiveError}; `"tensors"` loads `data.pkl` (the module's attributes and
    * tensors) with `__torch__` classes as inert placeholders, or, for TorchScript v1 archives
    * (`model.json`), their tensor table as a `TorchScriptV1Model`. Code is never run.
    */
-  readonly torchscript?: "refuse" | "tensors";
+  readonly torchscript?: "refuse" | "tensors" | undefined;
   /** Device of every loaded storage (torch's `map_location` given as a string). Default: the saved location. */
-  readonly mapLocation?: string;
+  readonly mapLocation?: string | undefined;
 }
 
 /** What the records besides `data.pkl` say about the archive. */
@@ -446,7 +445,7 @@ function unpickle(
   };
   const torchscript = meta.format.torchscript;
   const u = new Unpickler(meta.pickle, {
-    ...options.limits,
+    ...pickLimits(options.limits),
     globals: registry,
     policy: torchscript ? "opaque" : (options.policy ?? "reject"),
     ...(options.onGlobal ? { onGlobal: options.onGlobal } : {}),
@@ -540,33 +539,83 @@ function storageOptions(p: StoragePid, device: string, byteorder: ByteOrder) {
  *   `checkCrc: false` (lazy storages: when their bytes are read).
  */
 export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {}): Promise<ZipLoadResult> {
-  const reader =
-    source instanceof ZipReader ? source : await ZipReader.open(toSource(source), readerOptions(options));
+  const reader = source instanceof ZipReader ? source : await ZipReader.open(toSource(source), options);
+  const { result, deferred } = await reader.run(loadZipOp(reader, options));
+  await loadZipStorages(deferred);
+  return result;
+}
+
+/**
+ * Read the storages {@link loadZipOp} left to read, all at once: what `loadZip` does after the
+ * parser. A failed read throws the zip error that names the record (CRC, bounds).
+ */
+export async function loadZipStorages(deferred: readonly Storage[]): Promise<void> {
+  await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
+}
+
+/** Synchronous {@link loadZipStorages} (the storages' source must have `readSync`). */
+export function loadZipStoragesSync(deferred: readonly Storage[]): void {
+  for (const s of deferred) {
+    try {
+      s.loadSync();
+    } catch (e) {
+      unwrapRead(e);
+    }
+  }
+}
+
+/**
+ * Synchronous {@link loadZip}. The source must support `readSync` (bytes, `BufferSource`, a Node
+ * `FileSource`).
+ */
+export function loadZipSync(
+  source: Uint8Array | ArrayBuffer | ByteSource | ZipReader,
+  options: ZipLoadOptions = {},
+): ZipLoadResult {
+  const reader = source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), options);
+  const { result, deferred } = reader.runSync(loadZipOp(reader, options));
+  loadZipStoragesSync(deferred);
+  return result;
+}
+
+/** Records read before `data.pkl` is parsed (those that exist). */
+const META_RECORDS = [
+  "version",
+  ".data/version",
+  "byteorder",
+  ".format_version",
+  ".storage_alignment",
+  ".data/serialization_id",
+];
+
+/**
+ * The loader, written once: a parser (`@pt/storage`'s `Op`) that `loadZip` drives asynchronously and
+ * `loadZipSync` synchronously (and `@pt/serialization` composes into its own). It returns the result
+ * and the storages still to read (file and Blob sources, unless `lazy`): whoever drives it loads
+ * them (`storage.load()`, all at once, or `loadSync()`).
+ */
+export function* loadZipOp(
+  reader: ZipReader,
+  options: ZipLoadOptions = {},
+): Op<{ readonly result: ZipLoadResult; readonly deferred: readonly Storage[] }> {
   const src = reader.source;
   const small = new Map<string, Uint8Array>();
-  for (const name of [
-    "version",
-    ".data/version",
-    "byteorder",
-    ".format_version",
-    ".storage_alignment",
-    ".data/serialization_id",
-  ])
-    if (reader.has(name)) small.set(name, await reader.read(name));
+  for (const name of META_RECORDS) if (reader.has(name)) small.set(name, yield* reader.readOp(name));
   const markers = torchScriptMarkers(reader.records);
   const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
-  if (!refuse && reader.has("data.pkl")) small.set("data.pkl", await reader.read("data.pkl"));
+  if (!refuse && reader.has("data.pkl")) small.set("data.pkl", yield* reader.readOp("data.pkl"));
   if (!refuse && !reader.has("data.pkl") && reader.has("model.json")) {
     const records = new Map<string, Uint8Array>();
-    const mj = new TextDecoder().decode(await reader.read("model.json"));
+    const mj = new TextDecoder().decode(yield* reader.readOp("model.json"));
     for (const name of reader.records.keys())
-      if (name.startsWith("tensors/")) records.set(name, await reader.read(name));
-    return modelJsonResult(
+      if (name.startsWith("tensors/")) records.set(name, yield* reader.readOp(name));
+    const result = modelJsonResult(
       reader,
       (n) => small.get(n) as Uint8Array,
       mj,
       (n) => records.get(n) as Uint8Array,
     );
+    return { result, deferred: [] };
   }
   const meta = parseMeta(reader, (n) => small.get(n) as Uint8Array, options);
   const find = recordFinder(reader, meta.format.torchscript);
@@ -574,6 +623,10 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
   const inMemory = isInMemory(src) && src.readSync !== undefined;
   const crcOn = options.checkCrc ?? true;
   const crcFn = options.crc32 ?? defaultCrc32;
+  // Storages still to read after unpickling (the others already hold their bytes).
+  const deferred: Storage[] = [];
+  // Deflated records of a source without readSync: inflated after unpickling.
+  const inflate: Array<[string, Storage]> = [];
   const plan: StoragePlan = {
     recordFor: find,
     make(entry, p, device) {
@@ -595,69 +648,9 @@ export async function loadZip(source: ZipLoadSource, options: ZipLoadOptions = {
       return s;
     },
   };
-  // Storages still to read after unpickling (the others already hold their bytes).
-  const deferred: Storage[] = [];
-  const inflate: Array<[string, Storage]> = [];
   const { value, storages } = unpickle(meta, plan, options);
-  for (const [record, holder] of inflate) holder.bytes.set(await reader.read(record));
-  if (!options.lazy) await Promise.all(deferred.map((s) => s.load().catch(unwrapRead)));
-  return { value, format: meta.format, storages, reader };
-}
-
-/**
- * Synchronous {@link loadZip}. The source must support `readSync` (bytes, `BufferSource`, a Node
- * `FileSource`).
- */
-export function loadZipSync(
-  source: Uint8Array | ArrayBuffer | ByteSource | ZipReader,
-  options: ZipLoadOptions = {},
-): ZipLoadResult {
-  const reader =
-    source instanceof ZipReader ? source : ZipReader.openSync(toSource(source), readerOptions(options));
-  const src = reader.source;
-  const markers = torchScriptMarkers(reader.records);
-  const refuse = markers.length > 0 && (options.torchscript ?? "refuse") === "refuse";
-  if (!refuse && !reader.has("data.pkl") && reader.has("model.json"))
-    return modelJsonResult(
-      reader,
-      (n) => reader.readSync(n),
-      new TextDecoder().decode(reader.readSync("model.json")),
-      (n) => reader.readSync(n),
-    );
-  const meta = parseMeta(
-    reader,
-    (n) => {
-      if (n === "data.pkl" && refuse) return new Uint8Array(0);
-      return reader.readSync(n);
-    },
-    options,
-  );
-  const find = recordFinder(reader, meta.format.torchscript);
-  const inMemory = isInMemory(src);
-  const crcOn = options.checkCrc ?? true;
-  const crcFn = options.crc32 ?? defaultCrc32;
-  const plan: StoragePlan = {
-    recordFor: find,
-    make(entry, p, device) {
-      const opts = storageOptions(p, device, meta.format.byteorder);
-      const stored = entry.method === 0;
-      if (stored && inMemory && !options.lazy)
-        return residentStorage(src, reader.readEntrySync(entry), p, opts);
-      // deflated: inflated now (no byte range to read later)
-      if (!stored) return Storage.fromBytes(p.dtype, reader.readEntrySync(entry), opts);
-      return Storage.lazy(p.dtype, recordSource(reader, entry.name, crcOn, crcFn), 0, p.nbytes, opts);
-    },
-  };
-  const { value, storages } = unpickle(meta, plan, options);
-  if (!options.lazy)
-    for (const s of storages.values()) {
-      try {
-        s.loadSync();
-      } catch (e) {
-        unwrapRead(e);
-      }
-    }
-  return { value, format: meta.format, storages, reader };
+  for (const [record, holder] of inflate) holder.bytes.set(yield* reader.readOp(record));
+  return { result: { value, format: meta.format, storages, reader }, deferred: options.lazy ? [] : deferred };
 }
 
 /** A TorchScript v1 (`model.json`) archive loaded for its tensor table. */
@@ -703,16 +696,4 @@ function modelJsonResult(
     storages,
     reader,
   };
-}
-
-function readerOptions(o: ZipLoadOptions): ZipReaderOptions {
-  const r: { -readonly [K in keyof ZipReaderOptions]: ZipReaderOptions[K] } = {};
-  if (o.checkCrc !== undefined) r.checkCrc = o.checkCrc;
-  if (o.crc32 !== undefined) r.crc32 = o.crc32;
-  if (o.maxInflatedSize !== undefined) r.maxInflatedSize = o.maxInflatedSize;
-  if (o.maxCompressionRatio !== undefined) r.maxCompressionRatio = o.maxCompressionRatio;
-  if (o.maxEntries !== undefined) r.maxEntries = o.maxEntries;
-  if (o.maxCentralDirectorySize !== undefined) r.maxCentralDirectorySize = o.maxCentralDirectorySize;
-  if (o.readLocalHeaders !== undefined) r.readLocalHeaders = o.readLocalHeaders;
-  return r;
 }

@@ -1,5 +1,5 @@
 import { Pickler, PyStr } from "@pt/pickle";
-import type { Storage } from "@pt/storage";
+import type { ByteSink, Storage } from "@pt/storage";
 import {
   flavorGlobalRenamer,
   installTorchPickleProtocols,
@@ -9,7 +9,7 @@ import {
 } from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import type { CxxStdlib } from "../zip/serialization-id.js";
-import { type ZipSink, ZipWriter } from "../zip/writer.js";
+import { ZipWriter } from "../zip/writer.js";
 import { ZipTorchError } from "./errors.js";
 import type { ZipFormatInfo } from "./load.js";
 
@@ -148,7 +148,7 @@ function* zeroChunks(n: number, size: number): Generator<Uint8Array> {
  */
 export async function saveZip(
   value: unknown,
-  sink: ZipSink,
+  sink: ByteSink,
   options: ZipSaveOptions = {},
 ): Promise<ZipSaveResult> {
   const flavor = options.flavor ?? "2.7";
@@ -157,7 +157,7 @@ export async function saveZip(
   const chunkSize = options.chunkSize ?? 8 << 20;
   const { pickle, storages } = pickleForZip(value, flavor, options.maxDepth, options.pickleProtocol ?? 2);
   let total = 0;
-  const counting: ZipSink = {
+  const counting: ByteSink = {
     write(c) {
       total += c.length;
       return sink.write(c);

@@ -1,4 +1,15 @@
-import { BufferSource, type ByteSource } from "@pt/storage";
+import {
+  BufferSource,
+  type ByteSource,
+  mapReadFailures,
+  type Op,
+  type ReadProblem,
+  readBytes,
+  readChecked,
+  readSyncChecked as readSyncCheckedWith,
+  runAsync as runAsyncWith,
+  runSync as runSyncWith,
+} from "@pt/storage";
 import { Inflate } from "fflate";
 import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
 import {
@@ -15,32 +26,37 @@ import { utf8Bytes } from "./utf8.js";
 /** Options of {@link ZipReader}. Every limit has a safe default. */
 export interface ZipReaderOptions {
   /** Check each record's CRC-32 when it is read (default `true`). A stored CRC of 0 means "not computed" and is accepted. */
-  readonly checkCrc?: boolean;
+  readonly checkCrc?: boolean | undefined;
   /** CRC-32 implementation (default: the pure-TypeScript one). */
-  readonly crc32?: Crc32Function;
+  readonly crc32?: Crc32Function | undefined;
   /** Largest inflated size of one deflated record, in bytes (default 1 GiB). */
-  readonly maxInflatedSize?: number;
+  readonly maxInflatedSize?: number | undefined;
   /** Largest uncompressed/compressed ratio of a deflated record (default 1100; deflate's own maximum is ≈1032). */
-  readonly maxCompressionRatio?: number;
+  readonly maxCompressionRatio?: number | undefined;
   /** Largest number of entries (default 1,000,000). */
-  readonly maxEntries?: number;
+  readonly maxEntries?: number | undefined;
   /** Largest central directory, in bytes (default 256 MiB). */
-  readonly maxCentralDirectorySize?: number;
+  readonly maxCentralDirectorySize?: number | undefined;
   /** Read every local header at open, so every entry's `dataOffset` is known (default `false`: read lazily). */
-  readonly readLocalHeaders?: boolean;
+  readonly readLocalHeaders?: boolean | undefined;
   /**
    * Open plain zips whose first entry is not in a folder (default `false`: torch's rule, such an
    * archive has no prefix and is refused): the prefix is then `""` and every entry is a record.
    * For scanners (`.npz` files, other archives).
    */
-  readonly allowNoPrefix?: boolean;
+  readonly allowNoPrefix?: boolean | undefined;
   /**
    * List entries the central directory marks encrypted (flags 0x1/0x40) instead of refusing the
    * archive (default `false`). Every regular read of such an entry still refuses it; scanners read
    * them with `readEntryForScanSync` (the flag is sometimes set on plain data to hide it).
    */
-  readonly allowEncrypted?: boolean;
+  readonly allowEncrypted?: boolean | undefined;
 }
+
+/** The reader's options with every default filled in. */
+type Settings = {
+  readonly [K in Exclude<keyof ZipReaderOptions, "crc32">]-?: NonNullable<ZipReaderOptions[K]>;
+};
 
 /**
  * @internal The entries' numbers, in typed arrays indexed by entry (the small fields are read from
@@ -179,9 +195,6 @@ export interface ByteRange {
   readonly length: number;
 }
 
-type Read = { readonly offset: number; readonly length: number };
-type Op<T> = Generator<Read, T, Uint8Array>;
-
 const U16 = 0xffff;
 const U32 = 0xffffffff;
 const utf8 = new TextDecoder("utf-8");
@@ -256,7 +269,7 @@ interface Parsed {
 }
 
 /** Parse the end records and the central directory: reads only the file's tail and the central directory. */
-function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">>): Op<Parsed> {
+function* parseArchive(size: number, o: Settings): Op<Parsed> {
   if (size < 22)
     throw new ZipFormatError(
       "EocdNotFound",
@@ -265,7 +278,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     );
   const tailLen = Math.min(size, 22 + 0xffff + 20);
   const tailStart = size - tailLen;
-  const tail = yield { offset: tailStart, length: tailLen };
+  const tail = yield* readBytes(tailStart, tailLen);
   // Every candidate end record whose comment reaches exactly to the end of the file.
   const found: number[] = [];
   for (let i = tailLen - 22; i >= 0; i--) {
@@ -321,7 +334,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
         `zip64 end record at ${z64Offset} does not fit before its locator at ${locAt}`,
         { offset: locAt },
       );
-    const z = yield { offset: z64Offset, length: locAt - z64Offset };
+    const z = yield* readBytes(z64Offset, locAt - z64Offset);
     if (u32(z, 0) !== SIG_ZIP64_EOCD)
       throw new ZipFormatError("Zip64Invalid", `no zip64 end record signature at offset ${z64Offset}`, {
         offset: z64Offset,
@@ -403,7 +416,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
   if (entries === 0)
     throw new ZipFormatError("EmptyArchive", "archive has no entries", { offset: eocdOffset });
 
-  const cd = yield { offset: cdOffset, length: cdSize };
+  const cd = yield* readBytes(cdOffset, cdSize);
   const { list, records, prefix, ordered } = parseCentral(
     cd,
     cdOffset,
@@ -640,7 +653,7 @@ function parseCentral(
 /** Read and check an entry's local header; sets its data offset. */
 function* resolveLocal(en: ZipEntry): Op<number> {
   if (en._dataOffset !== undefined) return en._dataOffset;
-  const h = yield { offset: en.localHeaderOffset, length: 30 + en.nameLength };
+  const h = yield* readBytes(en.localHeaderOffset, 30 + en.nameLength);
   return checkLocal(en, h);
 }
 
@@ -718,83 +731,48 @@ function localWhere(en: ZipEntry): { record: string; offset: number } {
   return { record: en.fullName, offset: en.localHeaderOffset };
 }
 
+/** A failed read as this layer's error (the driver is `@pt/storage`'s `runSync`/`runAsync`). */
+function readFailure(p: ReadProblem): ZipFormatError {
+  switch (p.kind) {
+    case "sync":
+      return new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
+    case "range":
+      return new ZipFormatError(
+        "EntryOutOfBounds",
+        `read of ${p.length} bytes at offset ${p.offset} is outside the ${p.byteLength}-byte file`,
+        { offset: p.offset },
+      );
+    case "failed":
+      return new ZipFormatError(
+        "EntryOutOfBounds",
+        `read of ${p.length} bytes at offset ${p.offset} failed: ${(p.cause as Error).message}`,
+        { offset: p.offset, cause: p.cause },
+      );
+    default:
+      return new ZipFormatError(
+        "EntryOutOfBounds",
+        `read of ${p.length} bytes at offset ${p.offset} returned ${p.got}`,
+        { offset: p.offset },
+      );
+  }
+}
+
 /** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
 function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
-  if (!src.readSync) throw new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
-  checkRange(offset, length, src.byteLength);
-  let b: Uint8Array;
-  try {
-    b = src.readSync(offset, length);
-  } catch (e) {
-    throw readFailed(e, offset, length);
-  }
-  return checkLength(b, offset, length);
+  return readSyncCheckedWith(src, offset, length, readFailure);
 }
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {
-  const readSync = src.readSync?.bind(src);
-  if (!readSync) throw new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
-  let r = op.next();
-  while (!r.done) {
-    const { offset, length } = r.value;
-    r = op.next(checkedRead(() => readSync(offset, length), offset, length, src.byteLength));
-  }
-  return r.value;
+  return runSyncWith(op, src, readFailure);
 }
 
-async function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
-  let r = op.next();
-  while (!r.done) {
-    const { offset, length } = r.value;
-    checkRange(offset, length, src.byteLength);
-    let bytes: Uint8Array;
-    try {
-      bytes = await src.read(offset, length);
-    } catch (e) {
-      throw readFailed(e, offset, length);
-    }
-    r = op.next(checkLength(bytes, offset, length));
-  }
-  return r.value;
-}
-
-function checkedRead(fn: () => Uint8Array, offset: number, length: number, size: number): Uint8Array {
-  checkRange(offset, length, size);
-  let b: Uint8Array;
-  try {
-    b = fn();
-  } catch (e) {
-    throw readFailed(e, offset, length);
-  }
-  return checkLength(b, offset, length);
+function runAsync<T>(op: Op<T>, src: ByteSource): Promise<T> {
+  return runAsyncWith(op, src, readFailure);
 }
 
 function checkRange(offset: number, length: number, size: number): void {
-  if (offset < 0 || length < 0 || offset + length > size) {
-    throw new ZipFormatError(
-      "EntryOutOfBounds",
-      `read of ${length} bytes at offset ${offset} is outside the ${size}-byte file`,
-      { offset },
-    );
-  }
-}
-
-function readFailed(e: unknown, offset: number, length: number): ZipFormatError {
-  return new ZipFormatError(
-    "EntryOutOfBounds",
-    `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
-    { offset, cause: e },
-  );
-}
-
-function checkLength(b: Uint8Array, offset: number, length: number): Uint8Array {
-  if (b.length !== length)
-    throw new ZipFormatError(
-      "EntryOutOfBounds",
-      `read of ${length} bytes at offset ${offset} returned ${b.length}`,
-      { offset },
-    );
-  return b;
+  if (offset < 0 || length < 0 || offset + length > size)
+    throw readFailure({ kind: "range", offset, length, byteLength: size });
 }
 
 /**
@@ -815,13 +793,13 @@ export class ZipReader {
   readonly zip64: boolean;
   /** The archive comment (raw bytes). */
   readonly comment: Uint8Array;
-  private readonly opts: Required<Omit<ZipReaderOptions, "crc32">>;
+  private readonly opts: Settings;
   private readonly crcFn: Crc32Function;
 
   private constructor(
     readonly source: ByteSource,
     parsed: Parsed,
-    opts: Required<Omit<ZipReaderOptions, "crc32">>,
+    opts: Settings,
     crcFn: Crc32Function,
   ) {
     this.prefix = parsed.prefix;
@@ -834,7 +812,7 @@ export class ZipReader {
     this.crcFn = crcFn;
   }
 
-  private static options(o: ZipReaderOptions): Required<Omit<ZipReaderOptions, "crc32">> {
+  private static options(o: ZipReaderOptions): Settings {
     return {
       checkCrc: o.checkCrc ?? true,
       maxInflatedSize: o.maxInflatedSize ?? DEFAULTS.maxInflatedSize,
@@ -848,20 +826,28 @@ export class ZipReader {
   }
 
   /** Open an archive. */
-  static async open(source: ByteSource, options: ZipReaderOptions = {}): Promise<ZipReader> {
-    const o = ZipReader.options(options);
-    const parsed = await runAsync(parseArchive(source.byteLength, o), source);
-    const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
-    if (o.readLocalHeaders) for (const e of r.entries) await runAsync(resolveLocal(e), source);
-    return r;
+  static open(source: ByteSource, options: ZipReaderOptions = {}): Promise<ZipReader> {
+    return runAsync(ZipReader.openOp(source, options), source);
   }
 
   /** Open an archive synchronously (the source must implement `readSync`). */
   static openSync(source: ByteSource, options: ZipReaderOptions = {}): ZipReader {
+    return runSync(ZipReader.openOp(source, options), source);
+  }
+
+  /**
+   * {@link open} as a parser (`@pt/storage`'s `Op`), for loaders that compose it with other steps
+   * and run once for sync and async sources. Its failed reads are this layer's errors.
+   */
+  static openOp(source: ByteSource, options: ZipReaderOptions = {}): Op<ZipReader> {
+    return mapReadFailures(ZipReader.opening(source, options), readFailure);
+  }
+
+  private static *opening(source: ByteSource, options: ZipReaderOptions): Op<ZipReader> {
     const o = ZipReader.options(options);
-    const parsed = runSync(parseArchive(source.byteLength, o), source);
+    const parsed = yield* parseArchive(source.byteLength, o);
     const r = new ZipReader(source, parsed, o, options.crc32 ?? defaultCrc32);
-    if (o.readLocalHeaders) for (const e of r.entries) runSync(resolveLocal(e), source);
+    if (o.readLocalHeaders) for (const e of r.entries) yield* resolveLocal(e);
     return r;
   }
 
@@ -915,8 +901,34 @@ export class ZipReader {
     const e = this.entry(name);
     const offset = await runAsync(resolveLocal(e), this.source);
     this.checkInflateLimits(e);
-    const raw = await runAsync(readOp(offset, e.compressedSize), this.source);
+    const raw = await readChecked(this.source, offset, e.compressedSize, readFailure);
     return this.finish(e, raw);
+  }
+
+  /**
+   * {@link read} as a step of a parser (`@pt/storage`'s `Op`: `yield* reader.readOp(name)`), for
+   * loaders written once and driven synchronously or asynchronously ({@link run} / {@link runSync}).
+   */
+  readOp(name: string): Op<Uint8Array> {
+    return mapReadFailures(this.reading(name), readFailure);
+  }
+
+  private *reading(name: string): Op<Uint8Array> {
+    const e = this.entry(name);
+    const offset = yield* resolveLocal(e);
+    this.checkInflateLimits(e);
+    const raw = yield* readBytes(offset, e.compressedSize);
+    return this.finish(e, raw);
+  }
+
+  /** Drive a parser over this archive's source, asynchronously (failed reads are this layer's errors). */
+  run<T>(op: Op<T>): Promise<T> {
+    return runAsync(op, this.source);
+  }
+
+  /** Drive a parser over this archive's source synchronously (the source must implement `readSync`). */
+  runSync<T>(op: Op<T>): T {
+    return runSync(op, this.source);
   }
 
   /** Synchronous {@link read}. */
@@ -993,10 +1005,6 @@ export class ZipReader {
     }
     return data;
   }
-}
-
-function* readOp(offset: number, length: number): Op<Uint8Array> {
-  return yield { offset, length };
 }
 
 /** Inflate, never producing more than the declared size (input fed in small slices). */

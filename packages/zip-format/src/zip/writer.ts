@@ -1,3 +1,4 @@
+import { type ByteSink, MemorySink } from "@pt/storage";
 import { type Crc32Function, crc32 as defaultCrc32 } from "./crc32.js";
 import { ZipWriterError } from "./errors.js";
 import {
@@ -12,11 +13,9 @@ import {
 import { type CxxStdlib, SerializationIdHasher } from "./serialization-id.js";
 import { utf8Bytes } from "./utf8.js";
 
-/** Where a {@link ZipWriter} sends its bytes, in order. `write` may be async (it is awaited). */
-export interface ZipSink {
-  write(chunk: Uint8Array): void | Promise<void>;
-  close?(): void | Promise<void>;
-}
+/** Where a {@link ZipWriter} writes: `@pt/storage`'s one {@link ByteSink}. The name stays for existing imports. */
+export type ZipSink = ByteSink;
+export { MemorySink };
 
 /** Options of {@link ZipWriter}. */
 export interface ZipWriterOptions {
@@ -57,7 +56,7 @@ const SERIALIZATION_ID = ".data/serialization_id";
  */
 export class ZipWriter {
   readonly prefix: string;
-  private readonly sink: ZipSink;
+  private readonly sink: ByteSink;
   private readonly crcFn: Crc32Function;
   private readonly computeCrc: boolean;
   /** Record data starts at multiples of this. */
@@ -69,7 +68,7 @@ export class ZipWriter {
   private busy = false;
   private finished = false;
 
-  constructor(sink: ZipSink, options: ZipWriterOptions = {}) {
+  constructor(sink: ByteSink, options: ZipWriterOptions = {}) {
     const prefix = options.prefix ?? "archive";
     if (prefix.length === 0 || prefix.includes("/")) {
       throw new ZipWriterError(
@@ -273,27 +272,6 @@ export class ZipWriter {
     await this.emit(cd);
     await this.emit(encodeEndRecords(this.central.length, cdOffset, cdSize));
     if (this.sink.close) await this.sink.close();
-  }
-}
-
-/** A sink that keeps everything in memory; {@link MemorySink.bytes} joins it. For small archives. */
-export class MemorySink implements ZipSink {
-  private readonly chunks: Uint8Array[] = [];
-  private length = 0;
-  write(chunk: Uint8Array): void {
-    // Copy: callers may reuse their buffers.
-    this.chunks.push(chunk.slice());
-    this.length += chunk.length;
-  }
-  /** All bytes written, as one buffer. */
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let p = 0;
-    for (const c of this.chunks) {
-      out.set(c, p);
-      p += c.length;
-    }
-    return out;
   }
 }
 
