@@ -4,8 +4,8 @@
  * paths; links, devices, FIFOs and path-traversal names are refused.
  */
 import { GlobalRegistry, type HookContext, isTuple, type LoadOptions, Unpickler } from "@pt/pickle";
-import { dtypes as allDtypes, type ByteSource, Storage } from "@pt/storage";
-import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
+import { type ByteSource, Storage } from "@pt/storage";
+import { StorageClassRef, Tensor, torchTensorTypes } from "@pt/tensor";
 import {
   LegacyFormatError,
   LegacyLimitError,
@@ -244,17 +244,6 @@ export function* tarMembers(total: number): Parser<TarMember[]> {
   return members;
 }
 
-const tensorTypes = (() => {
-  const r = new GlobalRegistry();
-  for (const d of Object.values(allDtypes)) {
-    if (!d.tensorTypeName) continue;
-    const name = d.tensorTypeName.slice("torch.".length);
-    r.register("torch", name, new TorchClassRef("torch", name));
-    r.register("torch.cuda", name, new TorchClassRef("torch.cuda", name));
-  }
-  return r;
-})();
-
 function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Parser<TarLoadResult> {
   const total = bs.byteLength;
   const members = yield* tarMembers(total);
@@ -283,7 +272,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
   const encoding = options.encoding ?? "utf-8";
   const limits = pickleLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
-  const registry = registryFor(tensorTypes.merge(options.globals ?? new GlobalRegistry()));
+  const registry = registryFor(torchTensorTypes().merge(options.globals ?? new GlobalRegistry()));
   const baseOpts = (): LoadOptions => {
     const o: { -readonly [K in keyof LoadOptions]: LoadOptions[K] } = {
       encoding,

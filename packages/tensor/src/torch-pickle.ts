@@ -8,7 +8,7 @@
  * argument checks they share.
  */
 export { TorchPickleError } from "./torch-pickle/args.js";
-export { type TorchGlobalsOptions, torchGlobals } from "./torch-pickle/globals.js";
+export { type TorchGlobalsOptions, torchGlobals, torchTensorTypes } from "./torch-pickle/globals.js";
 export {
   parseStoragePid,
   type SavedStorage,

@@ -76,3 +76,22 @@ export function torchGlobals(options: TorchGlobalsOptions = {}): GlobalRegistry 
   r.register("torch.nn.parameter", "Parameter", PARAMETER_CLASS);
   return r;
 }
+
+let tensorTypes: GlobalRegistry | undefined;
+/**
+ * The legacy tensor type classes (`torch.FloatTensor`, `torch.cuda.FloatTensor`…, one per dtype
+ * with a `tensorTypeName`) as `TorchClassRef`s: what pre-1.0 tar files pickle for a tensor's type.
+ * Not part of `torchGlobals()` (later files never pickle them); merge it in where they appear.
+ */
+export function torchTensorTypes(): GlobalRegistry {
+  if (tensorTypes) return tensorTypes;
+  const r = new GlobalRegistry();
+  for (const d of ALL_DTYPES) {
+    if (!d.tensorTypeName) continue;
+    const name = d.tensorTypeName.slice("torch.".length);
+    r.register("torch", name, new TorchClassRef("torch", name));
+    r.register("torch.cuda", name, new TorchClassRef("torch.cuda", name));
+  }
+  tensorTypes = r;
+  return r;
+}

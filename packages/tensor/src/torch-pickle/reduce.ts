@@ -118,31 +118,18 @@ function torchReduceInternal(v: unknown, flavor: TorchFlavor = "1.13"): Reductio
     };
   }
   if (v instanceof Tensor) {
-    if (!v.dtype.storageClass) {
-      return {
-        func: G.rebuildTensorV3,
-        args: [
-          storageArg(v),
-          v.storageOffset,
-          tuple(v.shape),
-          tuple(v.stride),
-          v.requiresGrad,
-          hooks(),
-          v.dtype,
-        ],
-      };
-    }
-    return {
-      func: G.rebuildTensorV2,
-      args: asTuple([
-        storageArg(v),
-        v.storageOffset,
-        tuple(v.shape),
-        tuple(v.stride),
-        v.requiresGrad,
-        hooks(),
-      ]),
-    };
+    // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks); v3 adds the dtype
+    const a: unknown[] = [
+      storageArg(v),
+      v.storageOffset,
+      tuple(v.shape),
+      tuple(v.stride),
+      v.requiresGrad,
+      hooks(),
+    ];
+    if (v.dtype.storageClass) return { func: G.rebuildTensorV2, args: asTuple(a) };
+    a.push(v.dtype);
+    return { func: G.rebuildTensorV3, args: a };
   }
   if (v instanceof SparseTensor) {
     const layout = TorchLayout.of(v.layout);
