@@ -192,7 +192,7 @@ function sig(t: Tensor): string {
 
 /** The tensor's bytes when it is contiguous (a view of its loaded storage), else null. */
 function contiguousBytes(t: Tensor): Uint8Array | null {
-  if (!t.isContiguous() || t.dtype.name === "quint4x2" || t.dtype.name === "quint2x4") return null;
+  if (!t.isContiguous() || t.dtype.valuesPerItem !== 1) return null;
   const size = t.dtype.itemSize;
   return t.storage.bytes.subarray(t.storageOffset * size, (t.storageOffset + t.numel) * size);
 }
