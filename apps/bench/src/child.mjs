@@ -57,6 +57,38 @@ function status() {
   return { rss: get("VmRSS"), hwm: get("VmHWM") };
 }
 
+/**
+ * The result line of a measured operation (`tensors`/`elements` and any extra fields in `counts`).
+ * @param {string} op
+ * @param {{ seconds: number; cpu: NodeJS.CpuUsage; before: { rss: number }; after: { rss: number }; peak: number; exact: boolean }} m
+ *   wall and CPU time, RSS before and after, the peak RSS, and whether the peak is exact (clear_refs) or maxrss
+ * @param {Record<string, unknown>} counts
+ * @returns {Record<string, unknown>}
+ */
+function measuredResult(op, m, counts) {
+  return {
+    ok: true,
+    op,
+    seconds: m.seconds,
+    cpu_seconds: (m.cpu.user + m.cpu.system) / 1e6,
+    rss_before: m.before.rss,
+    rss_after: m.after.rss,
+    peak_rise: Math.max(0, m.peak - m.before.rss),
+    peak_method: m.exact ? "clear_refs" : "maxrss",
+    ...counts,
+  };
+}
+
+/**
+ * Records the size of the file an operation wrote, then removes it.
+ * @param {Record<string, unknown>} result
+ * @param {string} out
+ */
+function takeOutput(result, out) {
+  result.out_size = statSync(out).size;
+  unlinkSync(out);
+}
+
 /** Resets the peak RSS (VmHWM) to the current RSS; false where the kernel refuses. */
 function resetPeak() {
   try {
@@ -305,24 +337,9 @@ async function main() {
     const after = status();
     const peak = exact ? after.hwm : process.resourceUsage().maxRSS * 1024;
     const { tensors, elements } = summarize(value);
-    /** @type {Record<string, unknown>} */
-    const result = {
-      ok: true,
-      op,
-      seconds,
-      cpu_seconds: (cpu.user + cpu.system) / 1e6,
-      rss_before: before.rss,
-      rss_after: after.rss,
-      peak_rise: Math.max(0, peak - before.rss),
-      peak_method: exact ? "clear_refs" : "maxrss",
-      tensors,
-      elements,
-    };
+    const result = measuredResult(op, { seconds, cpu, before, after, peak, exact }, { tensors, elements });
     if (op === "list") result.listed = listed;
-    if (op === "save") {
-      result.out_size = statSync(/** @type {string} */ (out)).size;
-      unlinkSync(/** @type {string} */ (out));
-    }
+    if (op === "save") takeOutput(result, /** @type {string} */ (out));
     emit(result);
   } catch (e) {
     emit({ op, ...failure(e) });
@@ -425,24 +442,12 @@ async function cliOp(op, file, out, other, profilePath) {
       tensors = summary.files;
       extra.failed_files = summary.unreadable;
     }
-    /** @type {Record<string, unknown>} */
-    const result = {
-      ok: true,
+    const result = measuredResult(
       op,
-      seconds,
-      cpu_seconds: (cpu.user + cpu.system) / 1e6,
-      rss_before: before.rss,
-      rss_after: after.rss,
-      peak_rise: Math.max(0, peak - before.rss),
-      peak_method: exact ? "clear_refs" : "maxrss",
-      tensors,
-      elements,
-      ...extra,
-    };
-    if (op === "convert") {
-      result.out_size = statSync(/** @type {string} */ (out)).size;
-      unlinkSync(/** @type {string} */ (out));
-    }
+      { seconds, cpu, before, after, peak, exact },
+      { tensors, elements, ...extra },
+    );
+    if (op === "convert") takeOutput(result, /** @type {string} */ (out));
     emit(result);
   } catch (e) {
     emit({ op, ...failure(e) });

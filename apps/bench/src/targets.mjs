@@ -36,66 +36,74 @@ export const GIB = 1 << 30;
 const VIEWS_NOT_COPIES = { kind: "file", factor: 1.1, extra: 16 * MIB };
 
 /**
+ * A load-and-save workload of the io table (W1–W5): saves judged on CPU time, the memory target
+ * (if any) on the load.
+ * @param {string} id
+ * @param {string} title
+ * @param {string} file
+ * @param {"zip" | "legacy"} format
+ * @param {Partial<Record<Op, number>>} time
+ * @param {MemoryTarget | null} memory
+ * @returns {Workload}
+ */
+function loadSave(id, title, file, format, time, memory) {
+  return {
+    id,
+    title,
+    file,
+    format,
+    ops: ["load", "save"],
+    time,
+    judgeOn: { save: "cpu" },
+    memoryOp: memory ? "load" : null,
+    memory,
+  };
+}
+
+/**
+ * A one-operation workload of the tools table (W7–W12) on zip files.
+ * @param {string} id
+ * @param {string} title
+ * @param {string} file
+ * @param {Op} op
+ * @param {number | null} target ours ÷ torch time target, or null when not judged
+ * @param {number | null} memoryLimit peak RSS rise limit in bytes, or null when not judged
+ * @param {Partial<Workload>} extra the workload's other fields (`against`, `http`…)
+ * @returns {Workload}
+ */
+function tool(id, title, file, op, target, memoryLimit, extra) {
+  return {
+    id,
+    title,
+    file,
+    format: "zip",
+    ops: [op],
+    time: target === null ? {} : { [op]: target },
+    memoryOp: memoryLimit === null ? null : op,
+    memory: memoryLimit === null ? null : { kind: "absolute", limit: memoryLimit },
+    table: "tools",
+    ...extra,
+  };
+}
+
+/**
  * The six workloads of issue 9 with their targets (ours ÷ torch, median of pairs). For W6,
  * torch's side is its full `torch.load`: torch has no lazy listing.
  * @type {readonly Workload[]}
  */
 export const WORKLOADS = Object.freeze([
-  {
-    id: "W1",
-    title: "one 1 GiB float32 tensor",
-    file: "w1.pt",
-    format: "zip",
-    ops: ["load", "save"],
-    time: { load: 1.0, save: 0.8 },
-    judgeOn: { save: "cpu" },
-    memoryOp: "load",
-    memory: VIEWS_NOT_COPIES,
-  },
-  {
-    id: "W2",
-    title: "~1 GiB transformer-like state dict (~400 tensors)",
-    file: "w2.pt",
-    format: "zip",
-    ops: ["load", "save"],
-    time: { load: 1.0, save: 0.8 },
-    judgeOn: { save: "cpu" },
-    memoryOp: "load",
-    memory: VIEWS_NOT_COPIES,
-  },
-  {
-    id: "W3",
-    title: "50,000 small tensors",
-    file: "w3.pt",
-    format: "zip",
-    ops: ["load", "save"],
-    time: { load: 0.3, save: 0.5 },
-    judgeOn: { save: "cpu" },
-    memoryOp: "load",
-    memory: { kind: "torch" },
-  },
-  {
-    id: "W4",
-    title: "10,000 views of one storage",
-    file: "w4.pt",
-    format: "zip",
-    ops: ["load", "save"],
-    time: { load: 0.5, save: 0.5 },
-    judgeOn: { save: "cpu" },
-    memoryOp: null,
-    memory: null,
-  },
-  {
-    id: "W5",
-    title: "W2 in the legacy format",
-    file: "w5.pt",
-    format: "legacy",
-    ops: ["load", "save"],
-    time: { load: 1.0, save: 0.8 },
-    judgeOn: { save: "cpu" },
-    memoryOp: "load",
-    memory: VIEWS_NOT_COPIES,
-  },
+  loadSave("W1", "one 1 GiB float32 tensor", "w1.pt", "zip", { load: 1.0, save: 0.8 }, VIEWS_NOT_COPIES),
+  loadSave(
+    "W2",
+    "~1 GiB transformer-like state dict (~400 tensors)",
+    "w2.pt",
+    "zip",
+    { load: 1.0, save: 0.8 },
+    VIEWS_NOT_COPIES,
+  ),
+  loadSave("W3", "50,000 small tensors", "w3.pt", "zip", { load: 0.3, save: 0.5 }, { kind: "torch" }),
+  loadSave("W4", "10,000 views of one storage", "w4.pt", "zip", { load: 0.5, save: 0.5 }, null),
+  loadSave("W5", "W2 in the legacy format", "w5.pt", "legacy", { load: 1.0, save: 0.8 }, VIEWS_NOT_COPIES),
   {
     id: "W6",
     title: "W2 listed lazily (vs torch's full load)",
@@ -106,83 +114,37 @@ export const WORKLOADS = Object.freeze([
     memoryOp: "list",
     memory: { kind: "absolute", limit: 64 * MIB },
   },
-  {
-    id: "W7",
-    title: "5 GiB checkpoint → safetensors",
-    file: "w7.pt",
-    format: "zip",
-    ops: ["convert"],
-    time: { convert: 0.8 },
-    memoryOp: "convert",
-    memory: { kind: "absolute", limit: 1.5 * GIB },
-    table: "tools",
+  tool("W7", "5 GiB checkpoint → safetensors", "w7.pt", "convert", 0.8, 1.5 * GIB, {
     against: "torch.load + safetensors-style write (Python)",
-  },
-  {
-    id: "W8",
-    title: "list a 1 GiB checkpoint over HTTP",
-    file: "w2.pt",
-    format: "zip",
-    ops: ["list"],
-    time: { list: 0.05 },
-    memoryOp: null,
-    memory: null,
-    table: "tools",
+  }),
+  tool("W8", "list a 1 GiB checkpoint over HTTP", "w2.pt", "list", 0.05, null, {
     http: true,
     fetchedLimit: MIB,
     against: "download, then torch.load",
-  },
-  {
-    id: "W9",
-    title: "diff of two 1 GiB checkpoints",
-    file: "w2.pt",
+  }),
+  tool("W9", "diff of two 1 GiB checkpoints", "w2.pt", "diff", 0.5, 256 * MIB, {
     other: "w9b.pt",
-    format: "zip",
-    ops: ["diff"],
-    time: { diff: 0.5 },
-    memoryOp: "diff",
-    memory: { kind: "absolute", limit: 256 * MIB },
-    table: "tools",
     against: "torch.load both + compare",
-  },
-  {
-    id: "W10",
-    title: "consolidate a 4-shard DCP checkpoint",
-    file: "w10.dcp",
-    format: "zip",
-    ops: ["convert"],
-    time: { convert: 1.0 },
-    memoryOp: null,
-    memory: null,
-    table: "tools",
+  }),
+  tool("W10", "consolidate a 4-shard DCP checkpoint", "w10.dcp", "convert", 1.0, null, {
     python: "torch2",
     against: "dcp_to_torch_save (torch 2.x)",
-  },
-  {
-    id: "W11",
-    title: "hash every tensor of a 1 GiB checkpoint",
-    file: "w2.pt",
-    format: "zip",
-    ops: ["hash"],
-    time: { hash: 0.8 },
-    memoryOp: "hash",
-    memory: { kind: "absolute", limit: 256 * MIB },
-    table: "tools",
+  }),
+  tool("W11", "hash every tensor of a 1 GiB checkpoint", "w2.pt", "hash", 0.8, 256 * MIB, {
     against: "torch.load + hashlib per tensor",
-  },
-  {
-    id: "W12",
-    title: "scan the conformance corpus for globals",
-    file: "apps/conformance/corpus/files",
-    format: "zip",
-    ops: ["scan"],
-    time: {},
-    memoryOp: null,
-    memory: null,
-    table: "tools",
-    fixed: true,
-    against: "pickletools.genops over each file's pickles",
-  },
+  }),
+  tool(
+    "W12",
+    "scan the conformance corpus for globals",
+    "apps/conformance/corpus/files",
+    "scan",
+    null,
+    null,
+    {
+      fixed: true,
+      against: "pickletools.genops over each file's pickles",
+    },
+  ),
 ]);
 
 /**

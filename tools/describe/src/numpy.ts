@@ -103,7 +103,8 @@ export async function describeNumpy(
     const raw = swapped(data, d);
     const v = await tensorValues(sd, raw, 1);
     const first = (v.first8 as Json[])[0] as Json;
-    if (d.kind === "f" && d.itemSize === 8) return typeof first === "number" ? first : { _type: "float", value: first };
+    if (d.kind === "f" && d.itemSize === 8)
+      return typeof first === "number" ? first : { _type: "float", value: first };
     if (d.kind === "c") {
       const [re, im] = first as [number, number];
       return { _type: `numpy.${d.name}`, value: complexRepr(new PyComplex(num(re), num(im))) };
