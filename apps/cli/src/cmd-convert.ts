@@ -18,7 +18,8 @@ Decode IN (zip, legacy, tar or TorchScript checkpoint, or a safetensors file) in
 model and encode it again as OUT. This is a real re-encode through the library, not a byte
 copy: storages shared in IN stay shared, views keep their strides and offsets, OrderedDict
 _metadata is kept. Storages are read and written one at a time, so files larger than memory
-convert.
+convert. IN may also be a DCP folder, a sharded index, or an http(s) URL of any of these (read
+lazily with range requests).
 
 options:
   --format   zip (default; safetensors when OUT ends in .safetensors), legacy (the pre-1.6

@@ -25,7 +25,8 @@ names, so a whole model matches its own state dict and a safetensors file): tens
 the largest absolute difference of their values (printed to the dtype's precision) and the
 number of elements that differ (NaN equals NaN at the same position; -0.0 equals 0.0).
 Storages are read one pair at a time and released after comparison (bounded memory); equal
-bytes are recognised without converting values.
+bytes are recognised without converting values. A and B may also be DCP folders, sharded
+indexes, or http(s) URLs of any of these (read lazily with range requests).
 
 Exit status: 0 when they hold the same tensors with equal values (within --atol), 1 when they
 differ, 2 when a file cannot be read.

@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PyObject, PyOrderedDict, PyTuple } from "@pt/pickle";
 import {
   childrenOf,
@@ -22,11 +22,13 @@ import { Progress } from "./progress.js";
 
 export const INSPECT_HELP = `usage: pt inspect FILE|URL [--json] [--hash] [--all] [--key PATH]
 
-FILE is a torch checkpoint (zip, legacy, tar, TorchScript), a safetensors file or a plain
-pickle (.pkl). Show what it holds without loading its tensor data: the format and records, a tree
-of the object (dicts, lists, modules…) with every tensor's dtype, shape, stride, storage
-offset, storage key and size, and requires_grad; then totals (tensors, elements, bytes,
-shared storages). User classes are shown as placeholders; nothing is executed.
+FILE is a torch checkpoint (zip, legacy, tar, TorchScript), a safetensors file, a plain
+pickle (.pkl), a DCP folder or a sharded index (*.index.json, or its folder). URL is any of
+these over http(s), read lazily with range requests (a folder URL ends with /). Show what it
+holds without loading its tensor data: the format and records, a tree of the object (dicts,
+lists, modules…) with every tensor's dtype, shape, stride, storage offset, storage key and
+size, and requires_grad; then totals (tensors, elements, bytes, shared storages). User
+classes are shown as placeholders; nothing is executed.
 
 options:
   --json   print {"format", "tensors": [{"path", "class", "dtype", "shape", "stride",
@@ -271,6 +273,13 @@ function fileSize(path: string): number {
   }
 }
 
+/** A sharded checkpoint given by its index file: the index's size plus its shards' (as for its folder or URL). */
+function withShards(file: string, size: number, opened: Opened): number {
+  const index = (opened.checkpoint as unknown as { index?: { files?: readonly string[] } }).index;
+  if (opened.format !== "sharded" || !index?.files || !statSync(file).isFile()) return size;
+  return index.files.reduce((n, f) => n + fileSize(join(dirname(file), f)), size);
+}
+
 /** The lines before the tree: file, format details, records. */
 function headerLines(file: string, size: number, opened: Opened): string[] {
   const cp = opened.checkpoint;
@@ -336,7 +345,8 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
       const h = tensors[i]?.sha256;
       if (h) hashes.set(f.tensor, h);
     });
-    for (const l of headerLines(file, opened.remoteSize ?? size, opened)) io.out(`${l}\n`);
+    for (const l of headerLines(file, opened.remoteSize ?? withShards(file, size, opened), opened))
+      io.out(`${l}\n`);
     io.out("\n");
     for (const l of treeLines(
       opened.value,
@@ -350,6 +360,14 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
     io.out(
       `totals: ${totals.tensors} tensor${totals.tensors === 1 ? "" : "s"}, ${totals.parameters.toLocaleString("en-US")} element${totals.parameters === 1 ? "" : "s"}, ${fmtBytes(totals.bytes)} in ${totals.storages} storage${totals.storages === 1 ? "" : "s"} (${totals.shared_storages} shared)\n`,
     );
+    if (opened.http) {
+      // what reading the URL cost: the metadata and pickles (and, with --hash, the data)
+      const { requests, bytesFetched } = opened.http.stats;
+      const n = opened.http.files.size;
+      io.out(
+        `fetched: ${bytesFetched.toLocaleString("en-US")} bytes in ${requests} request${requests === 1 ? "" : "s"} from ${n} file${n === 1 ? "" : "s"} of ${fmtBytes(opened.http.totalSize)}\n`,
+      );
+    }
     if (opened.refused.length)
       io.out(
         `warning: torch.load(weights_only=True) would refuse ${file}: ${opened.refused.join(", ")} (loaded as inert placeholders [!] or modules; nothing was executed)\n`,

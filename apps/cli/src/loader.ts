@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import {
   type DcpMetadata,
+  HttpFiles,
   isSerializationError,
   openUrl,
   pickleSections,
@@ -23,8 +24,10 @@ export interface Opened {
   /** The record key of a storage (`data/<key>` in zip files; the legacy key), if known. */
   storageKey(s: Storage): string | undefined;
   readonly checkpoint: Checkpoint;
-  /** The size in bytes of a checkpoint opened from an http(s) URL. */
+  /** The size in bytes of a checkpoint opened from an http(s) URL (every file of a DCP folder or sharded index). */
   readonly remoteSize?: number;
+  /** What reading a checkpoint opened from an http(s) URL fetched: its files, requests and bytes (so far). */
+  readonly http?: HttpFiles;
   /**
    * Every global of the pickles torch reads that `torch.load(weights_only=True)` would refuse
    * (found by the scanner `pt scan` uses, so commands and `pt scan` agree), first use order.
@@ -66,15 +69,14 @@ function isFile(path: string): boolean {
 async function openAny(
   path: string,
   options: LoadOptions,
+  files: HttpFiles | undefined,
 ): Promise<{ cp: Checkpoint; remoteSize: number | undefined }> {
   try {
-    if (isRemote(path)) {
-      // read lazily with HTTP range requests; a server without them is downloaded once (noted)
-      const u = await openUrl(path, {
-        ...options,
-        http: { onNote: (m) => process.stderr.write(`note: ${m}\n`) },
-      });
-      return { cp: u, remoteSize: u.source.byteLength };
+    if (files) {
+      // read lazily with HTTP range requests (a file, a DCP folder, a sharded index); the files
+      // are kept open by `files`, so the policy pass and the real open fetch them once
+      const u = await openUrl(path, { ...options, files });
+      return { cp: u as unknown as Checkpoint, remoteSize: files.totalSize };
     }
     // a file, a DCP folder or a sharded index (the latter two look like a Checkpoint to the commands)
     return { cp: (await openPath(path, options)) as Checkpoint, remoteSize: undefined };
@@ -93,10 +95,14 @@ async function openAny(
  * sharded index), found by the loader itself: it is opened under torch's weights_only policy
  * first, and a refusal (which the loader explains with the same scanner as `pt scan`) names them.
  */
-async function refusalsByLoading(path: string, options: LoadOptions): Promise<string[]> {
+async function refusalsByLoading(
+  path: string,
+  options: LoadOptions,
+  files: HttpFiles | undefined,
+): Promise<string[]> {
   const { unsafe: _unsafe, ...weightsOnly } = options;
   try {
-    const { cp } = await openAny(path, weightsOnly);
+    const { cp } = await openAny(path, weightsOnly, files);
     await cp.close();
     return [];
   } catch (e) {
@@ -110,16 +116,28 @@ async function refusalsByLoading(path: string, options: LoadOptions): Promise<st
 
 /** Open `path` lazily. File-system errors become one-line CLI errors; format errors keep their message. */
 export async function openCheckpoint(path: string, options: LoadOptions = CLI_LOAD_OPTIONS): Promise<Opened> {
-  const { cp, remoteSize } = await openAny(path, options);
+  // a server without range support: each file is downloaded once, noted on stderr
+  const files = isRemote(path)
+    ? new HttpFiles({ onNote: (m) => process.stderr.write(`note: ${m}\n`) })
+    : undefined;
+  let cp: Checkpoint;
+  let remoteSize: number | undefined;
   let refused: string[];
+  try {
+    ({ cp, remoteSize } = await openAny(path, options, files));
+  } catch (e) {
+    files?.close();
+    throw e;
+  }
   try {
     refused = isFile(path)
       ? weightsOnlyRefusals(path)
       : options.unsafe === "opaque"
-        ? await refusalsByLoading(path, options)
+        ? await refusalsByLoading(path, options, files)
         : [];
   } catch (e) {
     await cp.close();
+    files?.close();
     throw e;
   }
   const keys = cp.storageKeys;
@@ -128,9 +146,13 @@ export async function openCheckpoint(path: string, options: LoadOptions = CLI_LO
     value: cp.value,
     checkpoint: cp,
     ...(remoteSize !== undefined ? { remoteSize } : {}),
+    ...(files ? { http: files } : {}),
     refused,
     storageKey: (s) => keys.get(s) ?? (s.base ? keys.get(s.base) : undefined),
-    close: () => cp.close(),
+    close: async () => {
+      await cp.close();
+      files?.close();
+    },
   };
 }
 

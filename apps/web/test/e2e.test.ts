@@ -18,7 +18,7 @@ import {
   seededFloats,
   writeBigCheckpoint,
 } from "../../../packages/serialization/test/big-checkpoint.js";
-import { startServer, type TestServer } from "./server.js";
+import { type RangeServer, startRangeServer } from "../../../tools/test-support/range-server.js";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const APP = join(HERE, "..");
@@ -92,7 +92,7 @@ function bins(values: ArrayLike<number>): number[] {
   return counts;
 }
 
-let server: TestServer;
+let server: RangeServer;
 let browser: Browser;
 let context: BrowserContext;
 let tmp: string;
@@ -105,9 +105,12 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "pt-web-e2e-"));
   big = join(tmp, "w2.pt");
   await writeBigCheckpoint(big);
-  server = await startServer(DIST);
-  server.files.set("w2.pt", big);
-  server.files.set("nn_cnn_bn_state_dict.zip.pt", join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt"));
+  server = await startRangeServer({ static: DIST });
+  server.files.set("/files/w2.pt", { data: { path: big } });
+  server.files.set("/norange/nn_cnn_bn_state_dict.zip.pt", {
+    data: { path: join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt") },
+    ranges: false,
+  });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
   // main-thread long tasks (> 50 ms) of every page, for the "never blocks > 100 ms" check

@@ -96,7 +96,15 @@ export {
   type ShardOpener,
   saveSharded,
 } from "./sharded.js";
-export { type OpenUrlOptions, openUrl, type UrlCheckpoint } from "./url.js";
+export {
+  HttpFiles,
+  httpTree,
+  type OpenUrlOptions,
+  openUrl,
+  resolveInFolder,
+  type UrlCheckpoint,
+  type UrlInfo,
+} from "./url.js";
 export {
   childrenOf,
   displayChildren,

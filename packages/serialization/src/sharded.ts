@@ -14,6 +14,10 @@ import type { DirectoryWriter } from "./dcp/write.js";
 import { SerializationError } from "./errors.js";
 import { type LoadOptions, open } from "./load.js";
 import { type Sink, saveTo } from "./save.js";
+import { settleAll } from "./settle.js";
+
+/** Shards opened at a time. */
+const SHARD_OPEN_CONCURRENCY = 8;
 
 /** One opened shard: its state dict (a `Map` of name → tensor) and how to release it. */
 export interface OpenedShard {
@@ -166,15 +170,31 @@ export async function openSharded(
     for (const s of shards.values()) await s.close();
   };
   try {
-    for (const f of index.files) {
-      const opener = openerFor(f);
-      const s = await opener(await tree.open(dir + f), options);
-      if (!(s.value instanceof Map))
-        throw new SerializationError("FORMAT_UNSUPPORTED", `sharded: shard ${f} does not hold a state dict`, {
-          record: f,
-        });
-      shards.set(f, s);
-    }
+    // shards open in parallel (a few at a time: remote ones cost round trips), kept in index order
+    const opened = await settleAll(
+      index.files,
+      SHARD_OPEN_CONCURRENCY,
+      async (f) => {
+        const s = await openerFor(f)(await tree.open(dir + f), options);
+        if (!(s.value instanceof Map)) {
+          await s.close();
+          throw new SerializationError(
+            "FORMAT_UNSUPPORTED",
+            `sharded: shard ${f} does not hold a state dict`,
+            {
+              record: f,
+            },
+          );
+        }
+        return s;
+      },
+      async (made) => {
+        for (const s of made) await s.close();
+      },
+    );
+    index.files.forEach((f, i) => {
+      shards.set(f, opened[i] as OpenedShard);
+    });
     const value = new Map<string, unknown>();
     for (const [name, f] of index.weightMap) {
       const sd = (shards.get(f) as OpenedShard).value as Map<unknown, unknown>;

@@ -1,30 +1,26 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { ByteSource } from "@pt/storage";
-import type { Tensor } from "@pt/tensor";
+import { Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RangeServer, startRangeServer } from "../../storage/test/range-server.js";
-import { open, openUrl } from "../src/index.js";
-import { openFile } from "../src/node.js";
-import { BIG_BYTES, seededFloats, writeBigCheckpoint } from "./big-checkpoint.js";
+import type { RangeServer } from "../../../tools/test-support/range-server.js";
+import { isSerializationError, open, openUrl, resolveInFolder, type UrlCheckpoint } from "../src/index.js";
+import { openFile, openPath } from "../src/node.js";
+import { BIG_BYTES, seededFloats } from "./big-checkpoint.js";
 import { fixturesDir, readBytes } from "./helpers.js";
+import { type RemoteFixtures, startRemoteFixtures } from "./remote-setup.js";
 
+let fx: RemoteFixtures;
 let server: RangeServer;
-let dir: string;
 let big: string;
 beforeAll(async () => {
-  server = await startRangeServer();
-  dir = mkdtempSync(join(tmpdir(), "pt-url-"));
-  big = join(dir, "w2.pt");
-  await writeBigCheckpoint(big);
-  server.files.set("/w2.pt", { data: { path: big } });
+  fx = await startRemoteFixtures();
+  server = fx.server;
+  big = fx.local["/w2.pt"] as string;
 }, 60_000);
-afterAll(async () => {
-  await server.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => fx.close());
 
 /** name → [dtype, shape, stride, offset, storage key] of a state dict. */
 function listing(cp: { value: unknown; storageKeys: ReadonlyMap<unknown, string> }) {
@@ -44,7 +40,8 @@ describe("openUrl", () => {
     expect(listing(cp)["big.weight"]).toEqual(["float32", [16384, 16384], [16384, 1], 0, "0"]);
     // what a listing costs: the first block, the central directory, the pickle
     expect(server.log.bytes).toBeLessThan(1 << 20);
-    expect(cp.source.stats.bytesFetched).toBe(server.log.bytes);
+    expect(cp.http.stats.bytesFetched).toBe(server.log.bytes);
+    expect(cp.source?.stats.bytesFetched).toBe(server.log.bytes);
     console.log(
       `listing the ${statSync(big).size}-byte checkpoint fetched ${server.log.bytes} bytes in ${server.log.requests} requests`,
     );
@@ -59,7 +56,7 @@ describe("openUrl", () => {
     expect(bigT.storage.isLoaded).toBe(false);
     const before = server.log.bytes;
     const off = await firstDataOffset(cp);
-    const got = await cp.source.read(off, 4 << 20);
+    const got = await (cp.source as ByteSource).read(off, 4 << 20);
     expect(new Float32Array(got.slice(0, 1 << 20).buffer)).toEqual(seededFloats(1 << 18, 42));
     expect(server.log.bytes - before).toBe(4 << 20);
     await cp.close();
@@ -93,7 +90,7 @@ describe("openUrl", () => {
     server.files.set("/norange.pt", { data: bytes, ranges: false });
     const notes: string[] = [];
     const cp = await openUrl(`${server.base}/norange.pt`, { http: { onNote: (m) => notes.push(m) } });
-    expect(cp.source.rangeSupported).toBe(false);
+    expect(cp.source?.rangeSupported).toBe(false);
     expect(notes[0]).toMatch(/does not support range requests/);
     const local = await open(bytes);
     expect(Object.keys(listing(cp))).toEqual(Object.keys(listing(local)));
@@ -102,8 +99,8 @@ describe("openUrl", () => {
 });
 
 /** The byte offset of data/0's bytes in the big file (its local header read through the source). */
-async function firstDataOffset(cp: { source: ByteSource }): Promise<number> {
-  const reader = await ZipReader.open(cp.source);
+async function firstDataOffset(cp: UrlCheckpoint): Promise<number> {
+  const reader = await ZipReader.open(cp.source as ByteSource);
   return (await reader.dataRange("data/0")).offset;
 }
 
@@ -128,3 +125,208 @@ function describeTensors(
     });
   return out;
 }
+
+/** sha256 of a tensor's logical bytes (row-major, contiguous), its storage loaded first. */
+async function hashOf(t: Tensor): Promise<string> {
+  await t.load();
+  const a = t.contiguous().data();
+  return createHash("sha256")
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest("hex");
+}
+
+function bytesHash(a: Float32Array): string {
+  return createHash("sha256")
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest("hex");
+}
+
+/** path → tensor description (with its storage key) or leaf value, over the whole object. */
+function treeOf(cp: { value: unknown; storageKeys: ReadonlyMap<unknown, string> }): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const walk = (v: unknown, path: string) => {
+    if (v instanceof Tensor) {
+      const s = v.storage.base ?? v.storage;
+      out[path] = [v.dtype.name, [...v.shape], [...v.stride], v.storageOffset, cp.storageKeys.get(s)];
+    } else if (v instanceof Map) for (const [k, x] of v) walk(x, `${path}/${String(k)}`);
+    else if (Array.isArray(v))
+      v.forEach((x, i) => {
+        walk(x, `${path}/${i}`);
+      });
+    else out[path] = typeof v === "bigint" ? `${v}n` : v;
+  };
+  walk(cp.value, "");
+  return out;
+}
+
+/** path → sha256 of every tensor's values. */
+async function hashes(v: unknown): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (x: unknown, path: string): Promise<void> => {
+    if (x instanceof Tensor) out[path] = await hashOf(x);
+    else if (x instanceof Map) for (const [k, y] of x) await walk(y, `${path}/${String(k)}`);
+    else if (Array.isArray(x)) for (let i = 0; i < x.length; i++) await walk(x[i], `${path}/${i}`);
+  };
+  await walk(v, "");
+  return out;
+}
+
+const size = (p: string) => statSync(p).size;
+const BLOCK = 64 * 1024;
+
+describe("openUrl: DCP folders", () => {
+  it("lists a DCP folder by URL as the local folder, fetching only .metadata, the non-tensor items and each file's first block", {
+    timeout: 120_000,
+  }, async () => {
+    for (const name of ["dcp", "dtensor-4", "fsdp2-2"]) {
+      const dir = fx.local[`/${name}/`] as string;
+      const local = await openPath(dir);
+      server.reset();
+      const cp = await openUrl(`${server.base}/${name}/`);
+      try {
+        expect(cp.format).toBe("dcp");
+        expect(cp.source).toBeNull();
+        expect(treeOf(cp)).toEqual(treeOf(local));
+        expect(Object.keys(treeOf(cp)).length).toBeGreaterThan(1);
+        expect(cp.http.stats.bytesFetched).toBe(server.log.bytes);
+        const files = (local as { files: readonly string[] }).files;
+        expect([...cp.http.files.keys()].sort()).toEqual(
+          [".metadata", ...files].map((f) => `${server.base}/${name}/${f}`).sort(),
+        );
+        // the metadata whole, then at most two blocks of each data file (its first; non-tensor items)
+        expect(server.log.bytes).toBeLessThanOrEqual(size(join(dir, ".metadata")) + 2 * BLOCK * files.length);
+        console.log(
+          `DCP ${name}: listing fetched ${server.log.bytes} of ${cp.http.totalSize} bytes in ${server.log.requests} requests`,
+        );
+        // every tensor read remotely equals the local one
+        expect(await hashes(cp.value)).toEqual(await hashes(local.value));
+      } finally {
+        await cp.close();
+        await local.close();
+      }
+    }
+  });
+
+  it("reads only the tensor asked for; .metadata and folder URLs without the slash open the same", async () => {
+    expect(fx.dataBytes).toBe(8 << 20);
+    server.reset();
+    const cp = await openUrl(`${server.base}/dcp/.metadata`);
+    try {
+      expect(cp.url).toBe(`${server.base}/dcp/`);
+      const listed = server.log.bytes;
+      expect(listed).toBeLessThan(fx.dataBytes / 16);
+      const t = (cp.value as Map<string, unknown>).get("layers.1.weight") as Tensor;
+      expect(await hashOf(t)).toBe(bytesHash(fx.tensors.get("layers.1.weight") as Float32Array));
+      const read = server.log.bytes - listed;
+      // the 2 MiB of the tensor in one request, plus its chunk's zip directory and pickle (cache blocks)
+      expect(read).toBeGreaterThanOrEqual(2 << 20);
+      expect(read).toBeLessThanOrEqual((2 << 20) + 4 * BLOCK);
+      expect(((cp.value as Map<string, unknown>).get("layers.2.weight") as Tensor).storage.isLoaded).toBe(
+        false,
+      );
+      expect((cp.value as Map<string, unknown>).get("step")).toBe(7);
+      expect(cp.http.stats.bytesFetched).toBe(server.log.bytes);
+    } finally {
+      await cp.close();
+    }
+    const bare = await openUrl(`${server.base}/dcp`);
+    try {
+      expect(bare.format).toBe("dcp");
+      expect(bare.url).toBe(`${server.base}/dcp/`);
+      expect(treeOf(bare)).toEqual(treeOf(await openPath(fx.local["/dcp/"] as string)));
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it("a server without range support: every file downloaded once, noted, the same values", async () => {
+    const paths = server.mount("/norange-dcp/", fx.local["/dtensor-4/"] as string, { ranges: false });
+    const notes: string[] = [];
+    const cp = await openUrl(`${server.base}/norange-dcp/`, { http: { onNote: (m) => notes.push(m) } });
+    const local = await openPath(fx.local["/dtensor-4/"] as string);
+    try {
+      expect(notes.length).toBe(paths.length);
+      for (const n of notes) expect(n).toMatch(/does not support range requests/);
+      expect(cp.http.notes).toEqual(notes);
+      expect(treeOf(cp)).toEqual(treeOf(local));
+      expect(await hashes(cp.value)).toEqual(await hashes(local.value));
+    } finally {
+      await cp.close();
+      await local.close();
+    }
+  });
+
+  it("a data file the metadata names but the server lacks is an error naming its URL", async () => {
+    server.mount("/broken-dcp/", fx.local["/dtensor-4/"] as string);
+    server.files.delete("/broken-dcp/__2_0.distcp");
+    const e = await openUrl(`${server.base}/broken-dcp/`).catch((x: unknown) => x);
+    expect(isSerializationError(e, "INVALID_SOURCE")).toBe(true);
+    expect((e as Error).message).toContain(`${server.base}/broken-dcp/__2_0.distcp answered HTTP 404`);
+    expect((e as { record?: string }).record).toBe("__2_0.distcp");
+  });
+});
+
+describe("openUrl: sharded indexes", () => {
+  const cases: Array<[url: string, local: string]> = [
+    ["/sharded/pytorch_model.bin.index.json", "/sharded/pytorch_model.bin.index.json"],
+    ["/sharded/", "/sharded/pytorch_model.bin.index.json"],
+    ["/st/model.safetensors.index.json", "/st/model.safetensors.index.json"],
+    ["/st/", "/st/model.safetensors.index.json"],
+    ["/fixture-sharded/pytorch_model.bin.index.json", "/fixture-sharded/pytorch_model.bin.index.json"],
+  ];
+  it("opens a sharded index by URL as the local one, fetching the index and each shard's metadata only", {
+    timeout: 120_000,
+  }, async () => {
+    for (const [url, rel] of cases) {
+      const prefix = rel.slice(0, rel.lastIndexOf("/") + 1);
+      const indexPath = join(fx.local[prefix] as string, rel.slice(prefix.length));
+      const local = await openPath(indexPath);
+      server.reset();
+      const cp = await openUrl(`${server.base}${url}`);
+      try {
+        expect(cp.format, url).toBe("sharded");
+        expect(treeOf(cp), url).toEqual(treeOf(local));
+        const shards = (local as { index: { files: readonly string[] } }).index.files;
+        expect(shards.length).toBeGreaterThan(1);
+        // the index, then per shard its first block and its metadata (zip directory and pickle; a safetensors header)
+        expect(server.log.bytes, url).toBeLessThanOrEqual(size(indexPath) + 3 * BLOCK * shards.length);
+        expect(cp.http.stats.bytesFetched).toBe(server.log.bytes);
+        console.log(
+          `sharded ${url}: listing fetched ${server.log.bytes} of ${cp.http.totalSize} bytes in ${server.log.requests} requests`,
+        );
+        expect(await hashes(cp.value), url).toEqual(await hashes(local.value));
+        if (prefix !== "/fixture-sharded/")
+          for (const [k, v] of fx.tensors)
+            expect(await hashOf((cp.value as Map<string, unknown>).get(k) as Tensor)).toBe(bytesHash(v));
+      } finally {
+        await cp.close();
+        await local.close();
+      }
+    }
+  });
+
+  it("a missing shard is an error naming its URL; an empty folder URL says what was looked for", async () => {
+    const paths = server.mount("/broken-sharded/", fx.local["/sharded/"] as string);
+    const shard = paths.find((p) => p.endsWith(".bin")) as string;
+    server.files.delete(shard);
+    const e = await openUrl(`${server.base}/broken-sharded/pytorch_model.bin.index.json`).catch(
+      (x: unknown) => x,
+    );
+    expect(isSerializationError(e, "INVALID_SOURCE")).toBe(true);
+    expect((e as Error).message).toContain(`${server.base}${shard} answered HTTP 404`);
+    const none = await openUrl(`${server.base}/nothing/`).catch((x: unknown) => x);
+    expect(isSerializationError(none, "UNKNOWN_FORMAT")).toBe(true);
+    expect((none as Error).message).toMatch(
+      /neither a DCP checkpoint's \.metadata nor pytorch_model\.bin\.index\.json/,
+    );
+    const missing = await openUrl(`${server.base}/nothing.pt`).catch((x: unknown) => x);
+    expect((missing as { status?: number }).status).toBe(404);
+  });
+
+  it("shard and data file names resolve inside the folder URL only, encoded", () => {
+    expect(resolveInFolder("http://h/a/b/", "x y#?.bin")).toBe("http://h/a/b/x%20y%23%3F.bin");
+    expect(resolveInFolder("http://h/a/b/?token=1", "sub/s.bin")).toBe("http://h/a/b/sub/s.bin");
+    for (const bad of ["../x.bin", "a//b", "/abs", "./x", "a\\b"])
+      expect(() => resolveInFolder("http://h/a/", bad)).toThrow(/not a relative path/);
+  });
+});

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RangeServer, startRangeServer } from "../../../tools/test-support/range-server.js";
 import { HttpSource, HttpSourceError } from "../src/index.js";
-import { type RangeServer, startRangeServer } from "./range-server.js";
 
 /** Seeded bytes (xorshift32). */
 function bytes(n: number, seed: number): Uint8Array {

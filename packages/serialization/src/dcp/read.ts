@@ -17,6 +17,7 @@ import {
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
+import { settleAll } from "../settle.js";
 import { type DcpChunk, type DcpEntry, type DcpMetadata, parseDcpMetadata } from "./metadata.js";
 
 /**
@@ -570,8 +571,8 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
       const first = names.values().next();
       sync = !first.done && typeof files.openSync(first.value).readSync === "function";
     } else {
-      const opened = [];
-      for (const n of names) opened.push(await files.open(n));
+      // opened in parallel, a few at a time (remote files cost a round trip each)
+      const opened = await settleAll([...names], 8, (n) => files.open(n));
       sync = opened.every((s) => typeof s.readSync === "function");
     }
     const root = new Map<unknown, unknown>();
