@@ -13,7 +13,7 @@
  *   body of that one response is streamed into memory once (up to `maxDownloadBytes`) and the
  *   source reads from it; `note` says so, and `onNote` is told.
  */
-import { type ByteSource, checkRead } from "./byte-source.js";
+import { type ByteSource, checkRead, concatBytes } from "./byte-source.js";
 import { StorageError } from "./errors.js";
 
 /** Why an {@link HttpSource} failed. */
@@ -142,13 +142,7 @@ async function readBody(res: Response, limit: number, url: string): Promise<Uint
     n += value.length;
   }
   if (out) return n === out.length ? out : out.subarray(0, n);
-  const all = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
+  return concatBytes(chunks);
 }
 
 /** A lazily read remote file. Make one with {@link HttpSource.open} (or {@link openHttpSource}). */

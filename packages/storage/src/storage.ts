@@ -501,8 +501,9 @@ export class Storage {
     if (
       this.isLoaded &&
       this.dtype.lanes === 1 &&
-      !["float16", "bfloat16"].includes(this.dtype.name) &&
-      !this.dtype.name.startsWith("float8")
+      this.dtype.element !== "half-bits" &&
+      this.dtype.element !== "bfloat16-bits" &&
+      !isFloat8Encoding(this.dtype.element)
     ) {
       try {
         const a = this.typed();

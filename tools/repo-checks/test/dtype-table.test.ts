@@ -38,7 +38,8 @@ function dtypeSwitches(text: string): string[] {
   const found: string[] = [];
   for (const re of [
     new RegExp(`case "(${names})":`, "g"),
-    new RegExp(`\\.name\\s*[!=]==\\s*"(${names})"`, "g"),
+    new RegExp(`\\bname\\s*[!=]==\\s*"(${names})"`, "g"),
+    /\bname\.(?:startsWith|includes)\("(?:float|int|uint|bool|bfloat|complex|qu?int|bits)\w*"\)/g,
     new RegExp(`^\\s*(${names}):\\s*"`, "gm"),
   ]) {
     for (const m of text.matchAll(re)) found.push(m[0].trim());
@@ -49,7 +50,8 @@ function dtypeSwitches(text: string): string[] {
 describe("a new dtype is one row of the dtype table", () => {
   it("finds the patterns it looks for (self-test)", () => {
     expect(dtypeSwitches('switch (d.name) {\n  case "float16":\n')).toEqual(['case "float16":']);
-    expect(dtypeSwitches('if (t.dtype.name === "bool") x();')).toEqual(['.name === "bool"']);
+    expect(dtypeSwitches('if (t.dtype.name === "bool") x();')).toEqual(['name === "bool"']);
+    expect(dtypeSwitches('if (name.startsWith("float8")) x();')).toEqual(['name.startsWith("float8")']);
     expect(dtypeSwitches('const F8 = {\n  float8_e5m2: "e5m2",\n};')).toEqual(['float8_e5m2: "']);
     expect(dtypeSwitches('case "float32x":\nif (op.name === "STOP")')).toEqual([]);
   });
