@@ -179,7 +179,6 @@ const DANGEROUS_MODULES: ReadonlySet<string> = new Set([
   "tarfile",
   "zipfile",
   "shelve",
-  "uuid",
   "_osx_support",
   "_aix_support",
   "_pyrepl",
@@ -313,6 +312,23 @@ const DANGEROUS_NAMES: ReadonlyArray<readonly [string, string]> = [
   ["pandas", "read_pickle"],
   ["pandas.io.pickle", "read_pickle"],
   ["copyreg", "_reconstructor.__globals__"],
+  // uuid runs commands to find a MAC address; its UUID class and the other constructors are data
+  ["uuid", "_get_command_stdout"],
+  ["uuid", "_popen"],
+  ["uuid", "_find_mac"],
+  ["uuid", "_find_mac_near_keyword"],
+  ["uuid", "_find_mac_under_heading"],
+  ["uuid", "_arp_getnode"],
+  ["uuid", "_ifconfig_getnode"],
+  ["uuid", "_ip_getnode"],
+  ["uuid", "_lanscan_getnode"],
+  ["uuid", "_netstat_getnode"],
+  ["uuid", "_ipconfig_getnode"],
+  ["uuid", "_netbios_getnode"],
+  ["uuid", "_unix_getnode"],
+  ["uuid", "_windll_getnode"],
+  ["uuid", "getnode"],
+  ["uuid", "uuid1"],
 ];
 
 /**

@@ -211,6 +211,12 @@ export class Unpickler {
     if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
     if (module === "") throw new InvalidValueError("Empty module name", fields);
+    // CPython's getattr of "" (or of an empty part of a dotted name) fails: nothing to resolve
+    if (name.split(".").includes(""))
+      throw new InvalidValueError(
+        `empty attribute name in ${JSON.stringify(name)} of module ${module}`,
+        fields,
+      );
     const g = this.globals;
     if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
     // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.
@@ -840,6 +846,9 @@ export class Unpickler {
           const kwargs = pop();
           const args = pop();
           const cls = pop();
+          // CPython: the kwargs must be a dict (None included in the refusal)
+          if (!(kwargs instanceof Map))
+            throw new StackError("NEWOBJ_EX kwargs are not a dict", errorFields(opPos, op));
           stack.push(this.call(cls, args, "newobj_ex", kwargs, opPos, op));
           break;
         }

@@ -74,5 +74,6 @@ it(
     }
     expect(errors).toBeGreaterThan(ITERATIONS / 4);
   },
-  Math.max(20_000, ITERATIONS * 5),
+  // a hang guard, not a speed bound: the work is bounded by ITERATIONS (17.8 s seen at load 19)
+  Math.max(120_000, ITERATIONS * 40),
 );

@@ -21,6 +21,8 @@ export interface RefusedGlobal {
   readonly record: string;
   /** Never allowed whatever the options (`os.system`, `builtins.eval`, …). */
   readonly dangerous: boolean;
+  /** When the record is one torch does not read, or one read leniently: what reads it and why it is irregular. */
+  readonly note?: string;
 }
 
 /** Structured fields of a {@link SerializationError}. */
@@ -65,7 +67,7 @@ export class UnsafeGlobalsError extends SerializationError {
     const list = globals
       .map(
         (g) =>
-          `${g.module ? `${g.module}.` : ""}${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record})`,
+          `${g.module ? `${g.module}.` : ""}${g.name} (${g.dangerous ? "dangerous, " : ""}${g.opcode} at offset ${g.offset} of ${g.record}${g.note ? `, ${g.note}` : ""})`,
       )
       .join(", ");
     const dangerous = globals.some((g) => g.dangerous);

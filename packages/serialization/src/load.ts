@@ -25,6 +25,7 @@ import {
   type ScanResult,
   scanSections,
   scanSource,
+  zipSections,
 } from "./scan.js";
 
 /** What `load`/`open` read from. */
@@ -68,6 +69,12 @@ export interface LoadOptions {
   readonly mapLocation?: string;
   /** Pickle and zip limits. */
   readonly limits?: Limits;
+  /**
+   * Zip records torch does not read (anything but `data.pkl`, or TorchScript's pickles) that hold
+   * pickles: `"refuse"` (default) refuses the file when one holds a global `scan` flags (a
+   * dangerous one), as `scan` does; `"ignore"` does not look at them (torch never unpickles them).
+   */
+  readonly unreadRecords?: "refuse" | "ignore";
 }
 
 /** One record of a zip checkpoint, as listed by `open`. */
@@ -262,6 +269,10 @@ export function refusedBy(result: ScanResult): RefusedGlobal[] {
   for (const g of result.globals) {
     if (!g.flagged || seen.has(g.global)) continue;
     seen.add(g.global);
+    // a section torch does not read, one our reader refuses (read leniently), a mis-framed or
+    // malformed pickle: say so
+    const problems = result.problems.filter((p) => p.section === g.section).map((p) => p.message);
+    const notes = [g.loaded ? null : g.role, ...problems].filter((n) => n !== null);
     out.push({
       module: g.module ?? "",
       name: g.name ?? g.global,
@@ -269,30 +280,53 @@ export function refusedBy(result: ScanResult): RefusedGlobal[] {
       opcode: g.opcode,
       record: g.section,
       dangerous: g.verdict === "dangerous",
+      ...(notes.length ? { note: notes.join(": ") } : {}),
     });
   }
   return out;
+}
+
+function scanOptionsOf(policy: Resolved): ScanPolicyOptions {
+  return policy.opaque ? { registry: policy.registry, unsafe: "opaque" } : { registry: policy.registry };
+}
+
+/**
+ * After a zip file loaded: its records torch does not read that hold pickles (`zipSections`, the
+ * scan's own list, without the records torch read) are judged as `scan` judges them, so a
+ * dangerous global hidden in one refuses the file exactly when `scan` flags it. Cheap: storage
+ * records (`data/<number>`) are not tried, other stored records only when their first or last
+ * byte could be a pickle's. Needs `readSync`
+ * (async sources are not read whole; `scan` says so in `notTried`). `unreadRecords: "ignore"`
+ * skips it.
+ */
+function refuseUnreadPickles(reader: ZipReader, policy: Resolved, options: LoadOptions): void {
+  if (options.unreadRecords === "ignore" || !reader.source.readSync) return;
+  const sections = zipSections(reader, { others: true, torchRecords: false });
+  if (sections.length === 0) return;
+  const result = scanSections({ format: "zip", unsupported: null, sections }, scanOptionsOf(policy));
+  const refused = refusedBy(result);
+  if (refused.length > 0) throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly");
 }
 
 /**
  * Turn a failed load into the scanner's verdict: when the pickle layer refused a global, or the
  * file could not be loaded at all (unknown format, no data.pkl…) and the scanner finds globals the
  * policy refuses, an {@link UnsafeGlobalsError} listing every one of them (so `load` and `scan`
- * agree); a malformed or mis-framed pickle keeps its own error (it names the offsets).
+ * agree). A malformed or mis-framed pickle, or a TorchScript archive, keeps its own error unless
+ * the scanner finds a dangerous global: then the refusal names every flagged global, the
+ * pickle's problem (its offsets) noted beside the globals of its section, the error as `cause`.
  */
 function explainRefusal(e: unknown, files: () => FileSections | null, policy: Resolved): never {
   const unsafe = findUnsafe(e);
-  if (!unsafe && (findMalformed(e) || e instanceof TorchScriptArchiveError)) throw e;
+  const ownError = !unsafe && (findMalformed(e) !== null || e instanceof TorchScriptArchiveError);
   let sections: FileSections | null = null;
   try {
     sections = files();
   } catch {
     sections = null;
   }
-  const scanOptions: ScanPolicyOptions = policy.opaque
-    ? { registry: policy.registry, unsafe: "opaque" }
-    : { registry: policy.registry };
-  const refused = sections ? refusedBy(scanSections(sections, scanOptions)) : [];
+  const refused = sections ? refusedBy(scanSections(sections, scanOptionsOf(policy))) : [];
+  if (ownError && !refused.some((g) => g.dangerous)) throw e;
   if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
     refused.push({
       module: unsafe.module,
@@ -356,6 +390,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     } catch (e) {
       explainRefusal(e, await sectionsOf(src), policy);
     }
+    refuseUnreadPickles(reader, policy, options);
     const value = finish(r.value, policy);
     const byKey = r.storages;
     return withLazyLists(
@@ -444,11 +479,14 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
     } catch (e) {
       explainRefusal(e, () => pickleSections(src), policy);
     }
+    let value: unknown;
     try {
-      return finish(loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value, policy);
+      value = loadZipSync(reader, zipOptions(options, policy, options.lazy ?? false)).value;
     } catch (e) {
       explainRefusal(e, () => pickleSections(src), policy);
     }
+    refuseUnreadPickles(reader, policy, options);
+    return finish(value, policy);
   }
   if (format === "legacy" || format === "tar") {
     const lo = legacyOptions(options, policy);

@@ -49,7 +49,7 @@ export function npzPickleSections(reader: ZipReader, maxSize = 64 << 20): Pickle
     if (!e.fullName.endsWith(".npy") || e.uncompressedSize > maxSize) continue;
     let bytes: Uint8Array;
     try {
-      bytes = reader.readEntrySync(e);
+      bytes = reader.readEntryForScanSync(e).bytes;
     } catch {
       continue;
     }

@@ -101,17 +101,22 @@ export function pickleSections(source: ByteSource, options: PickleSectionsOption
     return { format, unsupported: null, sections: s ? [s] : [] };
   }
   if (format === "zip" || format === "torchscript") {
-    // CRCs unchecked and plain zips accepted: a scanner reads what a lenient reader would run
-    const reader = ZipReader.openSync(src, { checkCrc: false, allowNoPrefix: true, ...zipOptions });
-    const others = options.otherRecords !== false;
-    const sections = zipPickleSections(reader, others ? {} : { maxOtherSize: 0 });
-    const npz = others ? npzPickleSections(reader) : [];
-    const isNpz = npz.length > 0 || [...reader.entries].some((e) => e.fullName.endsWith(".npy"));
+    // CRCs unchecked, plain zips and encrypted-marked entries accepted: a scanner reads what a lenient reader would run
+    const reader = ZipReader.openSync(src, {
+      checkCrc: false,
+      allowNoPrefix: true,
+      allowEncrypted: true,
+      ...zipOptions,
+    });
+    const sections = zipSections(reader, { others: options.otherRecords !== false });
+    const isNpz =
+      sections.some((s) => s.role === ROLES.numpy) ||
+      [...reader.entries].some((e) => e.fullName.endsWith(".npy"));
     const torchscript = sections.some((s) => s.role === ZIP_ROLES.torchScript);
     return {
       format: isNpz && !sections.some((s) => s.loaded) ? "npz" : torchscript ? "torchscript" : "zip",
       unsupported: null,
-      sections: [...sections, ...npz],
+      sections,
     };
   }
   if (format === "legacy" || format === "tar")
@@ -135,6 +140,23 @@ export function pickleSections(source: ByteSource, options: PickleSectionsOption
       ],
     };
   return { format: "unknown", unsupported: null, sections: [] };
+}
+
+/**
+ * The pickle sections of an opened zip archive: `zipPickleSections` (records torch reads, other
+ * records holding pickles) and, with `others`, the object-array pickles of `.npy` records. With
+ * `torchRecords: false`, only what torch does not read: what `load` checks after loading.
+ */
+export function zipSections(
+  reader: ZipReader,
+  options: { readonly others: boolean; readonly torchRecords?: boolean },
+): PickleSection[] {
+  const torchRecords = options.torchRecords !== false;
+  const sections = zipPickleSections(reader, {
+    torchRecords,
+    ...(options.others ? {} : { maxOtherSize: 0 }),
+  });
+  return options.others ? [...sections, ...npzPickleSections(reader)] : sections;
 }
 
 /** Protocol 0/1 pickles start with an opcode that pushes something (`(`, `c`, `}`, `]`, `N`…). */

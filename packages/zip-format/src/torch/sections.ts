@@ -18,7 +18,12 @@ export const ZIP_ROLES = Object.freeze({
 export interface ZipSectionOptions {
   /** Records torch does not read are tried as pickles up to this size (default 64 MiB). */
   readonly maxOtherSize?: number;
+  /** Include the records torch reads (default `true`); `false`: only the others (a loader that has read those itself). */
+  readonly torchRecords?: boolean;
 }
+
+/** The name of a storage record under a torch archive's prefix (torch.save names them by number). */
+const STORAGE_RECORD = /^data\/\d+$/;
 
 /** The role of record `name` (under the prefix) in a plain checkpoint or a TorchScript archive, or null. */
 function torchRole(name: string, torchscript: boolean): string | null {
@@ -33,12 +38,19 @@ function torchRole(name: string, torchscript: boolean): string | null {
  * The pickle sections of an opened zip archive (synchronous: the reader's source needs
  * `readSync`). Records torch reads are read (errors propagate: a record torch reads that cannot
  * be read is not a file to call safe); other records are tried when small enough and kept when
- * they hold whole pickles up to their end. Section names are record names under the prefix
- * (full names for entries outside it); `fileOffset` is set for stored records.
+ * they hold whole pickles up to their end, except a torch archive's storage records
+ * (`data/<number>`: tensor bytes, read raw and never unpickled; skipping them keeps the check
+ * cheap for a loader, one that `load` and `scan` share). A record whose local header disagrees with the central
+ * directory or marks it encrypted is read as a lenient reader would (`readEntryForScanSync`) and
+ * kept, with the refusal as its `error`, when it holds pickles: a scanner never calls such a file
+ * safe. Section names are record names under the prefix (full names for entries outside it);
+ * `fileOffset` is set for stored records read regularly.
  */
 export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions = {}): PickleSection[] {
   const maxOther = options.maxOtherSize ?? 64 << 20;
+  const torchRecords = options.torchRecords !== false;
   const torchscript = torchScriptMarkers(reader.records).length > 0;
+  const storages = reader.prefix !== "" && (reader.records.has("data.pkl") || torchscript);
   const out: PickleSection[] = [];
   const inPrefix = new Set<ZipEntry>(reader.records.values());
   for (const e of reader.entries) {
@@ -50,40 +62,68 @@ export function zipPickleSections(reader: ZipReader, options: ZipSectionOptions 
     const fileOffset = (): number | null =>
       e.method === 0 && under ? reader.dataRangeSync(e.name).offset : null;
     if (role !== null) {
-      out.push({
-        name,
-        bytes: reader.readEntrySync(e),
-        start: 0,
-        fileOffset: fileOffset(),
-        untilEof: false,
-        role,
-        loaded: true,
-      });
+      if (!torchRecords) continue;
+      let bytes: Uint8Array;
+      try {
+        bytes = reader.readEntrySync(e);
+      } catch (err) {
+        // a record torch reads that our reader refuses: the refusal stands unless its bytes,
+        // read leniently, hold pickles (then they are scanned, and the refusal reported)
+        const lenient = irregularPickles(reader, e);
+        if (lenient === null) throw err;
+        out.push({
+          name,
+          bytes: lenient.bytes,
+          start: 0,
+          fileOffset: null,
+          untilEof: false,
+          role,
+          loaded: true,
+          error: lenient.irregular,
+        });
+        continue;
+      }
+      out.push({ name, bytes, start: 0, fileOffset: fileOffset(), untilEof: false, role, loaded: true });
       continue;
     }
     if (e.uncompressedSize === 0 || e.uncompressedSize > maxOther) continue;
+    // a torch archive's storage records (data/<number>): tensor bytes torch reads raw, never unpickles
+    if (storages && under && STORAGE_RECORD.test(e.name)) continue;
     if (e.method === 0 && under && !endsLookLikePickle(reader, e)) continue;
-    let bytes: Uint8Array;
+    let read: { bytes: Uint8Array; irregular: Error | null };
     try {
-      bytes = reader.readEntrySync(e);
+      read = reader.readEntryForScanSync(e);
     } catch {
-      continue; // torch never reads it; a record that cannot be read holds no pickle anyone loads
+      continue; // torch never reads it; a record no reader can delimit holds no pickle anyone loads
     }
-    if (!looksLikePickles(bytes)) continue;
+    if (!looksLikePickles(read.bytes)) continue;
     out.push({
       name,
-      bytes,
+      bytes: read.bytes,
       start: 0,
-      fileOffset: fileOffset(),
+      fileOffset: read.irregular === null ? fileOffset() : null,
       untilEof: true,
       role: ZIP_ROLES.notRead,
       loaded: false,
+      ...(read.irregular === null ? {} : { error: read.irregular }),
     });
   }
   // data.pkl first (what torch reads first), then the others in central-directory order
   const first = out.findIndex((s) => s.name === "data.pkl");
   if (first > 0) out.unshift(...out.splice(first, 1));
   return out;
+}
+
+/** A record read leniently despite a refusal, when it holds pickles (else null). */
+function irregularPickles(reader: ZipReader, e: ZipEntry): { bytes: Uint8Array; irregular: Error } | null {
+  try {
+    const r = reader.readEntryForScanSync(e);
+    return r.irregular !== null && looksLikePickles(r.bytes)
+      ? { bytes: r.bytes, irregular: r.irregular }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** For a stored record: whether its first or last byte could be a pickle's (two 1-byte reads instead of the whole record). */

@@ -34,6 +34,12 @@ export interface ZipReaderOptions {
    * For scanners (`.npz` files, other archives).
    */
   readonly allowNoPrefix?: boolean;
+  /**
+   * List entries the central directory marks encrypted (flags 0x1/0x40) instead of refusing the
+   * archive (default `false`). Every regular read of such an entry still refuses it; scanners read
+   * them with `readEntryForScanSync` (the flag is sometimes set on plain data to hide it).
+   */
+  readonly allowEncrypted?: boolean;
 }
 
 /**
@@ -398,7 +404,14 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
 
   const cd = yield { offset: cdOffset, length: cdSize };
-  const { list, records, prefix, ordered } = parseCentral(cd, cdOffset, cdSize, entries, o.allowNoPrefix);
+  const { list, records, prefix, ordered } = parseCentral(
+    cd,
+    cdOffset,
+    cdSize,
+    entries,
+    o.allowNoPrefix,
+    o.allowEncrypted,
+  );
   // Overlap: sort by local header offset; each entry's minimal extent must end before the next begins.
   const sorted = ordered ? list : [...list].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
   for (let k = 0; k < sorted.length; k++) {
@@ -427,6 +440,7 @@ function parseCentral(
   cdSize: number,
   entries: number,
   allowNoPrefix: boolean,
+  allowEncrypted: boolean,
 ): { list: ZipEntry[]; records: Map<string, ZipEntry>; prefix: string; ordered: boolean } {
   const list: ZipEntry[] = [];
   // made once the prefix is known (after the first entry)
@@ -568,7 +582,7 @@ function parseCentral(
           offset: at,
         },
       );
-    if (flags & 0x41)
+    if (flags & 0x41 && !allowEncrypted)
       throw new ZipUnsupportedError(
         "ENCRYPTED",
         `entry ${fullName ?? under + name} is encrypted (flags 0x${flags.toString(16)})`,
@@ -668,10 +682,10 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
       `entry ${en.fullName}: local header method ${method} != central directory method ${en.method}`,
       localWhere(en),
     );
-  if (flags & 0x41)
+  if ((flags | en.flags) & 0x41)
     throw new ZipUnsupportedError(
       "ENCRYPTED",
-      `entry ${en.fullName}: local header marks it encrypted (flags 0x${flags.toString(16)})`,
+      `entry ${en.fullName}: ${flags & 0x41 ? "local header" : "central directory"} marks it encrypted (flags 0x${(flags & 0x41 ? flags : en.flags).toString(16)})`,
       localWhere(en),
     );
   const dataOffset = en.localHeaderOffset + 30 + n + extraLen;
@@ -684,6 +698,20 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
   }
   en._dataOffset = dataOffset;
   return dataOffset;
+}
+
+/**
+ * Where a lenient reader finds an entry's data: after the local header's own name and extra
+ * field, whatever they say; null when there is no local header there or the data would run past
+ * the entry's region.
+ */
+function lenientDataOffset(en: ZipEntry, src: ByteSource): number | null {
+  const at = en.localHeaderOffset;
+  if (at + 30 > src.byteLength) return null;
+  const h = readSyncChecked(src, at, 30);
+  if (u32(h, 0) !== SIG_LOCAL) return null;
+  const dataOffset = at + 30 + u16(h, 26) + u16(h, 28);
+  return dataOffset + en.compressedSize > en._limit ? null : dataOffset;
 }
 
 function localWhere(en: ZipEntry): { record: string; offset: number } {
@@ -815,6 +843,7 @@ export class ZipReader {
       maxCentralDirectorySize: o.maxCentralDirectorySize ?? DEFAULTS.maxCentralDirectorySize,
       readLocalHeaders: o.readLocalHeaders ?? false,
       allowNoPrefix: o.allowNoPrefix ?? false,
+      allowEncrypted: o.allowEncrypted ?? false,
     };
   }
 
@@ -901,6 +930,31 @@ export class ZipReader {
     this.checkInflateLimits(e);
     const raw = readSyncChecked(this.source, offset, e.compressedSize);
     return this.finish(e, raw);
+  }
+
+  /**
+   * For scanners: the bytes of entry `e` as a lenient reader (Python's `zipfile`, picklescan) takes
+   * them. The CRC is not checked, and when the local header disagrees with the central directory
+   * (another name or method) or marks the entry encrypted, the data after the local header's own
+   * name and extra field is read anyway, the refusal given as `irregular` (our reader, like torch's
+   * for encrypted records, refuses such an entry). Bounds, overlap and inflate limits still apply;
+   * when the lenient read fails too, the first error is thrown.
+   */
+  readEntryForScanSync(e: ZipEntry): { bytes: Uint8Array; irregular: ZipError | null } {
+    let offset: number;
+    let irregular: ZipError | null = null;
+    try {
+      offset = resolveLocalSync(e, this.source);
+    } catch (err) {
+      if (!(err instanceof ZipError)) throw err;
+      const lenient = lenientDataOffset(e, this.source);
+      if (lenient === null) throw err;
+      offset = lenient;
+      irregular = err;
+    }
+    this.checkInflateLimits(e);
+    const raw = readSyncChecked(this.source, offset, e.compressedSize);
+    return { bytes: e.method === 8 ? inflateBounded(raw, e) : raw, irregular };
   }
 
   private checkInflateLimits(e: ZipEntry): void {
