@@ -6,7 +6,10 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["@pt/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 20_000,
+    // a hang guard, not a speed bound: oracle tests spawn torch, which takes tens of seconds on a
+    // loaded 2-core machine
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     pool: "forks",
   },
 });

@@ -6,6 +6,7 @@ import {
   type FoundTensor,
   findBareStorages,
   findTensors,
+  fmtBytes,
   isModuleLike,
   type PathElem,
   shortRepr,
@@ -13,7 +14,7 @@ import {
 import { type Storage, Storage as StorageClass } from "@pt/storage";
 import { Parameter, QuantizedTensor, SparseTensor, Tensor } from "@pt/tensor";
 import { expectPositionals, parseArgs } from "./args.js";
-import { fmtBytes, fsReason } from "./files.js";
+import { fsReason } from "./files.js";
 import { tensorSha256 } from "./hash.js";
 import { openInput } from "./input.js";
 import { CliError, type Io, UsageError } from "./io.js";

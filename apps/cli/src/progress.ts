@@ -3,8 +3,8 @@
  * on a pipe or file) and only once an operation has run for `delayMs` (short operations stay
  * quiet). Amounts are bytes: the bar shows bytes done of the total, the rate and the ETA.
  */
+import { fmtBytes } from "@pt/serialization";
 import { SingleBar } from "cli-progress";
-import { fmtBytes } from "./files.js";
 import type { Io } from "./io.js";
 
 /** What `cli-progress` writes to: the command's stderr, as a terminal. */

@@ -4,18 +4,30 @@
  * streaming storage bytes in chunks. Nothing here touches the DOM; nothing from a file is executed.
  */
 
-import { PyOrderedDict } from "@pt/pickle";
+import { PyObject, PyOrderedDict } from "@pt/pickle";
+import { writeSafetensors } from "@pt/safetensors";
 import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr } from "@pt/serialization";
 import { BlobSource, type ByteSource, type DType, HttpSource, numberView, Storage } from "@pt/storage";
 import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
-import type { DiffRow, Stats, StorageInfo, Summary, TensorInfo, Totals, TreeNode } from "./protocol.js";
+import type {
+  DiffRow,
+  Format,
+  Stats,
+  StorageInfo,
+  Summary,
+  TensorInfo,
+  Totals,
+  TreeNode,
+} from "./protocol.js";
 import { type SafetyReport, safetyReport } from "./safety.js";
 
 /** How the page opens every file: nothing executed, user classes as inert placeholders. */
 const LOAD_OPTIONS = { unsafe: "opaque", lazy: true, torchscript: "tensors" } as const;
 /** Elements per streamed chunk. */
 export const CHUNK = 1 << 22;
+/** Largest piece of a converted file handed to its destination at a time. */
+const CHUNK_BYTES = 8 << 20;
 /** Children of one container shown in the tree (the rest are counted). */
 const TREE_LIMIT = 2000;
 const BINS = 64;
@@ -122,7 +134,8 @@ function describeValue(cp: Checkpoint): {
     }
     const kids = displayChildren(v);
     const label = shortRepr(v);
-    const kind = isModuleLike(v) ? "module" : label.includes("(placeholder") ? "placeholder" : "container";
+    // an instance of a class outside the allowlist, kept as an inert placeholder (never run)
+    const kind = isModuleLike(v) ? "module" : v instanceof PyObject ? "placeholder" : "container";
     if (!kids) return { key, label, kind: kind === "placeholder" ? "placeholder" : "leaf" };
     // every child is walked (its tensors are listed); the tree shows the first TREE_LIMIT
     const all = kids.map(([k, x]) => {
@@ -370,6 +383,11 @@ export function closeDoc(id: number): void {
   void d?.cp?.close();
 }
 
+/** The name a document was opened under. */
+export function docName(id: number): string {
+  return docOf(id).name;
+}
+
 function docOf(id: number): Doc {
   const d = docs.get(id);
   if (!d) throw new Error(`no open document ${id}`);
@@ -611,86 +629,56 @@ export async function diffDocs(a: number, b: number, tick: Tick): Promise<DiffRo
   return rows;
 }
 
-/** A tensor's elements as contiguous little-endian bytes. */
-async function contiguousBytes(t: Tensor): Promise<Uint8Array> {
-  const item = t.dtype.itemSize;
-  const s = t.storage;
-  const wasLoaded = s.isLoaded;
-  if (!wasLoaded) await s.load();
-  try {
-    if (t.isContiguous()) return s.bytes.slice(t.storageOffset * item, (t.storageOffset + t.numel) * item);
-    const c = t.contiguous();
-    return c.storage.bytes.slice(c.storageOffset * item, (c.storageOffset + c.numel) * item);
-  } finally {
-    if (!wasLoaded) s.unload();
-  }
+/** Where a conversion's bytes go, chunk by chunk (`write` is awaited before the next chunk). */
+export interface OutputSink {
+  write(chunk: Uint8Array): void | Promise<void>;
 }
 
-/** A safetensors file of the document's dense tensors (names are their paths). */
-async function safetensors(doc: Doc, tick: Tick): Promise<BlobPart[]> {
-  const header: Record<string, unknown> = { __metadata__: { format: "pt" } };
-  let offset = 0;
-  const picked: Array<[TensorInfo, Tensor]> = [];
-  for (const info of doc.infos) {
-    const t = doc.tensors[info.index] as Tensor;
-    const code = t.dtype.safetensorsCode; // the dtype table's safetensors column
-    if (!code || t instanceof QuantizedTensor)
-      throw new Error(
-        `safetensors cannot hold ${info.path} (${info.dtype}${t instanceof QuantizedTensor ? ", quantized" : ""})`,
-      );
-    const n = info.numel * t.dtype.itemSize;
-    header[info.path] = { dtype: code, shape: info.shape, data_offsets: [offset, offset + n] };
-    offset += n;
-    picked.push([info, t]);
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const hb = new TextEncoder().encode(json);
-  const len = new Uint8Array(8);
-  new DataView(len.buffer).setBigUint64(0, BigInt(hb.length), true);
-  const parts: BlobPart[] = [len, hb as Uint8Array<ArrayBuffer>];
-  let k = 0;
-  for (const [, t] of picked) {
-    parts.push((await contiguousBytes(t)) as Uint8Array<ArrayBuffer>);
-    await tick(++k, picked.length, "safetensors");
-  }
-  return parts;
-}
-
-/** Convert a document and return the new file as a Blob (chunks as they are written). */
+/**
+ * Convert a document, streaming the new file to `sink` with the library's writers
+ * (`@pt/serialization`'s `saveTo`, `@pt/safetensors`' `writeSafetensors`): storages that are not
+ * in memory are read from the source chunk by chunk and never loaded whole, so memory stays
+ * bounded by the chunk size, not the file size. Returns the bytes written.
+ */
 export async function convertDoc(
   docId: number,
-  format: "zip" | "legacy" | "safetensors",
+  format: Format,
+  sink: OutputSink,
   tick: Tick,
-): Promise<{ blob: Blob; name: string }> {
+): Promise<number> {
   const doc = docOf(docId);
   if (!doc.cp) throw new Error("nothing to convert: the file did not load");
-  const stem = doc.name.replace(/\.[^.]*$/, "") || "checkpoint";
-  if (format === "safetensors")
-    return {
-      blob: new Blob(await safetensors(doc, tick), { type: "application/octet-stream" }),
-      name: `${stem}.safetensors`,
-    };
-  const parts: BlobPart[] = [];
   let written = 0;
-  const loadedBefore = new Set(doc.storages.filter((s) => s.isLoaded));
-  try {
-    await saveTo(
-      doc.cp.value,
+  const estimate = doc.storages.reduce((n, s) => n + s.nbytes, 0);
+  const counted = (total: () => number): OutputSink => ({
+    write: async (c: Uint8Array) => {
+      await sink.write(c);
+      written += c.byteLength;
+      await tick(written, Math.max(written, total()), format);
+    },
+  });
+  if (format === "safetensors") {
+    const named: Array<[string, Tensor]> = doc.infos.map((i) => [i.path, doc.tensors[i.index] as Tensor]);
+    let total = estimate;
+    await writeSafetensors(
+      named,
+      counted(() => total),
       {
-        write: async (c: Uint8Array) => {
-          parts.push(c.slice() as Uint8Array<ArrayBuffer>);
-          written += c.length;
-          await tick(written, doc.source.byteLength, format);
+        metadata: { format: "pt" },
+        chunkSize: CHUNK_BYTES,
+        onProgress: (_, t) => {
+          total = t;
         },
       },
-      { format, ...(format === "zip" ? { prefix: stem.replace(/[^A-Za-z0-9_-]/g, "_") || "archive" } : {}) },
     );
-  } finally {
-    for (const s of doc.storages) if (!loadedBefore.has(s)) s.unload();
+    return written;
   }
-  return {
-    blob: new Blob(parts, { type: "application/octet-stream" }),
-    name: `${stem}.${format === "zip" ? "pt" : "legacy.pt"}`,
-  };
+  const stem = doc.name.replace(/\.[^.]*$/, "") || "checkpoint";
+  // the pickle and the zip directory are a little over the storages' bytes
+  await saveTo(
+    doc.cp.value,
+    counted(() => estimate + (64 << 10)),
+    { format, ...(format === "zip" ? { prefix: stem.replace(/[^A-Za-z0-9_-]/g, "_") || "archive" } : {}) },
+  );
+  return written;
 }

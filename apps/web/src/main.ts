@@ -2,7 +2,19 @@
  * The page: opens files (drop, picker, several at once) or `?url=…`, and shows what the worker
  * reports. All reading and computing happens in the worker; this thread only draws.
  */
-import type { DiffRow, Reply, Request, Stats, Summary, TensorInfo, TreeNode } from "./protocol.js";
+import { fmtBytes } from "@pt/serialization";
+import {
+  type Destination,
+  type DiffRow,
+  type Format,
+  outputName,
+  type Reply,
+  type Request,
+  type Stats,
+  type Summary,
+  type TensorInfo,
+  type TreeNode,
+} from "./protocol.js";
 import "./styles.css";
 
 type Body<T> = T extends { req: number } ? Omit<T, "req"> : never;
@@ -59,19 +71,6 @@ function el<K extends keyof HTMLElementTagNameMap>(
   }
   for (const k of kids) if (k !== null && k !== undefined && k !== false) e.append(k);
   return e;
-}
-
-/** `1.5 kB`-style size (as `pt inspect`). */
-export function fmtBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
 }
 
 /** `1,234,567` (without `toLocaleString`, whose first call loads locale data: a long task). */
@@ -272,7 +271,17 @@ function treeItem(n: TreeNode, s: Summary, depth: number, select: (i: TensorInfo
     el("span", { class: "twisty", "aria-hidden": "true" }, hasKids ? "▸" : " "),
     n.key ? el("span", { class: "key" }, n.key) : null,
     el("span", { class: "label" }, info ? tensorLine(info, s) : n.label),
-    n.kind === "placeholder" ? el("span", { class: "badge warn" }, "placeholder") : null,
+    n.kind === "placeholder"
+      ? el(
+          "span",
+          {
+            class: "badge warn",
+            title:
+              "an instance of a class outside torch's weights_only allowlist: kept as inert data, never run",
+          },
+          "placeholder",
+        )
+      : null,
   );
   li.append(row);
   const toggle = (open?: boolean) => {
@@ -783,41 +792,107 @@ function diffTable(rows: DiffRow[]): HTMLElement {
 
 // ---- convert ----------------------------------------------------------------------------------
 
+type SavePicker = (o: { suggestedName: string; id?: string }) => Promise<FileSystemFileHandle>;
+
+/** Where this browser lets a converted file go, best first (see `output.ts`). */
+function destinationHere(): Destination {
+  if (typeof (window as { showSaveFilePicker?: SavePicker }).showSaveFilePicker === "function") return "file";
+  if (typeof navigator.storage?.getDirectory === "function") return "opfs";
+  return "memory";
+}
+
+const DESTINATION_TEXT: Record<Destination, string> = {
+  file: "Written in the worker, chunk by chunk, straight to the file you choose: the converted file is never held in memory.",
+  opfs: "Written in the worker, chunk by chunk, to this browser's private storage on disk, then handed to you as a download: the converted file is never held in memory.",
+  memory:
+    "This browser can write neither to a file you choose nor to its private storage: the converted file is built in memory (as large as the file) until it is downloaded.",
+};
+
+function download(file: Blob, name: string): void {
+  const url = URL.createObjectURL(file);
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // the download has its own reference once started
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+let converting: { req: number } | null = null;
+
 function drawConvert(s: Summary, panel: HTMLElement): void {
+  const here = destinationHere();
   const out = el("p", { id: "convert-status", role: "status" });
-  const bar = el("progress", { max: 1, value: 0, hidden: true });
-  const button = (format: "zip" | "legacy" | "safetensors", label: string) => {
+  const bar = el("progress", { id: "convert-progress", max: 1, value: 0, hidden: true });
+  const cancel = el("button", { id: "convert-cancel", hidden: true }, "Cancel");
+  const buttons: HTMLButtonElement[] = [];
+  cancel.addEventListener("click", () => {
+    if (converting) worker.postMessage({ type: "cancel", req: converting.req } satisfies Request);
+  });
+  const button = (format: Format, label: string) => {
     const b = el("button", { "data-format": format, id: `convert-${format}` }, label);
     b.addEventListener("click", async () => {
-      out.textContent = `writing ${format}…`;
+      if (converting) return;
+      const name = outputName(s.name, format);
+      let destination = here;
+      let handle: FileSystemFileHandle | undefined;
+      if (destination === "file") {
+        try {
+          // asked first, while the click still counts as the person's gesture
+          handle = await (window as unknown as { showSaveFilePicker: SavePicker }).showSaveFilePicker({
+            suggestedName: name,
+            id: "pt-convert",
+          });
+        } catch (e) {
+          if ((e as DOMException).name === "AbortError") {
+            out.textContent = "not converted: no file was chosen";
+            return;
+          }
+          // the picker is refused here (policy, sandbox): the private file system, else memory
+          destination = typeof navigator.storage?.getDirectory === "function" ? "opfs" : "memory";
+        }
+      }
+      out.textContent = `writing ${name}…`;
+      delete out.dataset.destination;
+      bar.value = 0;
       bar.hidden = false;
+      cancel.hidden = false;
+      for (const x of buttons) x.disabled = true;
+      const job = call<Extract<Reply, { type: "converted" }>>(
+        { type: "convert", doc: s.doc, format, destination, ...(handle ? { handle } : {}) },
+        (p) => {
+          bar.value = p.total ? Math.min(1, p.done / p.total) : 0;
+        },
+      );
+      converting = job;
       try {
-        const r = await call<Extract<Reply, { type: "converted" }>>(
-          { type: "convert", doc: s.doc, format },
-          (p) => {
-            bar.value = p.total ? Math.min(1, p.done / p.total) : 0;
-          },
-        ).done;
-        const url = URL.createObjectURL(r.blob);
-        const a = el("a", { href: url, download: r.name });
-        document.body.append(a);
-        a.click();
-        a.remove();
-        setTimeout(() => URL.revokeObjectURL(url), 60_000);
-        out.textContent = `wrote ${r.name} (${fmtBytes(r.blob.size)})`;
+        const r = await job.done;
+        if (r.file) download(r.file, r.name);
+        out.dataset.destination = r.destination;
+        out.textContent =
+          r.destination === "file"
+            ? `saved ${r.name} (${fmtBytes(r.bytes)})`
+            : `wrote ${r.name} (${fmtBytes(r.bytes)}) ${r.destination === "opfs" ? "to the browser's private storage" : "in memory"}; downloading it`;
       } catch (e) {
-        out.textContent = `could not convert: ${(e as Error).message}`;
+        out.textContent = (e as { cancelled?: boolean }).cancelled
+          ? "cancelled: what was written is removed"
+          : `could not convert: ${(e as Error).message}`;
       } finally {
+        converting = null;
         bar.hidden = true;
+        cancel.hidden = true;
+        for (const x of buttons) x.disabled = false;
       }
     });
+    buttons.push(b);
     return b;
   };
   panel.append(
     el(
       "p",
-      { class: "hint" },
-      "Written here, in the worker, and handed to the browser as a download. Nothing is uploaded.",
+      { class: here === "memory" ? "note" : "hint", id: "convert-destination", "data-destination": here },
+      DESTINATION_TEXT[here],
+      " Nothing is uploaded.",
     ),
     el(
       "div",
@@ -825,6 +900,7 @@ function drawConvert(s: Summary, panel: HTMLElement): void {
       button("zip", "torch zip (.pt)"),
       button("legacy", "legacy (.pt, torch < 1.6)"),
       button("safetensors", "safetensors"),
+      cancel,
       bar,
     ),
     out,

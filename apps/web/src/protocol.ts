@@ -100,12 +100,31 @@ export interface DiffRow {
   readonly maxAbsDiff?: number;
 }
 
+/** Where a converted file is written (see `output.ts`). */
+export type Destination = "file" | "opfs" | "memory";
+
+export type Format = "zip" | "legacy" | "safetensors";
+
+/** The file name a conversion of `docName` to `format` is given. */
+export function outputName(docName: string, format: Format): string {
+  const stem = docName.replace(/\.[^.]*$/, "") || "checkpoint";
+  return `${stem}.${format === "safetensors" ? "safetensors" : format === "zip" ? "pt" : "legacy.pt"}`;
+}
+
 export type Request =
   | { type: "open"; req: number; files: File[] }
   | { type: "openUrl"; req: number; url: string }
   | { type: "stats"; req: number; doc: number; tensor: number }
   | { type: "diff"; req: number; a: number; b: number }
-  | { type: "convert"; req: number; doc: number; format: "zip" | "legacy" | "safetensors" }
+  | {
+      type: "convert";
+      req: number;
+      doc: number;
+      format: Format;
+      /** `"file"` with the handle the person chose; else `"opfs"` where the page has it, or `"memory"`. */
+      destination: Destination;
+      handle?: FileSystemFileHandle;
+    }
   | { type: "cancel"; req: number }
   | { type: "close"; doc: number };
 
@@ -114,5 +133,14 @@ export type Reply =
   | { type: "progress"; req: number; done: number; total: number; phase: string }
   | { type: "stats"; req: number; stats: Stats }
   | { type: "diff"; req: number; rows: DiffRow[] }
-  | { type: "converted"; req: number; blob: Blob; name: string }
+  | {
+      type: "converted";
+      req: number;
+      name: string;
+      bytes: number;
+      /** Where it went (the worker falls back to `"memory"` when it has no private file system). */
+      destination: Destination;
+      /** The file to hand to the browser as a download (`opfs`: disk-backed; `memory`), or null when saved already. */
+      file: Blob | null;
+    }
   | { type: "error"; req: number; message: string; cancelled?: boolean };

@@ -4,12 +4,14 @@ import {
   closeDoc,
   convertDoc,
   diffDocs,
+  docName,
   openFiles,
   openRemote,
   type Tick,
   tensorStats,
 } from "./engine.js";
-import type { Reply, Request } from "./protocol.js";
+import { chosenFile, hasOpfs, memoryBlob, type Output, opfsFile } from "./output.js";
+import { outputName, type Reply, type Request } from "./protocol.js";
 
 const post = (m: Reply) => (self as unknown as { postMessage(m: Reply): void }).postMessage(m);
 const cancelled = new Set<number>();
@@ -53,8 +55,22 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
         post({ type: "diff", req: m.req, rows: await diffDocs(m.a, m.b, ticker(m.req)) });
         break;
       case "convert": {
-        const { blob, name } = await convertDoc(m.doc, m.format, ticker(m.req));
-        post({ type: "converted", req: m.req, blob, name });
+        const name = outputName(docName(m.doc), m.format);
+        const out: Output = m.handle
+          ? await chosenFile(m.handle)
+          : m.destination !== "memory" && hasOpfs()
+            ? await opfsFile(name)
+            : memoryBlob();
+        let bytes: number;
+        let file: Blob | null;
+        try {
+          bytes = await convertDoc(m.doc, m.format, out, ticker(m.req));
+          file = await out.finish();
+        } catch (e) {
+          await out.abort();
+          throw e;
+        }
+        post({ type: "converted", req: m.req, name, bytes, destination: out.destination, file });
         break;
       }
     }

@@ -4,11 +4,24 @@
  * views are taken by these tests (into docs/ with PT_WEB_SCREENSHOTS=1, else a temporary folder).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main as ptMain } from "@pt/cli";
+import { fmtBytes } from "@pt/serialization";
 import { loadFile } from "@pt/serialization/node";
 import type { Tensor } from "@pt/tensor";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -51,18 +64,6 @@ async function ptInspect(file: string): Promise<{ code: number; json: Record<str
   return { code, json: code === 0 ? (JSON.parse(out) as Record<string, unknown>) : null };
 }
 
-function fmtBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  const units = ["kB", "MB", "GB", "TB"];
-  let v = n;
-  let u = -1;
-  while (v >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
-}
-
 /** The totals line the page shows, from `pt inspect --json`'s totals. */
 function totalsText(t: Record<string, number>): string {
   const n = t.tensors as number;
@@ -90,6 +91,57 @@ function bins(values: ArrayLike<number>): number[] {
     counts[b] = (counts[b] as number) + 1;
   }
   return counts;
+}
+
+/**
+ * The safetensors file the page wrote from the 1 GiB checkpoint, checked by streaming it: its
+ * header, the small tensors' values, and big.weight's 1 GiB (seeded values, then zeros).
+ */
+function expectBigSafetensors(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    const read = (at: number, n: number) => {
+      const b = Buffer.alloc(n);
+      expect(readSync(fd, b, 0, n, at)).toBe(n);
+      return b;
+    };
+    const n = Number(read(0, 8).readBigUInt64LE(0));
+    const header = JSON.parse(read(8, n).toString("utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >;
+    expect(Object.keys(header)).toEqual([
+      "__metadata__",
+      "big.weight",
+      "small.weight",
+      "small.bias",
+      "small.row1",
+    ]);
+    expect(header["big.weight"]).toMatchObject({ dtype: "F32", shape: [BIG_ROWS, BIG_ROWS] });
+    const base = 8 + n;
+    const values = (k: string) => {
+      const [a, b] = header[k]?.data_offsets ?? [0, 0];
+      const buf = read(base + a, b - a);
+      return Array.from(new Float32Array(buf.buffer, buf.byteOffset, (b - a) / 4));
+    };
+    expect(values("small.weight")).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(values("small.bias")).toEqual([0.5, -0.5, 0]);
+    expect(values("small.row1")).toEqual([4, 5, 6]);
+    const [start, end] = header["big.weight"]?.data_offsets ?? [0, 0];
+    expect(end - start).toBe(BIG_ROWS * BIG_ROWS * 4);
+    const head = Buffer.from(seededFloats(1 << 18, 42).buffer);
+    expect(read(base + start, head.length).equals(head)).toBe(true);
+    const zeros = Buffer.alloc(8 << 20);
+    for (let p = start + head.length; p < end; p += zeros.length) {
+      const m = Math.min(zeros.length, end - p);
+      if (!read(base + p, m).equals(zeros.subarray(0, m)))
+        throw new Error(`big.weight: nonzero bytes in ${p}..${p + m}`);
+    }
+    const last = Math.max(...Object.values(header).map((h) => h.data_offsets?.[1] ?? 0));
+    expect(statSync(path).size).toBe(base + last);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 let server: RangeServer;
@@ -125,6 +177,29 @@ beforeAll(async () => {
       }
     }).observe({ type: "longtask", buffered: true });
   });
+  // Where a conversion goes, switchable per page (window.__ptMode): "file" offers a save dialog
+  // stubbed to hand back a real FileSystemFileHandle (an OPFS file, written by the worker with
+  // createWritable: only the dialog is not the browser's), "opfs" hides the dialog, "memory" hides
+  // the private file system too (the page must then fall back to a Blob and say so).
+  await context.addInitScript(() => {
+    const w = window as unknown as { __ptMode: string; __ptPicked: string[] };
+    const real = StorageManager.prototype.getDirectory;
+    w.__ptMode = "opfs";
+    w.__ptPicked = [];
+    const picker = async (o: { suggestedName: string }) => {
+      w.__ptPicked.push(o.suggestedName);
+      const root = await real.call(navigator.storage);
+      return root.getFileHandle(`picked-${o.suggestedName}`, { create: true });
+    };
+    Object.defineProperty(window, "showSaveFilePicker", {
+      configurable: true,
+      get: () => (w.__ptMode === "file" ? picker : undefined),
+    });
+    Object.defineProperty(StorageManager.prototype, "getDirectory", {
+      configurable: true,
+      get: () => (w.__ptMode === "memory" ? undefined : real),
+    });
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -159,6 +234,156 @@ async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
 }
 
+type Mode = "file" | "opfs" | "memory";
+
+/** Where the page's next conversion goes (see the init script); redraws the convert tab. */
+async function convertTo(page: Page, mode: Mode): Promise<void> {
+  await page.evaluate((m) => {
+    (window as unknown as { __ptMode: string }).__ptMode = m;
+  }, mode);
+  await page.click("#tab-convert");
+  await expect(page.locator("#convert-destination").getAttribute("data-destination")).resolves.toBe(mode);
+}
+
+/** Wait until the conversion started on the page ends; its status line. */
+async function converted(page: Page): Promise<string> {
+  await page.waitForFunction(
+    () =>
+      /^(saved|wrote|could not|cancelled)/.test(document.querySelector("#convert-status")?.textContent ?? ""),
+    undefined,
+    { timeout: 300_000, polling: 200 },
+  );
+  return (await page.locator("#convert-status").textContent()) ?? "";
+}
+
+/** The bytes of a file the page's (stubbed) save dialog handed out, read back from the OPFS. */
+async function pickedBytes(page: Page, name: string): Promise<Buffer> {
+  const bytes = await page.evaluate(async (n) => {
+    const root = await navigator.storage.getDirectory();
+    const f = await (await root.getFileHandle(`picked-${n}`)).getFile();
+    return Array.from(new Uint8Array(await f.arrayBuffer()));
+  }, name);
+  return Buffer.from(bytes);
+}
+
+/** The names in the page's OPFS folder of converted files (empty when none or no folder). */
+async function opfsOutputs(page: Page): Promise<string[]> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    try {
+      const dir = await root.getDirectoryHandle("pt-web-converted");
+      const names: string[] = [];
+      for await (const k of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(k);
+      return names;
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * torch (`/usr/bin/python3`) loads `b` equal to `a`: the same keys in the same order, every tensor
+ * of the same dtype, shape, stride and values, and tensors that share a storage in `a` share one in
+ * `b`. Returns the number of tensors.
+ */
+function torchLoadsEqual(a: string, b: string, sortedKeys = false): number {
+  const check = spawnSync(
+    "/usr/bin/python3",
+    [
+      "-c",
+      [
+        "import sys, torch",
+        "a = torch.load(sys.argv[1]); b = torch.load(sys.argv[2])",
+        `ka, kb = (sorted(a), sorted(b)) if ${sortedKeys ? "True" : "False"} else (list(a), list(b))`,
+        "assert ka == kb, (ka, kb)",
+        "for k in a: assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].stride() == b[k].stride() and torch.equal(a[k], b[k]), k",
+        "ptr = lambda d, k: d[k].storage().data_ptr()",
+        "for k in a:",
+        "    for j in a:",
+        "        assert (ptr(a, k) == ptr(a, j)) == (ptr(b, k) == ptr(b, j)), ('sharing', k, j)",
+        "print(len(a))",
+      ].join("\n"),
+      a,
+      b,
+    ],
+    { maxBuffer: 1 << 20 },
+  );
+  expect(check.status, String(check.stderr)).toBe(0);
+  return Number(String(check.stdout).trim());
+}
+
+/**
+ * Samples the JS memory of the page and of its worker (CDP `Runtime.getHeapUsage` on each target:
+ * the V8 heap plus ArrayBuffer backing stores, where a file's bytes would be) every 100 ms until
+ * stopped; the peak of their sum.
+ */
+async function heapSampler(
+  page: Page,
+): Promise<{ stop(): Promise<{ peak: number; pagePeak: number; workerPeak: number; samples: number }> }> {
+  const pageSession = await context.newCDPSession(page);
+  const bs = await browser.newBrowserCDPSession();
+  const { targetInfos } = (await bs.send("Target.getTargets")) as {
+    targetInfos: Array<{ targetId: string; type: string; url: string }>;
+  };
+  const workers = targetInfos.filter((t) => t.type === "worker" && t.url.startsWith(server.base));
+  expect(workers.length).toBeGreaterThan(0);
+  let id = 0;
+  const waiting = new Map<number, (r: { result?: Record<string, number> }) => void>();
+  bs.on("Target.receivedMessageFromTarget", (ev: { message: string }) => {
+    const m = JSON.parse(ev.message) as { id?: number; result?: Record<string, number> };
+    if (m.id !== undefined) waiting.get(m.id)?.(m);
+  });
+  const sessions: string[] = [];
+  for (const w of workers) {
+    const r = (await bs.send("Target.attachToTarget", { targetId: w.targetId, flatten: false })) as {
+      sessionId: string;
+    };
+    sessions.push(r.sessionId);
+  }
+  const usage = (u: Record<string, number> | undefined) =>
+    (u?.usedSize ?? 0) + (u?.backingStorageSize ?? 0) + (u?.embedderHeapUsedSize ?? 0);
+  const workerHeap = (sessionId: string) =>
+    new Promise<number>((resolve) => {
+      const i = ++id;
+      waiting.set(i, (m) => {
+        waiting.delete(i);
+        resolve(usage(m.result));
+      });
+      void bs.send("Target.sendMessageToTarget", {
+        sessionId,
+        message: JSON.stringify({ id: i, method: "Runtime.getHeapUsage" }),
+      });
+    });
+  let peak = 0;
+  let pagePeak = 0;
+  let workerPeak = 0;
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const [p, ...ws] = await Promise.all([
+        pageSession.send("Runtime.getHeapUsage").then((u) => usage(u as unknown as Record<string, number>)),
+        ...sessions.map(workerHeap),
+      ]);
+      const w = ws.reduce((a, b) => a + b, 0);
+      peak = Math.max(peak, (p as number) + w);
+      pagePeak = Math.max(pagePeak, p as number);
+      workerPeak = Math.max(workerPeak, w);
+      samples++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await bs.detach();
+      await pageSession.detach();
+      return { peak, pagePeak, workerPeak, samples };
+    },
+  };
+}
+
 describe("apps/web in Chromium", () => {
   it("shows the tree, totals and tensor details of a zip checkpoint, navigable by keyboard", async () => {
     const page = await fresh();
@@ -190,6 +415,46 @@ describe("apps/web in Chromium", () => {
     await page.keyboard.press("Enter");
     await expect(page.locator("#detail h3").textContent()).resolves.toBe("4.weight");
     await shot(page, "tree");
+    // End/Home jump to the last/first item; ← on a tensor goes to its parent, ← again collapses
+    // it, → expands it again
+    await page.keyboard.press("End");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("data-path"))).toBe("4.bias");
+    await page.keyboard.press("ArrowLeft");
+    const root = page.locator("[role=treeitem]").first();
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-level"))).toBe("1");
+    await page.keyboard.press("ArrowLeft");
+    await expect(root.getAttribute("aria-expanded")).resolves.toBe("false");
+    expect(
+      await page
+        .locator("[role=treeitem][data-path]")
+        .evaluateAll((e) => e.filter((x) => (x as HTMLElement).offsetParent).length),
+    ).toBe(0);
+    await page.keyboard.press("ArrowRight");
+    await expect(root.getAttribute("aria-expanded")).resolves.toBe("true");
+    await page.keyboard.press("Home");
+    expect(await page.evaluate(() => document.activeElement?.getAttribute("aria-level"))).toBe("1");
+    // Tab walks the page's controls in order
+    await page.focus("#open-button");
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press("Tab");
+      order.push(
+        await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || ""),
+      );
+    }
+    expect(order).toEqual(["url", "Open URL", "theme"]);
+    // the per-dtype table: tensors and parameters per dtype, as pt inspect lists the tensors
+    const perDtype = new Map<string, [number, number]>();
+    for (const t of (json?.tensors ?? []) as Array<{ dtype: string; shape: number[] }>) {
+      const [n, p] = perDtype.get(t.dtype) ?? [0, 0];
+      perDtype.set(t.dtype, [n + 1, p + t.shape.reduce((a, b) => a * b, 1)]);
+    }
+    const rows = await page
+      .locator("table.dtypes tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll("td"), (td) => td.textContent)));
+    expect(rows.map((r) => [r[0], Number(r[1]), Number(String(r[2]).replace(/,/g, ""))])).toEqual(
+      [...perDtype].map(([d, [n, p]]) => [d, n, p]),
+    );
     await page.close();
   });
 
@@ -258,6 +523,115 @@ describe("apps/web in Chromium", () => {
     await page.close();
   });
 
+  it("opens files dropped on the page, several at once", async () => {
+    const page = await fresh();
+    const files = [join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt"), join(FIXTURES, "nested_shared.legacy.pt")];
+    const dt = await page.evaluateHandle(
+      (ps) => {
+        const d = new DataTransfer();
+        for (const p of ps) d.items.add(new File([new Uint8Array(p.bytes)], p.name));
+        return d;
+      },
+      files.map((f) => ({ name: basename(f), bytes: [...readFileSync(f)] })),
+    );
+    await page.dispatchEvent("main", "dragover", { dataTransfer: dt });
+    expect(await page.evaluate(() => document.body.classList.contains("dragging"))).toBe(true);
+    await page.dispatchEvent("main", "drop", { dataTransfer: dt });
+    await page.locator("#docs [role=tab]").nth(1).waitFor();
+    expect(await page.evaluate(() => document.body.classList.contains("dragging"))).toBe(false);
+    expect(await page.locator("#docs [role=tab]").allTextContents()).toEqual(files.map((f) => basename(f)));
+    for (const [i, f] of files.entries()) {
+      await page.locator("#docs [role=tab]").nth(i).click();
+      const { json } = await ptInspect(f);
+      expect(await page.locator("#totals").textContent()).toBe(
+        totalsText(json?.totals as Record<string, number>),
+      );
+    }
+    expect(await page.locator("#drop-hint").isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it("marks placeholders (classes outside the allowlist, never run) in the tree and the safety report", async () => {
+    const page = await fresh();
+    await pick(page, join(FIXTURES, "numpy_scalars.zip.pt"));
+    const badges = page.locator(".node.kind-placeholder > .row .badge.warn");
+    expect(await badges.count()).toBeGreaterThan(0);
+    await expect(badges.first().textContent()).resolves.toBe("placeholder");
+    await expect(page.locator(".node.kind-placeholder > .row .label").first().textContent()).resolves.toMatch(
+      /^numpy\.core\.multiarray\.scalar\(…\)$/,
+    );
+    await page.click("#tab-safety");
+    await expect(page.locator("#verdict").textContent()).resolves.toMatch(/^UNSAFE/);
+    await expect(page.locator("#globals tr.g-refused").first().textContent()).resolves.toMatch(
+      /^numpy\.core\.multiarray\.scalarrefused/,
+    );
+    await expect(page.locator("#torch-load").textContent()).resolves.toMatch(/refuses to load it/);
+    await page.close();
+  });
+
+  it("computes min/max/mean/std, NaN/Inf counts and zeros like torch, and a heat-map of the cell values", async () => {
+    const file = join(tmp, "specials.pt");
+    // written by torch: seeded normal values with a NaN, +Inf, -Inf and four zeros; torch's own
+    // statistics of the finite values come back as JSON
+    const py = spawnSync("/usr/bin/python3", [
+      "-c",
+      [
+        "import sys, json, torch",
+        "w = torch.randn(8, 16, generator=torch.Generator().manual_seed(7))",
+        "w[0, 0] = float('nan'); w[1, 1] = float('inf'); w[2, 2] = float('-inf'); w[3, :4] = 0",
+        "torch.save({'w': w}, sys.argv[1])",
+        "f = w[torch.isfinite(w)].double()",
+        "print(json.dumps(dict(min=f.min().item(), max=f.max().item(), mean=f.mean().item(), std=f.std().item(), finite=f.numel(),",
+        "  nan=int(torch.isnan(w).sum()), posinf=int((w == float('inf')).sum()), neginf=int((w == float('-inf')).sum()), zeros=int((w == 0).sum()))))",
+      ].join("\n"),
+      file,
+    ]);
+    expect(py.status, String(py.stderr)).toBe(0);
+    const want = JSON.parse(String(py.stdout)) as Record<string, number>;
+    const page = await fresh();
+    await pick(page, file);
+    await page.locator("[data-path='w'] > .row").click();
+    await page.click("#compute");
+    await page.locator("#histogram").waitFor();
+    const cell = async (k: string) =>
+      (await page.locator("#stats tr", { hasText: k }).first().locator("td").textContent()) ?? "";
+    for (const k of ["min", "max", "mean", "std"] as const) {
+      const shown = Number(await cell(k));
+      expect(Math.abs(shown - (want[k] as number)), `${k}: ${shown} vs ${want[k]}`).toBeLessThan(
+        1e-5 * Math.max(1, Math.abs(want[k] as number)),
+      );
+    }
+    expect(await cell("NaN")).toBe(String(want.nan));
+    expect(await cell("+Inf / −Inf")).toBe(`${want.posinf} / ${want.neginf}`);
+    expect(await cell("zeros")).toMatch(new RegExp(`\\(${want.zeros}\\)$`));
+    const counts = ((await page.locator("#histogram").getAttribute("data-counts")) ?? "")
+      .split(",")
+      .map(Number);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(want.finite);
+    // the heat-map: an 8×16 matrix gives 8×16 cells of one value each, coloured blue < 0 < red
+    // (scaled by the largest |value|; non-finite cells white)
+    const sd = (await loadFile(file)) as Map<string, Tensor>;
+    const values = Array.from((sd.get("w") as Tensor).storage.typed() as Float32Array);
+    const m = Math.max(...values.filter(Number.isFinite).map(Math.abs));
+    const expected = values.flatMap((v) => {
+      const x = Number.isFinite(v) ? v / m : 0;
+      return [
+        x > 0 ? 255 : Math.round(255 * (1 + x)),
+        Math.round(255 * (1 - Math.abs(x))),
+        x < 0 ? 255 : Math.round(255 * (1 - x)),
+        255,
+      ];
+    });
+    const pixels = await page.evaluate(() => {
+      const c = document.querySelector("#heatmap") as HTMLCanvasElement;
+      return [c.width, c.height, ...(c.getContext("2d")?.getImageData(0, 0, c.width, c.height).data ?? [])];
+    });
+    expect(pixels.slice(0, 2)).toEqual([16, 8]);
+    const off = pixels.slice(2).map((p, i) => Math.abs(p - (expected[i] as number)));
+    expect(Math.max(...off)).toBeLessThanOrEqual(1);
+    await page.close();
+  });
+
   it("diffs two checkpoints and converts one to a file torch loads equal", async () => {
     const page = await fresh();
     const a = join(FIXTURES, "nn_cnn_bn_state_dict.zip.pt");
@@ -282,27 +656,38 @@ describe("apps/web in Chromium", () => {
       /^0\.biaschangedfloat32 \[3\]float32 \[3\]0\.25/,
     );
     await shot(page, "diff");
-    await page.click("#tab-convert");
-    for (const format of ["zip", "legacy"] as const) {
-      const [download] = await Promise.all([page.waitForEvent("download"), page.click(`#convert-${format}`)]);
-      const out = join(tmp, `converted.${format}.pt`);
-      await download.saveAs(out);
-      const check = spawnSync("/usr/bin/python3", [
-        "-c",
-        [
-          "import sys, torch",
-          "a = torch.load(sys.argv[1]); b = torch.load(sys.argv[2])",
-          "assert list(a) == list(b), (list(a), list(b))",
-          "for k in a: assert a[k].dtype == b[k].dtype and a[k].stride() == b[k].stride() and torch.equal(a[k], b[k]), k",
-          "print(len(a))",
-        ].join("\n"),
-        a,
-        out,
-      ]);
-      expect(check.status, String(check.stderr)).toBe(0);
-      expect(String(check.stdout).trim()).toBe("9");
-    }
+    // zip: to the file chosen in the save dialog, written by the worker through its handle
+    await convertTo(page, "file");
+    await page.click("#convert-zip");
+    expect(await converted(page)).toMatch(/^saved nn_cnn_bn_state_dict\.zip\.pt \(\d/);
+    expect(await page.evaluate(() => (window as unknown as { __ptPicked: string[] }).__ptPicked)).toEqual([
+      "nn_cnn_bn_state_dict.zip.pt",
+    ]);
+    const zip = join(tmp, "converted.zip.pt");
+    writeFileSync(zip, await pickedBytes(page, "nn_cnn_bn_state_dict.zip.pt"));
+    expect(torchLoadsEqual(a, zip)).toBe(9);
+    // legacy: to the private file system, then downloaded (a disk-backed File)
+    await convertTo(page, "opfs");
+    const [legacyDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click("#convert-legacy"),
+    ]);
+    expect(await converted(page)).toMatch(
+      /^wrote nn_cnn_bn_state_dict\.zip\.legacy\.pt \(.*\) to the browser's private storage; downloading it$/,
+    );
+    expect(legacyDownload.suggestedFilename()).toBe("nn_cnn_bn_state_dict.zip.legacy.pt");
+    expect(await opfsOutputs(page)).toEqual(["nn_cnn_bn_state_dict.zip.legacy.pt"]);
+    const legacy = join(tmp, "converted.legacy.pt");
+    await legacyDownload.saveAs(legacy);
+    expect(torchLoadsEqual(a, legacy)).toBe(9);
+    // safetensors: neither exists here, so a Blob, and the page says the file is held in memory
+    await convertTo(page, "memory");
+    await expect(page.locator("#convert-destination").textContent()).resolves.toMatch(
+      /neither to a file you choose nor to its private storage: the converted file is built in memory/,
+    );
+    await shot(page, "convert-memory");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#convert-safetensors")]);
+    expect(await converted(page)).toMatch(/^wrote nn_cnn_bn_state_dict\.zip\.safetensors \(.*\) in memory/);
     const st = join(tmp, "converted.safetensors");
     await download.saveAs(st);
     const bytes = readFileSync(st);
@@ -311,12 +696,21 @@ describe("apps/web in Chromium", () => {
       string,
       { dtype: string; shape: number[]; data_offsets: number[] }
     >;
-    expect(header["4.weight"]).toEqual({ dtype: "F32", shape: [2, 27], data_offsets: expect.any(Array) });
     const sd = (await loadFile(a)) as Map<string, Tensor>;
-    const [s0, s1] = (header["4.weight"]?.data_offsets ?? []) as number[];
-    expect(new Uint8Array(bytes.subarray(8 + n + (s0 as number), 8 + n + (s1 as number)))).toEqual(
-      (sd.get("4.weight") as Tensor).storage.bytes,
-    );
+    expect(Object.keys(header)).toEqual(["__metadata__", ...sd.keys()]);
+    for (const [k, t] of sd) {
+      const h = header[k];
+      expect(h?.shape, k).toEqual(t.shape);
+      const [s0, s1] = (h?.data_offsets ?? []) as number[];
+      expect(new Uint8Array(bytes.subarray(8 + n + (s0 as number), 8 + n + (s1 as number))), k).toEqual(
+        t.storage.bytes.subarray(
+          t.storageOffset * t.dtype.itemSize,
+          (t.storageOffset + t.numel) * t.dtype.itemSize,
+        ),
+      );
+    }
+    expect(header["4.weight"]).toEqual({ dtype: "F32", shape: [2, 27], data_offsets: expect.any(Array) });
+    await convertTo(page, "opfs");
     await shot(page, "convert");
     await page.close();
   });
@@ -361,14 +755,7 @@ describe("apps/web in Chromium", () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#convert-zip")]);
     const out = join(tmp, "joined.pt");
     await download.saveAs(out);
-    const check = spawnSync("/usr/bin/python3", [
-      "-c",
-      "import sys, torch\na = torch.load(sys.argv[1]); b = torch.load(sys.argv[2])\nassert sorted(a) == sorted(b)\nassert all(torch.equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)\nprint(len(b))",
-      full,
-      out,
-    ]);
-    expect(check.status, String(check.stderr)).toBe(0);
-    expect(String(check.stdout).trim()).toBe("9");
+    expect(torchLoadsEqual(full, out, true)).toBe(9);
     await page.close();
   });
 
@@ -467,6 +854,70 @@ describe("apps/web in Chromium", () => {
     await p2.close();
   }, 600_000);
 
+  it("converts the 1 GiB checkpoint to safetensors and zip streamed to disk, with page+worker memory far below its size; cancellable", async () => {
+    const page = await fresh();
+    await pick(page, big);
+    // statistics of the 1 GiB tensor, cancelled part-way: the worker stops and the page says so
+    await page.locator("[data-path='big.weight'] > .row").click();
+    await page.click("#compute");
+    await page.waitForFunction(
+      () => ((document.querySelector("#progress") as HTMLProgressElement | null)?.value ?? 0) > 0.01,
+      undefined,
+      { timeout: 120_000, polling: 50 },
+    );
+    await page.click("#cancel");
+    await expect(page.locator("#stats-error").textContent()).resolves.toBe("cancelled");
+    expect(await page.locator("#histogram").count()).toBe(0);
+    await convertTo(page, "opfs");
+    // the bound: a quarter of the 1 GiB output (the writers hand 8 MiB chunks to the file)
+    const BOUND = 256 << 20;
+    const mib = (n: number) => `${(n / (1 << 20)).toFixed(1)} MiB`;
+
+    let sampler = await heapSampler(page);
+    const [stDownload] = await Promise.all([
+      page.waitForEvent("download", { timeout: 300_000 }),
+      page.click("#convert-safetensors"),
+    ]);
+    expect(await converted(page)).toMatch(
+      /^wrote w2\.safetensors \(1\.07 GB\) to the browser's private storage/,
+    );
+    let mem = await sampler.stop();
+    console.log(
+      `1 GiB to safetensors: page+worker JS memory peak ${mib(mem.peak)} (page ${mib(mem.pagePeak)}, worker ${mib(mem.workerPeak)}) over ${mem.samples} samples`,
+    );
+    expect(mem.samples).toBeGreaterThan(2);
+    expect(mem.peak).toBeLessThan(BOUND);
+    expectBigSafetensors(await stDownload.path());
+    await stDownload.delete();
+
+    sampler = await heapSampler(page);
+    const [zipDownload] = await Promise.all([
+      page.waitForEvent("download", { timeout: 300_000 }),
+      page.click("#convert-zip"),
+    ]);
+    expect(await converted(page)).toMatch(/^wrote w2\.pt \(1\.07 GB\) to the browser's private storage/);
+    mem = await sampler.stop();
+    console.log(
+      `1 GiB to zip: page+worker JS memory peak ${mib(mem.peak)} (page ${mib(mem.pagePeak)}, worker ${mib(mem.workerPeak)}) over ${mem.samples} samples`,
+    );
+    expect(mem.samples).toBeGreaterThan(2);
+    expect(mem.peak).toBeLessThan(BOUND);
+    expect(torchLoadsEqual(big, await zipDownload.path())).toBe(4);
+    await zipDownload.delete();
+
+    // cancelled part-way: the progress bar moved, and nothing is left in the private file system
+    await page.click("#convert-zip");
+    await page.waitForFunction(
+      () => ((document.querySelector("#convert-progress") as HTMLProgressElement | null)?.value ?? 0) > 0.05,
+      undefined,
+      { timeout: 120_000, polling: 50 },
+    );
+    await page.click("#convert-cancel");
+    expect(await converted(page)).toBe("cancelled: what was written is removed");
+    expect(await opfsOutputs(page)).toEqual([]);
+    await page.close();
+  }, 900_000);
+
   it("falls back to one download, with a note, when the server has no range support", async () => {
     const url = `${server.base}/norange/nn_cnn_bn_state_dict.zip.pt`;
     const page = await fresh(`?url=${encodeURIComponent(url)}`);
@@ -486,21 +937,35 @@ describe("apps/web in Chromium", () => {
     expect(bg).toBe(theme === "dark" ? "rgb(13, 17, 23)" : "rgb(255, 255, 255)");
     if (theme !== "dark") await page.click("#theme");
     await shot(page, "dark");
-    // offline: the service worker serves the page's own files
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    await page.reload();
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    await context.setOffline(true);
+    await page.close();
+    // offline: the service worker serves the page's own files. The page comes from a server of
+    // its own, which is then stopped: nothing but the service worker's cache can answer the reload
+    const own = await startRangeServer({ static: DIST });
+    const p2 = await context.newPage();
+    p2.on("pageerror", (e) => {
+      throw e;
+    });
     try {
-      await page.reload();
-      await page.locator("#open-button").waitFor();
-      await pick(page, join(FIXTURES, "handmade_state_dict.zip.pt"));
-      expect(await page.locator("#totals").textContent()).toBe(
+      await p2.goto(`${own.base}/index.html`);
+      await p2.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+      await p2.reload();
+      expect(await p2.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      await own.close();
+      expect(
+        await fetch(`${own.base}/index.html`).then(
+          () => "up",
+          () => "down",
+        ),
+      ).toBe("down");
+      await p2.reload();
+      await p2.locator("#open-button").waitFor();
+      await pick(p2, join(FIXTURES, "handmade_state_dict.zip.pt"));
+      expect(await p2.locator("#totals").textContent()).toBe(
         "3 tensors, 9 parameters, 40 B in 3 storages (0 shared)",
       );
     } finally {
-      await context.setOffline(false);
+      await own.close().catch(() => undefined);
+      await p2.close();
     }
-    await page.close();
   });
 });

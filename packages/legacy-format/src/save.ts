@@ -268,6 +268,9 @@ export function planLegacySave(value: unknown, options: LegacySaveOptions = {}):
   return { pickles, records: sortedKeys.map((k) => real.byKey.get(k)!) };
 }
 
+/** Largest piece of a storage handed to the sink. */
+const LEGACY_CHUNK = 8 << 20;
+
 function header(count: number): Uint8Array {
   const h = new Uint8Array(8);
   new DataView(h.buffer).setBigInt64(0, BigInt(count), true);
@@ -279,8 +282,9 @@ function recordCount(r: SavedRecord): number {
 }
 
 /**
- * Write `value` as torch 1.13's legacy stream to `sink` (awaiting each write). Lazy storages are
- * loaded as they are written. `sink.close()` is called at the end when present.
+ * Write `value` as torch 1.13's legacy stream to `sink` (awaiting each write). Storages are
+ * written in pieces of at most 8 MiB; an unloaded lazy storage is read piece by piece (never
+ * loaded whole). `sink.close()` is called at the end when present.
  */
 export async function saveLegacy(
   value: unknown,
@@ -291,8 +295,8 @@ export async function saveLegacy(
   for (const p of plan.pickles) await sink.write(p);
   for (const r of plan.records) {
     await sink.write(header(recordCount(r)));
-    await r.storage.load();
-    await sink.write(r.storage.bytes);
+    // read piece by piece when lazy and unloaded (memory bounded by the piece, not the storage)
+    for await (const c of r.storage.chunks(LEGACY_CHUNK)) await sink.write(c);
   }
   await sink.close?.();
 }

@@ -130,9 +130,10 @@ function tensorBytes(t: Tensor): Uint8Array {
 /**
  * Write `tensors` (name → dense tensor) as a safetensors file, streaming to `sink`: the header
  * first (computed from dtypes and shapes alone), then each tensor's values in order, in chunks of
- * at most `chunkSize`. At most one tensor's bytes are held at a time: a lazy storage that was not
- * loaded before is loaded for its tensor and unloaded right after (so memory is bounded by the
- * largest tensor, whatever the file size; files over 4 GiB work). Views are materialised
+ * at most `chunkSize`. A contiguous tensor over a lazy storage that is not loaded is read chunk by
+ * chunk (memory bounded by `chunkSize`, whatever the tensor's size); a non-contiguous one loads its
+ * storage for its tensor and unloads it right after (memory bounded by the largest such storage).
+ * Files over 4 GiB work. Views are materialised
  * (contiguous, row-major); two tensors sharing a storage each get their own copy, as safetensors
  * has no sharing. The sink is closed at the end when it has `close`.
  */
@@ -158,7 +159,11 @@ export async function writeSafetensors(
     const t = e.tensor;
     const root = t.storage.base ?? t.storage;
     const wasLoaded = root.isLoaded;
-    if (e.nbytes > 0) {
+    if (e.nbytes > 0 && !wasLoaded && t.isContiguous()) {
+      // contiguous over an unloaded lazy storage: its byte range read piece by piece, never loaded
+      const at = t.storageOffset * t.dtype.itemSize;
+      for await (const piece of t.storage.chunks(chunk, at, at + e.nbytes)) await put(piece);
+    } else if (e.nbytes > 0) {
       await t.storage.load();
       const bytes = tensorBytes(t);
       for (let p = 0; p < bytes.byteLength; p += chunk)

@@ -39,6 +39,7 @@ function sha(b: Uint8Array): string {
 class Counting implements ByteSource {
   reads = 0;
   bytesRead = 0;
+  largestRead = 0;
   constructor(private readonly inner: BufferSource) {}
   get byteLength() {
     return this.inner.byteLength;
@@ -46,6 +47,7 @@ class Counting implements ByteSource {
   read(o: number, n: number) {
     this.reads++;
     this.bytesRead += n;
+    this.largestRead = Math.max(this.largestRead, n);
     return this.inner.read(o, n);
   }
   readSync(o: number, n: number) {
@@ -141,8 +143,8 @@ describe("writeSafetensors", () => {
     expect(back.values()).toEqual([1, 4, 2, 5, 3, 6]);
   });
 
-  it("holds at most one tensor's bytes at a time (lazy storages are unloaded after writing)", async () => {
-    // 20 tensors of 4 kB each over one source; the writer must never have two loaded at once.
+  it("streams lazy tensors chunk by chunk: no storage is loaded, no read is larger than a chunk", async () => {
+    // 20 tensors of 4 kB each over one source, written in 1 kB chunks: memory bounded by the chunk
     const n = 20;
     const size = 4096;
     const src = new Counting(new BufferSource(new Uint8Array(n * size).map((_, i) => i % 251)));
@@ -168,11 +170,40 @@ describe("writeSafetensors", () => {
       },
       { chunkSize: 1024 },
     );
-    expect(maxLoaded).toBe(1);
+    expect(maxLoaded).toBe(0);
+    expect(src.largestRead).toBeLessThanOrEqual(1024);
     expect(maxChunk).toBeLessThanOrEqual(1024);
     expect(storages.every((s) => !s.isLoaded)).toBe(true);
     expect(src.bytesRead).toBe(n * size);
     expect(total).toBe(plan.byteLength);
+  });
+
+  it("loads a non-contiguous lazy tensor's storage for that tensor only, then unloads it", async () => {
+    const src = new Counting(new BufferSource(new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6]).buffer)));
+    const a = Storage.lazy(dtypes.float32, src, 0, 24);
+    const b = Storage.lazy(dtypes.float32, src, 0, 24);
+    const loaded: boolean[][] = [];
+    const out: Uint8Array[] = [];
+    await writeSafetensors(
+      new Map([
+        ["t", new Tensor(a, 0, [3, 2], [1, 3])],
+        ["u", new Tensor(b, 0, [6])],
+      ]),
+      {
+        write(c) {
+          loaded.push([a.isLoaded, b.isLoaded]);
+          out.push(c.slice());
+        },
+      },
+    );
+    // header, t (transposed: loaded for it), u (contiguous: streamed, never loaded)
+    expect(loaded).toEqual([
+      [false, false],
+      [true, false],
+      [false, false],
+    ]);
+    expect([...new Float32Array(out[1]?.slice().buffer as ArrayBuffer)]).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(a.isLoaded || b.isLoaded).toBe(false);
   });
 
   it("plans files past 4 GiB with exact offsets (no byte is read to plan)", () => {

@@ -112,6 +112,7 @@ export {
   findBareStorages,
   findStateTensors,
   findTensors,
+  fmtBytes,
   isModuleLike,
   keyText,
   type ModuleLike,

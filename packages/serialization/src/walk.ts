@@ -291,6 +291,22 @@ export function pathText(path: readonly PathElem[]): string {
   return s;
 }
 
+/**
+ * A byte count as `pt inspect` and the web page print it: `999 B`, `1.50 kB`, `12.3 MB`, `107 GB`
+ * (decimal units, three significant digits; TB is the largest unit).
+ */
+export function fmtBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+}
+
 function reprStr(s: string, max: number): string {
   const body = s.length > max ? `${s.slice(0, max)}…` : s;
   return `'${body.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;

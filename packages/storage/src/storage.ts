@@ -397,6 +397,58 @@ export class Storage {
     if (!this._bytes) this._bytes = b;
   }
 
+  /**
+   * The bytes `[start, end)` (little-endian, as `bytes` gives them) in pieces of at most `size`
+   * bytes, without loading the storage: a loaded storage yields views of its bytes; an unloaded
+   * lazy one reads each piece from its source as it is asked for and keeps nothing, so a writer
+   * streaming a multi-GB storage holds one piece at a time. (A big-endian source, whose elements
+   * are swapped as a whole, is loaded first.) Views (`viewOf`) read their parent's range.
+   */
+  async *chunks(size: number, start = 0, end: number = this.nbytes): AsyncGenerator<Uint8Array> {
+    if (!Number.isSafeInteger(size) || size <= 0)
+      throw new StorageError("InvalidArgument", `chunk size must be a positive integer, not ${size}`, {
+        size,
+      });
+    if (!inRange(start, end - start, this.nbytes))
+      throw new StorageRangeError(`bytes ${start}–${end} are outside the ${this.nbytes}-byte storage`, {
+        offset: start,
+        nbytes: end - start,
+        byteLength: this.nbytes,
+      });
+    if (this.parent) {
+      yield* this.parent.chunks(size, this.parentOffset + start, this.parentOffset + end);
+      return;
+    }
+    if (this.isLoaded || !this.source || this.sourceByteOrder !== "little") {
+      if (!this.isLoaded) await this.load();
+      const b = this.bytes;
+      for (let p = start; p < end; p += size) yield b.subarray(p, Math.min(end, p + size));
+      return;
+    }
+    const src = this.source;
+    for (let p = start; p < end; p += size) {
+      const n = Math.min(size, end - p);
+      // loaded meanwhile (another reader): its bytes, not a second read
+      if (this._bytes) {
+        yield this._bytes.subarray(p, p + n);
+        continue;
+      }
+      let b: Uint8Array;
+      try {
+        b = await src.read(this.sourceOffset + p, n);
+      } catch (e) {
+        throw this.readFailed(e);
+      }
+      if (b.byteLength !== n)
+        throw new StorageReadError(`source returned ${b.byteLength} bytes, expected ${n}`, {
+          offset: this.sourceOffset + p,
+          nbytes: n,
+          got: b.byteLength,
+        });
+      yield b;
+    }
+  }
+
   /** Drop the bytes of a lazy storage so they are read again on next access. Typed views handed out earlier keep the old bytes. */
   unload(): void {
     if (this.source) {

@@ -236,6 +236,72 @@ describe("lazy storages", () => {
   });
 });
 
+describe("Storage.chunks (streaming without loading)", () => {
+  const data = new Uint8Array(100).map((_, i) => i);
+  const counting = () => {
+    const reads: Array<[number, number]> = [];
+    const inner = new BufferSource(data);
+    const src: ByteSource = {
+      byteLength: 100,
+      read: async (o, l) => {
+        reads.push([o, l]);
+        return inner.read(o, l);
+      },
+    };
+    return { src, reads };
+  };
+  const collect = async (g: AsyncGenerator<Uint8Array>) => {
+    const parts: number[][] = [];
+    for await (const c of g) parts.push([...c]);
+    return parts;
+  };
+  it("reads an unloaded lazy storage piece by piece and keeps nothing", async () => {
+    const { src, reads } = counting();
+    const s = Storage.lazy(dtypes.int32, src, 10, 40);
+    const parts = await collect(s.chunks(16));
+    expect(parts.map((p) => p.length)).toEqual([16, 16, 8]);
+    expect(parts.flat()).toEqual([...data.subarray(10, 50)]);
+    expect(reads).toEqual([
+      [10, 16],
+      [26, 16],
+      [42, 8],
+    ]);
+    expect(s.isLoaded).toBe(false);
+    // a sub-range, and a view of the lazy storage reading its parent's range
+    expect((await collect(s.chunks(100, 4, 12))).flat()).toEqual([...data.subarray(14, 22)]);
+    const v = Storage.viewOf(s, 8, 16);
+    expect((await collect(v.chunks(6))).flat()).toEqual([...data.subarray(18, 34)]);
+    expect(s.isLoaded).toBe(false);
+  });
+  it("yields views of a loaded storage's bytes (no source reads)", async () => {
+    const { src, reads } = counting();
+    const s = Storage.lazy(dtypes.uint8, src, 0, 20);
+    await s.load();
+    const n = reads.length;
+    const parts: Uint8Array[] = [];
+    for await (const c of s.chunks(8)) parts.push(c);
+    expect(parts.map((p) => p.length)).toEqual([8, 8, 4]);
+    expect(parts[1]?.buffer).toBe(s.bytes.buffer);
+    expect(reads.length).toBe(n);
+  });
+  it("big-endian sources are loaded (elements swapped as a whole)", async () => {
+    const s = Storage.lazy(dtypes.int16, new BufferSource(new Uint8Array([0, 1, 0, 2])), 0, 4, {
+      byteOrder: "big",
+    });
+    expect((await collect(s.chunks(2))).flat()).toEqual([1, 0, 2, 0]);
+  });
+  it("bad sizes, ranges and short reads are typed errors", async () => {
+    const { src } = counting();
+    const s = Storage.lazy(dtypes.uint8, src, 0, 20);
+    await expect(collect(s.chunks(0))).rejects.toThrow("chunk size must be a positive integer, not 0");
+    await expect(collect(s.chunks(4, 10, 30))).rejects.toThrow(StorageRangeError);
+    const liar: ByteSource = { byteLength: 64, read: async () => new Uint8Array(2) };
+    const err = await collect(Storage.lazy(dtypes.uint8, liar, 0, 8).chunks(4)).catch((e: unknown) => e);
+    expect(isStorageError(err, "ReadFailed")).toBe(true);
+    expect((err as Error).message).toContain("source returned 2 bytes, expected 4");
+  });
+});
+
 describe("storage views (legacy view_metadata)", () => {
   it("share bytes with the root, also when the root is lazy", () => {
     const root = Storage.lazy(

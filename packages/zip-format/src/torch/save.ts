@@ -132,12 +132,6 @@ function* zeroChunks(n: number, size: number): Generator<Uint8Array> {
   for (let p = 0; p < n; p += size) yield p + size <= n ? z : z.subarray(0, n - p);
 }
 
-async function* chunks(storage: Storage, size: number): AsyncGenerator<Uint8Array> {
-  if (!storage.isLoaded) await storage.load();
-  const bytes = storage.bytes;
-  for (let p = 0; p < bytes.length; p += size) yield bytes.subarray(p, Math.min(bytes.length, p + size));
-}
-
 /**
  * Write `value` as `torch.save` writes it, streaming to `sink`: `data.pkl` first, then each storage
  * record chunk by chunk (never one buffer for the whole file), then the trailing records of the
@@ -192,7 +186,9 @@ export async function saveZip(
       });
       continue;
     }
-    const data = st.isLoaded ? loadedChunks(st.bytes, chunkSize) : chunks(st, chunkSize);
+    // an unloaded lazy storage is read piece by piece (never loaded whole: memory stays bounded
+    // by chunkSize whatever the storage's size)
+    const data = st.isLoaded ? loadedChunks(st.bytes, chunkSize) : st.chunks(chunkSize);
     await writer.writeRecord(`data/${key}`, data, st.nbytes);
   }
   await writer.writeRecord("version", enc.encode("3\n"));
