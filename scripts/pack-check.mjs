@@ -140,8 +140,9 @@ try {
   // 5. types under each module resolution
   writeFileSync(
     join(app, "consumer.ts"),
-    `import { loads } from "@pt/pickle";
-import { dtypes, type ByteSource } from "@pt/storage";
+    `import { isPtError, PtError } from "@pt/errors";
+import { loads } from "@pt/pickle";
+import { dtypes, isPtError as storageIsPtError, type ByteSource } from "@pt/storage";
 import { tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
 import { loadLegacy } from "@pt/legacy-format";
@@ -155,7 +156,8 @@ import { main } from "@pt/cli";
 const t = tensor([1, 2], { dtype: dtypes.float32 });
 const n: number = t.numel;
 const src: ByteSource = openFileSource("mlp.pt");
-export const all = [loads, ZipReader, loadLegacy, Module, readSafetensors, load, py.float(2), loadFile, nodeCrc32, main, n, src];
+const branded: boolean = isPtError(new PtError("consumer", "Checked", "x"), { layer: "consumer" }) && storageIsPtError(null);
+export const all = [branded, loads, ZipReader, loadLegacy, Module, readSafetensors, load, py.float(2), loadFile, nodeCrc32, main, n, src];
 `,
   );
   const tsc = join(app, "node_modules/typescript/bin/tsc");

@@ -125,7 +125,8 @@ function readFully(fd: number, buf: Uint8Array, n: number, pos: number): void {
   let done = 0;
   while (done < n) {
     const got = readSync(fd, buf, done, n - done, pos + done);
-    if (got === 0) throw new CliError(`file ended while reading ${n} bytes at offset ${pos}`);
+    if (got === 0)
+      throw new CliError(`file ended while reading ${n} bytes at offset ${pos}`, 2, { code: "Io" });
     done += got;
   }
 }

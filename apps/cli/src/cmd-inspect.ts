@@ -270,7 +270,7 @@ function fileSize(path: string): number {
     if (st.isDirectory()) return readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0);
     return st.size;
   } catch (e) {
-    throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot open ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
 }
 
@@ -293,8 +293,13 @@ function headerLines(file: string, size: number, opened: Opened): string[] {
       );
     details.push(`version ${z.version}`, `${z.byteorder}-endian`);
   }
+  if (cp.pt2)
+    details.push(
+      `models ${cp.pt2.models.join(", ")}`,
+      `${cp.pt2.weights.length} weights, ${cp.pt2.constants.length} constants; the exported program is not run`,
+    );
   const lines = [
-    `${file}: ${opened.format === "safetensors" ? "safetensors file" : opened.format === "pickle" ? "plain pickle" : `${cp.format} checkpoint`}${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
+    `${file}: ${opened.format === "safetensors" ? "safetensors file" : opened.format === "pickle" ? "plain pickle" : cp.format === "pt2" ? "torch.export archive (.pt2)" : `${cp.format} checkpoint`}${details.length ? ` (${details.join(", ")})` : ""}, ${fmtBytes(size)}`,
   ];
   const pieces = containerLine(cp);
   if (pieces) lines.push(pieces);

@@ -6,7 +6,7 @@ export function openSource(path: string): FileSource {
   try {
     return openFileSource(path);
   } catch (e) {
-    throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot open ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
 }
 

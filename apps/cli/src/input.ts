@@ -48,7 +48,7 @@ function head(path: string, n: number): { bytes: Uint8Array; size: number } {
   try {
     fd = openSync(path, "r");
   } catch (e) {
-    throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot open ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
   try {
     const size = statSync(path).size;
@@ -221,7 +221,7 @@ async function openLocal(
       // not a checkpoint, but a pickle (protocol 2+ starts with PROTO; `.pkl` of any protocol)
       if (
         isSerializationError(e) &&
-        e.code === "UNKNOWN_FORMAT" &&
+        e.code === "UnknownFormat" &&
         (bytes[0] === 0x80 || path.endsWith(".pkl"))
       )
         opened = openPlainPickle(path, size, options);

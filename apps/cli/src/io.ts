@@ -1,3 +1,5 @@
+import { PtError } from "@pt/errors";
+
 /** Where a command writes: stdout, stderr, and whether stderr is a terminal (for progress bars). */
 export interface Io {
   out(text: string): void;
@@ -28,22 +30,37 @@ export function processIo(): Io {
   };
 }
 
-/** An error that ends a command with a one-line message (`pt: <message>`) and an exit code. */
-export class CliError extends Error {
+/** Kinds of CLI failure (the layers below throw their own errors, which end a command as they are). */
+export type CliErrorCode =
+  /** Bad options or arguments. */
+  | "Usage"
+  /** A file or folder could not be opened, read or written. */
+  | "Io"
+  /** The command could not do what was asked (an output that cannot represent the input, …). */
+  | "Failed";
+
+/**
+ * An error that ends a command with a one-line message (`pt: <command>: <reason>`) and an exit
+ * code. Meets the `@pt/*` error contract (layer `cli`; its `message` starts with `cli: `).
+ */
+export class CliError extends PtError<"cli", CliErrorCode> {
   constructor(
     message: string,
     /** Exit status (default 2: 1 is kept for "files differ" / "unsafe globals found"). */
     readonly exitCode = 2,
+    options: { readonly code?: CliErrorCode; readonly cause?: unknown } = {},
   ) {
-    super(message);
-    this.name = "CliError";
+    super("cli", options.code ?? "Failed", message, { cause: options.cause });
+  }
+  /** The message without its `cli: ` prefix: what `pt` prints after the command's name. */
+  get reason(): string {
+    return this.message.slice("cli: ".length);
   }
 }
 
 /** A usage error (bad options or arguments; exit status 2). */
 export class UsageError extends CliError {
   constructor(message: string) {
-    super(message, 2);
-    this.name = "UsageError";
+    super(message, 2, { code: "Usage" });
   }
 }

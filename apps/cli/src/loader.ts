@@ -83,9 +83,9 @@ async function openAny(
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     if (code === "ENOENT" || code === "EISDIR" || code === "EACCES" || code === "EPERM")
-      throw new CliError(`cannot open ${path}: ${fsReason(e)}`);
+      throw new CliError(`cannot open ${path}: ${fsReason(e)}`, 2, { code: "Io" });
     // The refusal lists every global itself: its cause (the pickle layer's first refusal) would repeat it.
-    if (isSerializationError(e, "UNSAFE_GLOBALS")) throw new CliError(e.message);
+    if (isSerializationError(e, "UnsafeGlobal")) throw new CliError(e.message);
     throw e;
   }
 }
@@ -108,7 +108,7 @@ async function refusalsByLoading(
   } catch (e) {
     const cause = e instanceof CliError ? (e as { cause?: unknown }).cause : e;
     const err = (cause ?? e) as { code?: unknown; globals?: ReadonlyArray<{ module: string; name: string }> };
-    if (err.code === "UNSAFE_GLOBALS" && err.globals)
+    if (err.code === "UnsafeGlobal" && err.globals)
       return [...new Set(err.globals.map((g) => `${g.module}.${g.name}`))];
     return []; // any other failure: the opaque open below reports it
   }

@@ -53,7 +53,8 @@ export function errorLine(e: unknown): string {
   const parts: string[] = [];
   let cur: unknown = e;
   for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
-    const msg = (cur instanceof Error ? cur.message : String(cur)).split("\n")[0] ?? "";
+    const text = cur instanceof CliError ? cur.reason : cur instanceof Error ? cur.message : String(cur);
+    const msg = text.split("\n")[0] ?? "";
     if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
     cur = cur instanceof Error ? cur.cause : undefined;
   }

@@ -114,18 +114,18 @@ async function* runTasks(
         if (stop.signal.aborted)
           return failed(
             t,
-            "SCAN_TIMEOUT",
+            "ScanTimeout",
             "ScanTimeoutError",
             `no verdict within ${timeoutMs} ms: the worker was stopped`,
           );
         if (err.code === "ERR_WORKER_OUT_OF_MEMORY")
           return failed(
             t,
-            "SCAN_MEMORY",
+            "ScanMemory",
             "ScanMemoryError",
             `the worker ran out of its ${opts.maxMemoryMb ?? 512} MiB heap`,
           );
-        return failed(t, err.code ?? "WORKER_FAILED", err.name ?? "Error", err.message ?? String(e));
+        return failed(t, err.code ?? "WorkerFailed", err.name ?? "Error", err.message ?? String(e));
       })
       .finally(() => {
         clearTimeout(timer);

@@ -114,7 +114,7 @@ export function checkOutputFolder(path: string): void {
       `cannot write ${path}: folder ${dir} ${(e as { code?: string }).code === "ENOENT" ? "does not exist" : `cannot be used (${fsReason(e)})`}`,
     );
   }
-  if (!isDir) throw new CliError(`cannot write ${path}: ${dir} is not a folder`);
+  if (!isDir) throw new CliError(`cannot write ${path}: ${dir} is not a folder`, 2, { code: "Io" });
 }
 
 /**
@@ -134,7 +134,7 @@ export async function writeAtomic(
   try {
     fh = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o666);
   } catch (e) {
-    throw new CliError(`cannot write ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot write ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
   let ok = false;
   let written = 0;
@@ -154,7 +154,7 @@ export async function writeAtomic(
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw new CliError(`cannot write ${path}: ${fsReason(e)}`);
+    throw new CliError(`cannot write ${path}: ${fsReason(e)}`, 2, { code: "Io" });
   }
   return written;
 }

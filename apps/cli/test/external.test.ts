@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { load, loadSync, scan, UnsafeGlobalsError } from "@pt/serialization";
+import { load, loadSync, scan, UnsafeGlobalError } from "@pt/serialization";
 import { describe, expect, it } from "vitest";
 import { CORPUS, FIXTURES, ROOT, run } from "./helpers.js";
 
@@ -96,7 +96,7 @@ describe("external scanner suites", () => {
       if (kind === "malicious") {
         if (r.code !== 1) problem.push(`pt scan exited ${r.code}: ${r.err.trim()}`);
         const err = await loadOutcome(bytes);
-        if (!(err instanceof UnsafeGlobalsError) || err.globals.length === 0)
+        if (!(err instanceof UnsafeGlobalError) || err.globals.length === 0)
           problem.push(`load() did not refuse naming a global: ${String(err)}`);
       } else if (kind === "flagged") {
         // exit 1 for exactly the documented dangerous globals, and load refuses naming them
@@ -114,7 +114,7 @@ describe("external scanner suites", () => {
         if (r.code !== 1 || dangerous.sort().join() !== expected.sort().join())
           problem.push(`expected exit 1 for ${expected}, got ${r.code} for ${dangerous}`);
         const err = await loadOutcome(bytes);
-        if (!(err instanceof UnsafeGlobalsError))
+        if (!(err instanceof UnsafeGlobalError))
           problem.push(`load() did not refuse naming a global: ${String(err)}`);
       } else if (kind === "benign") {
         const res = await scan(bytes).catch(() => null);
@@ -156,15 +156,15 @@ async function agreement(bytes: Uint8Array): Promise<string | null> {
     return err === null ? `scan threw ${String(e)} but load succeeded` : null;
   }
   const flagged = [...new Set(s.globals.filter((g) => g.flagged).map((g) => g.global))];
-  if (err instanceof UnsafeGlobalsError && flagged.length === 0)
+  if (err instanceof UnsafeGlobalError && flagged.length === 0)
     return `load refused ${err.message} but scan flags nothing`;
   if (flagged.length > 0) {
     if (err === null) return `scan flags ${flagged} but load succeeded`;
     // refused for another reason first (a TorchScript archive): fine unless a flagged global is dangerous
     const dangerous = s.globals.some((g) => g.flagged && g.verdict === "dangerous");
-    if (!(err instanceof UnsafeGlobalsError) && dangerous)
+    if (!(err instanceof UnsafeGlobalError) && dangerous)
       return `scan flags ${flagged} but load gave ${String(err)}`;
-    if (err instanceof UnsafeGlobalsError) {
+    if (err instanceof UnsafeGlobalError) {
       const named = new Set(err.globals.map((g) => (g.module ? `${g.module}.${g.name}` : g.name)));
       const missing = flagged.filter((g) => !named.has(g));
       if (missing.length)
@@ -178,7 +178,7 @@ async function agreement(bytes: Uint8Array): Promise<string | null> {
   } catch (e) {
     syncErr = e;
   }
-  if (err instanceof UnsafeGlobalsError !== syncErr instanceof UnsafeGlobalsError)
+  if (err instanceof UnsafeGlobalError !== syncErr instanceof UnsafeGlobalError)
     return `load gave ${String(err)} but loadSync ${String(syncErr)}`;
   // a pickle load refuses as mis-framed is never called safe by scan
   if (s.safe && err instanceof Error && /of the FRAME at offset/.test(err.message))

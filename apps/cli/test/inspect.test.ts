@@ -190,3 +190,28 @@ describe("pt inspect", () => {
     expect(r.err).toMatch(/^pt: inspect: /);
   });
 });
+
+describe("pt inspect of a torch.export archive (.pt2, written by torch 2.14)", () => {
+  const pt2 = join(ROOT, "apps/conformance/fixtures-2.14/pt2/export_mixed.pt2");
+  const want = JSON.parse(readFileSync(`${pt2}.json`, "utf8")) as {
+    tensors: Array<{ name: string; dtype: string; shape: number[]; is_param: boolean; data_sha256: string }>;
+  };
+  it("prints its weights and constants as a tree, naming the archive kind", async () => {
+    const r = await run("inspect", pt2);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("torch.export archive (.pt2)");
+    expect(r.out).toContain("models model, 4 weights, 1 constants; the exported program is not run");
+    for (const t of want.tensors)
+      expect(r.out).toMatch(
+        new RegExp(`─ ${t.name}\\s+${t.is_param ? "Parameter" : "Tensor"}\\s+${t.dtype}`),
+      );
+    expect(r.out).toContain("totals: 5 tensors");
+  });
+  it("--json --hash: each tensor's logical SHA-256 is torch.export.load's", async () => {
+    const j = await inspectJson("--hash", pt2);
+    expect(j.format).toBe("pt2");
+    expect(j.tensors.map((t) => [t.path.join("."), t.dtype, t.shape, t.sha256])).toEqual(
+      want.tensors.map((t) => [t.name, t.dtype, t.shape, t.data_sha256]),
+    );
+  });
+});

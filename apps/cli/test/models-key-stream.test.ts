@@ -196,14 +196,16 @@ describe("messages", () => {
 });
 
 describe("bounded memory, by work", () => {
-  it("convert releases each lazy storage once written: never more than two loaded at once", async () => {
+  it("convert streams each lazy storage to the output: none is ever loaded whole", async () => {
     const cp = await openFile(join(FIXTURES, "state_dict_checkpoint.zip.pt"), { lazy: true });
     try {
       const roots = lazyRootsOf(cp.storages);
       expect(roots.length).toBe(12);
       let maxLoaded = 0;
+      let updates = 0;
       const spy = {
         update() {
+          updates++;
           maxLoaded = Math.max(maxLoaded, roots.filter((s) => s.isLoaded).length);
         },
         setTotal() {},
@@ -212,9 +214,11 @@ describe("bounded memory, by work", () => {
       const out = join(tmp, "bounded.pt");
       // sweep at every storage change (the CLI sweeps every 64 MiB)
       await writeAtomic(out, spy, roots, (sink) => saveTo(cp.value, sink), 1);
-      expect(maxLoaded).toBeGreaterThan(0);
-      expect(maxLoaded).toBeLessThanOrEqual(2);
-      expect(roots.filter((s) => s.isLoaded).length).toBeLessThanOrEqual(1);
+      // the spy saw every storage change; the writers stream lazy storages chunk by chunk
+      // (Storage.chunks), so none is loaded whole at any point
+      expect(updates).toBeGreaterThanOrEqual(roots.length);
+      expect(maxLoaded).toBe(0);
+      expect(roots.filter((s) => s.isLoaded).length).toBe(0);
       writeFileSync(join(tmp, "done"), "");
     } finally {
       await cp.close();

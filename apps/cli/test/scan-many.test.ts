@@ -126,7 +126,7 @@ test("scanMany: a byte budget ends a file in a typed error, not a verdict", asyn
   }))
     out.push(r);
   expect(out[0]?.verdict).toBe("unreadable");
-  expect(out[0]?.error?.code).toBe("SCAN_BUDGET");
+  expect(out[0]?.error?.code).toBe("ScanBudget");
   expect(out[1]?.verdict).toBe("unreadable");
   expect(out[1]?.error).not.toBeNull();
 });
@@ -185,7 +185,7 @@ test("worker pool: same results as in-process; a stalling file is stopped with a
   const r = cli("scan", stall, evil, "--json", "--timeout", "1", "--jobs", "2");
   const { files, summary } = checkLines(lines(r.out));
   expect(files[0]?.verdict).toBe("unreadable");
-  expect(files[0]?.error?.code).toBe("SCAN_TIMEOUT");
+  expect(files[0]?.error?.code).toBe("ScanTimeout");
   expect(files[1]?.verdict).toBe("dangerous");
   expect(summary).toMatchObject({ files: 2, dangerous: 1, unreadable: 1 });
   expect(r.code).toBe(1);

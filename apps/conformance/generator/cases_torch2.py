@@ -198,6 +198,38 @@ def register(case):
     def _small():
         return collections.OrderedDict([('w', torch.randn(3, 5)), ('b', torch.arange(5)), ('s', torch.tensor(2.5))])
 
+    # Python 3.12+ (torch 2.14's) pickles a memory format below protocol 4 as
+    # getattr(torch._utils.torch, 'channels_last'); torch.save's default protocol is 2
+    def _memory_formats_p2():
+        x = torch.randn(2, 3, 2, 2).contiguous(memory_format=torch.channels_last)
+        names = ('contiguous_format', 'channels_last', 'channels_last_3d', 'preserve_format')
+        return {'formats': [getattr(torch, n) for n in names], 'x': x, 'x_format': torch.channels_last}
+
+    case('memory_format_protocol2', ['memory_format', 'torch2'],
+         'torch.memory_format values (every one, and channels_last again) beside a channels-last tensor at torch.save\'s '
+         'default protocol 2: builtins.getattr(torch._utils.torch, \'<name>\')', min_torch=2)(_memory_formats_p2)
+
+    # --- tensor subclasses torch ships, and a user subclass ---------------------------------
+    def _buffers():
+        b = torch.nn.Buffer(torch.randn(3))
+        p = nn.Parameter(torch.randn(2))
+        return {'buffer': b, 'parameter': p}
+
+    case('tensor_subclass_buffer', ['tensor_subclass', 'torch2'],
+         'torch.nn.Buffer (pickled as _rebuild_from_type_v2 of torch.Tensor) beside a Parameter',
+         min_torch=2)(_buffers)
+
+    def _user_subclass():
+        import subclasses
+        t = torch.randn(2, 3).as_subclass(subclasses.ScaledTensor)
+        t.scale = 0.5
+        return {'scaled': t, 'plain': torch.arange(3)}
+
+    case('tensor_subclass_user', ['tensor_subclass', 'user_class', 'torch2'],
+         'a user torch.Tensor subclass (subclasses.ScaledTensor) with a Python attribute: '
+         '_rebuild_from_type_v2(_rebuild_tensor_v2, subclasses.ScaledTensor, args, {"scale": 0.5})',
+         min_torch=2)(_user_subclass)
+
     case('save_no_crc32', ['save_options', 'compute_crc32', 'torch2'],
          'zip written with torch.utils.serialization.config.save.compute_crc32 = False (every CRC-32 is 0)',
          min_torch=2, formats=('zip',), save=_saver(config={'compute_crc32': False}))(_small)

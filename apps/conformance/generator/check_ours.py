@@ -64,10 +64,31 @@ TORCH_VALUE_TYPES = (torch.dtype, torch.layout, torch.memory_format, torch.qsche
 NN_FUNCTIONAL = {'relu', 'gelu', 'silu', 'tanh', 'sigmoid', 'leaky_relu', 'elu'}
 
 
+MEMORY_FORMATS = ('contiguous_format', 'channels_last', 'channels_last_3d', 'preserve_format')
+
+
+def _memory_format_getattr(obj, attr):
+    """builtins.getattr as Python 3.12+ pickles a memory format below protocol 4
+    (getattr(torch._utils.torch, 'channels_last')): only that, nothing else."""
+    if obj is torch and attr in MEMORY_FORMATS:
+        return getattr(torch, attr)
+    raise Refused(f'getattr({obj!r}, {attr!r}) is not allowed')
+
+
 def resolve_allowed(module, name):
     """The object for an allow-listed global, else None. Never imports anything outside
     torch, numpy, collections, builtins, copyreg, _codecs and generator/models.py."""
-    if not isinstance(module, str) or not isinstance(name, str) or '.' in name:
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    # memory formats: torch pickles them as torch._utils + 'torch.<name>' (protocol 4+), or as
+    # getattr(torch._utils.torch, '<name>') below 4 (Python 3.12+)
+    if module in ('torch._utils', 'torch') and name.startswith('torch.') and name[6:] in MEMORY_FORMATS:
+        return getattr(torch, name[6:])
+    if module == 'torch._utils' and name == 'torch':
+        return torch
+    if module in ('builtins', '__builtin__') and name == 'getattr':
+        return _memory_format_getattr
+    if '.' in name:
         return None
     top = module.split('.')[0]
     if module in ('builtins', '__builtin__'):
@@ -109,6 +130,9 @@ def resolve_allowed(module, name):
             return getattr(torch.storage, name, None)
         if module == 'torch.nn.parameter' and name in ('Parameter', 'UninitializedParameter', 'UninitializedBuffer'):
             return getattr(torch.nn.parameter, name)
+        if module == 'torch.masked.maskedtensor.core' and name == 'MaskedTensor':
+            from torch.masked.maskedtensor.core import MaskedTensor
+            return MaskedTensor
         if module == 'torch.nn.functional' and name in NN_FUNCTIONAL:
             return getattr(torch.nn.functional, name)
         if module.startswith('torch.nn.modules.') or module.startswith('torch.optim.'):
@@ -120,6 +144,12 @@ def resolve_allowed(module, name):
             if isinstance(obj, type) and (issubclass(obj, torch.nn.Module) or issubclass(obj, torch.optim.Optimizer)):
                 return obj
             return None
+        return None
+    if module == 'subclasses':
+        import subclasses
+        obj = getattr(subclasses, name, None)
+        if isinstance(obj, type) and issubclass(obj, torch.Tensor) and obj.__module__ == 'subclasses':
+            return obj
         return None
     if module == 'models':
         import models

@@ -502,6 +502,30 @@ def _():
     return sd
 
 
+def _protocol_saver(protocol):
+    """torch.save(..., pickle_protocol=protocol) in either format."""
+    def save(value, path, fmt):
+        kw = {} if fmt == 'zip' else {'_use_new_zipfile_serialization': False}
+        torch.save(value, path, pickle_protocol=protocol, **kw)
+    return save
+
+
+MEMORY_FORMATS = ('contiguous_format', 'channels_last', 'channels_last_3d', 'preserve_format')
+
+
+def _memory_formats():
+    x = torch.randn(2, 3, 2, 2).contiguous(memory_format=torch.channels_last)
+    return {'formats': [getattr(torch, n) for n in MEMORY_FORMATS], 'x': x, 'x_format': torch.channels_last}
+
+
+# torch 1.13's Python (3.11) cannot pickle memory formats below protocol 4 ("cannot pickle 'module'
+# object"); at 4 both torches write STACK_GLOBAL('torch._utils', 'torch.channels_last')
+case('memory_format', ['memory_format', 'protocol4'],
+     'torch.memory_format values (every one, and channels_last again) beside a channels-last tensor, saved with '
+     'pickle_protocol=4: STACK_GLOBAL torch._utils / torch.<name> (zip only: the generator renames legacy '
+     'storage keys in protocol-2 pickles only)', formats=('zip',), save=_protocol_saver(4))(_memory_formats)
+
+
 if TORCH_MAJOR >= 2:
     import cases_torch2  # noqa: E402
 

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { load, UnsafeGlobalsError } from "@pt/serialization";
+import { load, UnsafeGlobalError } from "@pt/serialization";
 
 /** A verdict: the file loads, is refused by the allowlist, or fails as malformed. */
 export type Verdict = "ok" | "refused" | "error";
@@ -28,15 +28,10 @@ export async function ourVerdict(path: string): Promise<{ verdict: Verdict; mess
     await load(await readFile(path));
     return { verdict: "ok" };
   } catch (e) {
-    const refused = findCause(e, (x) => x instanceof UnsafeGlobalsError);
+    const refused = e instanceof UnsafeGlobalError;
     const m = (e instanceof Error ? e.message : String(e)).split("\n")[0]?.slice(0, 200);
     return { verdict: refused ? "refused" : "error", ...(m ? { message: m } : {}) };
   }
-}
-
-function findCause(e: unknown, f: (x: unknown) => boolean): boolean {
-  for (let x = e, n = 0; x && n < 10; x = (x as { cause?: unknown }).cause, n++) if (f(x)) return true;
-  return false;
 }
 
 /** Whether two verdicts agree: both load, or neither does (refused and malformed alike). */

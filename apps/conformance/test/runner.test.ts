@@ -105,7 +105,7 @@ describe("check_ours.py output", () => {
 describe("inputs", () => {
   it("reads the manifest and finds the corpus (failing loudly when it is missing)", async () => {
     const m = await readManifest(paths);
-    expect(m.files).toHaveLength(98);
+    expect(m.files).toHaveLength(99);
     expect(m.torchVersion).toMatch(/^1\.13/);
     const sets = fixtureSets(paths);
     expect(sets.map((x) => x.label)).toEqual(["1.13", "2.14"]);

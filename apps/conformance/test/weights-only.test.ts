@@ -9,7 +9,7 @@ describe("our default policy against torch 2.14's weights_only", () => {
     const { torchVersion, files, decisions } = await readVerdicts(root);
     expect(torchVersion).toMatch(/^2\.14/);
     const keys = Object.keys(files);
-    expect(keys.filter((k) => k.startsWith("fixtures/")).length).toBe(98);
+    expect(keys.filter((k) => k.startsWith("fixtures/")).length).toBe(99);
     expect(keys.filter((k) => k.startsWith("fixtures-2.14/")).length).toBeGreaterThan(98);
     expect(keys.filter((k) => k.startsWith("corpus/")).length).toBeGreaterThan(100);
     expect(keys.filter((k) => k.startsWith("hostile/")).length).toBeGreaterThan(200);

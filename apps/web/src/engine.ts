@@ -7,7 +7,15 @@
 import { PyObject, PyOrderedDict } from "@pt/pickle";
 import { writeSafetensors } from "@pt/safetensors";
 import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr } from "@pt/serialization";
-import { BlobSource, type ByteSource, type DType, HttpSource, numberView, Storage } from "@pt/storage";
+import {
+  BlobSource,
+  type ByteSource,
+  type DType,
+  HttpSource,
+  numberView,
+  Storage,
+  StorageRangeError,
+} from "@pt/storage";
 import { Parameter, QuantizedTensor, Tensor } from "@pt/tensor";
 import { ZipReader } from "@pt/zip-format";
 import type {
@@ -264,8 +272,9 @@ class WorkerBlobSource extends BlobSource {
       const reader = new FRS();
       this.readSync = (offset, length) => {
         if (offset < 0 || length < 0 || offset + length > blob.size)
-          throw new RangeError(
+          throw new StorageRangeError(
             `read of ${length} bytes at offset ${offset} is outside the ${blob.size}-byte file`,
+            { offset, length, byteLength: blob.size },
           );
         return new Uint8Array(reader.readAsArrayBuffer(blob.slice(offset, offset + length)));
       };

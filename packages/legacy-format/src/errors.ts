@@ -1,3 +1,5 @@
+import { errorGuard, PtError } from "@pt/errors";
+
 /**
  * Typed errors of `@pt/legacy-format`. Every error is a `LegacyFormatError` with a string `code`
  * and structured fields: `offset` (byte offset in the file), `record` (which part of the stream:
@@ -43,26 +45,14 @@ export interface LegacyErrorFields {
   readonly cause?: unknown;
 }
 
-/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
-const PT_ERROR: unique symbol = Symbol.for("pt.error");
-
 /** Base class of every error thrown by `@pt/legacy-format`. Messages start with `legacy:`. */
-export class LegacyFormatError extends Error {
-  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"legacy"`), what `isPtError` checks. */
-  declare readonly [PT_ERROR]: "legacy";
-  static {
-    Object.defineProperty(LegacyFormatError.prototype, PT_ERROR, { value: "legacy" });
-  }
-  readonly code: LegacyErrorCode;
-  readonly offset: number | undefined;
-  readonly record: LegacyRecord | undefined;
+export class LegacyFormatError extends PtError<"legacy", LegacyErrorCode> {
+  /** The pickle / record / tar member concerned. */
+  declare readonly record: LegacyRecord | undefined;
+  /** The storage key concerned. */
   readonly key: string | undefined;
   constructor(code: LegacyErrorCode, message: string, fields: LegacyErrorFields = {}) {
-    super(`legacy: ${message}`, fields.cause !== undefined ? { cause: fields.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.offset = fields.offset;
-    this.record = fields.record;
+    super("legacy", code, message, fields);
     this.key = fields.key;
   }
 }
@@ -148,6 +138,4 @@ export class LegacySaveError extends LegacyFormatError {
 }
 
 /** True when `e` is a LegacyFormatError (optionally of the given code). */
-export function isLegacyError(e: unknown, code?: LegacyErrorCode): e is LegacyFormatError {
-  return e instanceof LegacyFormatError && (code === undefined || e.code === code);
-}
+export const isLegacyError = errorGuard(LegacyFormatError);

@@ -10,6 +10,7 @@ import {
   TruncatedError,
   Unpickler,
   type UnpicklerOptions,
+  UnsafeGlobalError,
 } from "@pt/pickle";
 import { BufferSource, type ByteSource } from "@pt/storage";
 import { LegacyFormatError, LegacyPickleError, type LegacyRecord, LegacyTruncatedError } from "./errors.js";
@@ -161,8 +162,13 @@ export function* loadPickleAt(
   }
 }
 
-/** Turn a pickle-layer failure into a legacy error naming the pickle and its offset. */
+/**
+ * Turn a pickle-layer failure into a legacy error naming the pickle and its offset (the pickle
+ * error is its `cause`); the pickle layer's `UnsafeGlobalError` is returned as is.
+ */
 export function wrapPickleError(e: unknown, record: LegacyRecord, start: number, total: number): Error {
+  // a refusal is a verdict on the file, not a malformed pickle: rethrown as is, never wrapped
+  if (e instanceof UnsafeGlobalError) return e;
   const own = ownError(e);
   if (own) return own;
   if (e instanceof TruncatedError) {

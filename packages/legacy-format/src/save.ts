@@ -4,7 +4,7 @@
  */
 import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
 import { concatBytes, type DType, type Storage } from "@pt/storage";
-import { installTorchPickleProtocols, savedStorage, torchReducers } from "@pt/tensor";
+import { flavorGlobalRenamer, installTorchPickleProtocols, savedStorage, torchReducers } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
 import { legacyModuleSource, legacyStorageKey, viewOffsets } from "./keys.js";
@@ -57,7 +57,8 @@ export interface LegacySaveOptions {
   readonly reducers?: ReadonlyMap<unknown, (value: never) => Reduction> | undefined;
   /**
    * Which torch's legacy writer to reproduce (default `"1.13"`): `"1.13"` drops tensors' Python
-   * attributes and refuses CSC/BSR/BSC tensors (torch 1.13 cannot pickle them); `"2.x"` writes
+   * attributes, refuses CSC/BSR/BSC tensors (torch 1.13 cannot pickle them) and writes numpy 2's
+   * `numpy._core.*` globals as numpy 1's `numpy.core.*` (`flavorGlobalRenamer`); `"2.x"` writes
    * them as torch 2.x does (`_rebuild_from_type_v2` with the attributes, `_rebuild_sparse_tensor`
    * for every layout, sparse COO with its coalesced flag).
    */
@@ -188,10 +189,12 @@ function pickleObject(
     if (options.reducers) for (const [k, v] of options.reducers) m.set(k, v);
     reducers = m;
   }
+  const renameGlobal = flavorGlobalRenamer(options.flavor === "2.x" ? "2.x" : "1.13");
   const pickler = new Pickler({
     protocol,
     persistentId,
     ...(reducers ? { reducers } : {}),
+    ...(renameGlobal ? { renameGlobal } : {}),
   });
   const raw = pickler.dump(value);
   return { bytes: raw, order, dtypes, byKey, untyped };

@@ -33,6 +33,22 @@ describe("legacy writer flavors", () => {
     expect(drop[0]?.pyAttributes?.get("note")).toBeUndefined();
   });
 
+  it("1.13 writes numpy 2's numpy._core globals as numpy 1's numpy.core (torch 1.13's own bytes), 2.x keeps them", () => {
+    const value = loadLegacySync(readFileSync(new URL("numpy_arrays.legacy.pt", fixtures214)), {
+      policy: "opaque",
+    }).value;
+    const ours = saveLegacySync(value, { flavor: "1.13" });
+    const text = Buffer.from(ours).toString("latin1");
+    expect(text).toContain("numpy.core.multiarray\n_reconstruct");
+    expect(text).not.toContain("numpy._core");
+    const torch113 = readFileSync(
+      new URL("../../../apps/conformance/fixtures/numpy_arrays.legacy.pt", import.meta.url),
+    );
+    expect(Buffer.from(ours).equals(torch113)).toBe(true);
+    const kept = Buffer.from(saveLegacySync(value, { flavor: "2.x" })).toString("latin1");
+    expect(kept).toContain("numpy._core.multiarray\n_reconstruct");
+  });
+
   it("warns when it writes untyped storages (torch cannot load those legacy files), and only then", () => {
     const seen: string[] = [];
     const onWarning = (m: string) => seen.push(m);

@@ -1,5 +1,14 @@
 import { readFileSync } from "node:fs";
-import { dumps, genops, PyGlobal, PyOrderedDict, REDUCE, type Reduction, tuple } from "@pt/pickle";
+import {
+  dumps,
+  genops,
+  PyGlobal,
+  PyOrderedDict,
+  REDUCE,
+  type Reduction,
+  tuple,
+  UnsafeGlobalError,
+} from "@pt/pickle";
 import { type ByteSource, dtypes, Storage } from "@pt/storage";
 import { StorageClassRef, storageClassFor, Tensor, tensor } from "@pt/tensor";
 import { describe, expect, it } from "vitest";
@@ -330,10 +339,20 @@ describe("legacy stream: loading", () => {
     const pid = dumps([obj], { persistentId: (v) => (v === obj ? tuple(["socket", 1]) : null) });
     e = thrown(() => loadLegacySync(stream({ object: pid, keys: [], records: [] })));
     expect([e.code, e.record]).toEqual(["Storage", "object"]);
+    // the pickle layer's refusal passes through as is (never wrapped), naming the file offset
     const evil = new Uint8Array([0x80, 2, ...new TextEncoder().encode("cos\nsystem\n)R.")]);
-    e = thrown(() => loadLegacySync(stream({ object: evil, keys: [], records: [] }), { policy: "opaque" }));
-    expect([e.code, e.record]).toEqual(["Pickle", "object"]);
-    expect(e.message).toContain("os.system");
+    const evilStream = stream({ object: evil, keys: [], records: [] });
+    let refusal: unknown;
+    try {
+      loadLegacySync(evilStream, { policy: "opaque" });
+    } catch (err) {
+      refusal = err;
+    }
+    expect(refusal).toBeInstanceOf(UnsafeGlobalError);
+    const objectStart = pickleEnds(evilStream)[2] ?? -1;
+    expect((refusal as UnsafeGlobalError).globals).toEqual([
+      { module: "os", name: "system", dangerous: true, offset: objectStart + 2, opcode: "GLOBAL" },
+    ]);
     // too many storages
     e = thrown(() => loadLegacySync(ok, { limits: { maxStorages: 0 } }));
     expect(e.code).toBe("Limit");

@@ -1,3 +1,5 @@
+import { errorGuard, layerError } from "@pt/errors";
+
 /** Kinds of nn-module failure. */
 export type NnErrorCode =
   /** `loadStateDict` found missing/unexpected keys or size mismatches (torch's RuntimeError). */
@@ -11,28 +13,12 @@ export type NnErrorCode =
   /** A tensor copy that cannot be done (shape or dtype). */
   | "Copy";
 
-/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
-const PT_ERROR: unique symbol = Symbol.for("pt.error");
-
 /**
  * Base class of every error thrown by `@pt/nn-module`. Messages start with `nn:`; the rest
  * (`torchMessage`) is torch's own text for the same failure where torch has one.
  */
-export class NnError extends Error {
-  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"nn"`), what `isPtError` checks. */
-  declare readonly [PT_ERROR]: "nn";
-  static {
-    Object.defineProperty(NnError.prototype, PT_ERROR, { value: "nn" });
-  }
+export class NnError extends layerError<"nn", NnErrorCode>("nn") {
   override name = "NnError";
-  constructor(
-    readonly code: NnErrorCode,
-    message: string,
-    readonly details: Readonly<Record<string, unknown>> = {},
-    options?: { cause?: unknown },
-  ) {
-    super(`nn: ${message}`, options);
-  }
   /** The message without the `nn: ` prefix. */
   get torchMessage(): string {
     return this.message.slice("nn: ".length);
@@ -64,6 +50,4 @@ export class LoadStateDictError extends NnError {
 }
 
 /** True when `e` is an NnError (optionally of the given code). */
-export function isNnError(e: unknown, code?: NnErrorCode): e is NnError {
-  return e instanceof NnError && (code === undefined || e.code === code);
-}
+export const isNnError = errorGuard(NnError);

@@ -1,3 +1,5 @@
+import { errorGuard, PtError } from "@pt/errors";
+
 /**
  * Typed errors of the pickle codec. Every error is a `PickleError` with a string `code`, the byte
  * `offset` and the `opcode` name (as pickletools names it) where that applies.
@@ -26,18 +28,9 @@ export interface PickleErrorFields {
   readonly cause?: unknown;
 }
 
-/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
-const PT_ERROR: unique symbol = Symbol.for("pt.error");
-
 /** Base class of every error thrown by `@pt/pickle`. Messages start with `pickle:`. */
-export class PickleError extends Error {
-  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"pickle"`), what `isPtError` checks. */
-  declare readonly [PT_ERROR]: "pickle";
-  static {
-    Object.defineProperty(PickleError.prototype, PT_ERROR, { value: "pickle" });
-  }
-  readonly code: PickleErrorCode;
-  readonly offset: number | undefined;
+export class PickleError extends PtError<"pickle", PickleErrorCode> {
+  /** Opcode name as `pickletools` prints it, when known. */
   readonly opcode: string | undefined;
   constructor(code: PickleErrorCode, message: string, fields: PickleErrorFields = {}) {
     const where =
@@ -46,30 +39,45 @@ export class PickleError extends Error {
         : fields.opcode !== undefined
           ? ` (${fields.opcode})`
           : "";
-    super(`pickle: ${message}${where}`, fields.cause !== undefined ? { cause: fields.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.offset = fields.offset;
+    super("pickle", code, `${message}${where}`, { offset: fields.offset, cause: fields.cause });
     this.opcode = fields.opcode;
   }
 }
 
+/**
+ * A global a pickle references that was refused: the one shape of a refusal, carried by this
+ * package's {@link UnsafeGlobalError} and by `@pt/serialization`'s (which lists every one of a file).
+ */
+export interface RefusedGlobal {
+  readonly module: string;
+  /** The qualified name within the module (`OrderedDict`, `Foo.Bar`). */
+  readonly name: string;
+  /** Byte offset of the opcode that referenced it. */
+  readonly offset: number;
+  /** The opcode that referenced it (`GLOBAL`, `STACK_GLOBAL`, `INST`, `OBJ`'s class). */
+  readonly opcode: string;
+  /** True for names that are never allowed whatever the options (`os.system`, `builtins.eval`, ...). */
+  readonly dangerous: boolean;
+  /** The pickle it occurs in (`data.pkl`, `object`), when the caller knows it. */
+  readonly record?: string;
+  /** When the caller knows the record is one torch does not read, or reads leniently: what reads it and why it is irregular. */
+  readonly note?: string;
+}
+
 /** A global outside the allowlist/registry (policy "reject"), or a dangerous one (always). */
 export class UnsafeGlobalError extends PickleError {
-  constructor(
-    readonly module: string,
-    readonly qualname: string,
-    /** True for names that are never allowed whatever the options (`os.system`, `builtins.eval`, ...). */
-    readonly dangerous: boolean,
-    fields: PickleErrorFields,
-  ) {
+  /** The refused globals: the one the unpickler met (`@pt/serialization`'s error of the same name lists a file's). */
+  readonly globals: readonly RefusedGlobal[];
+  constructor(global: RefusedGlobal) {
+    const { module, name, dangerous } = global;
     super(
       "UnsafeGlobal",
-      `${dangerous ? "dangerous" : "unsafe"} global ${module}.${qualname} refused${
+      `${dangerous ? "dangerous" : "unsafe"} global ${module}.${name} refused${
         dangerous ? " (never loaded whatever the options)" : " (not in the allowlist or registry)"
       }`,
-      fields,
+      { offset: global.offset, opcode: global.opcode },
     );
+    this.globals = [global];
   }
 }
 
@@ -201,6 +209,4 @@ export class UnpicklableError extends PickleError {
 }
 
 /** Type guard: `e` is a `PickleError`, optionally of the given `code`. */
-export function isPickleError(e: unknown, code?: PickleErrorCode): e is PickleError {
-  return e instanceof PickleError && (code === undefined || e.code === code);
-}
+export const isPickleError = errorGuard(PickleError);

@@ -37,6 +37,14 @@ export interface PicklerOptions {
   fixImports: boolean;
   /** Maximum nesting depth of the value graph. Default 2 000. */
   maxDepth: number;
+  /**
+   * Called for every global the pickle names (classes, functions, `GLOBAL_NAME` values, reduction
+   * functions): return `[module, name]` to write that name instead, or `undefined`/`null` to keep it
+   * (e.g. to write the names an older library version knows). Applied before memoization and
+   * before `fixImports` and the extension registry, so two globals renamed to one name are written
+   * once, as CPython writes one object. Default: none.
+   */
+  renameGlobal: (module: string, name: string) => readonly [string, string] | undefined | null;
 }
 
 /** The options object accepted by `dumps` and `new Pickler`. */
@@ -62,6 +70,7 @@ export class Pickler {
   private readonly extCodes: Map<string, number>;
   private readonly fixImports: boolean;
   private readonly maxDepth: number;
+  private readonly renameGlobal: PicklerOptions["renameGlobal"] | undefined;
   private buf = new Uint8Array(1 << 16);
   private view = new DataView(this.buf.buffer);
   private len = 0;
@@ -85,6 +94,7 @@ export class Pickler {
     for (const [code, [m, n]] of options.extensionRegistry ?? []) this.extCodes.set(`${m}\n${n}`, code);
     this.fixImports = options.fixImports ?? true;
     this.maxDepth = options.maxDepth ?? 2000;
+    this.renameGlobal = options.renameGlobal;
   }
 
   /** Pickle `value` and return the bytes. */
@@ -640,7 +650,21 @@ export class Pickler {
     this.memoObj.set(s, this.memoize());
   }
 
-  private saveGlobal(module: string, name: string): void {
+  private saveGlobal(givenModule: string, givenName: string): void {
+    let module = givenModule;
+    let name = givenName;
+    if (this.renameGlobal) {
+      const renamed = this.renameGlobal(module, name);
+      if (renamed) {
+        const [m, n] = renamed;
+        if (typeof m !== "string" || typeof n !== "string" || m === "" || n === "")
+          throw new UnpicklableError(
+            `renameGlobal(${JSON.stringify(module)}, ${JSON.stringify(name)}) must return [module, name] strings`,
+          );
+        module = m;
+        name = n;
+      }
+    }
     let byName = this.memoGlobal.get(module);
     const idx = byName?.get(name);
     if (idx !== undefined) {
@@ -663,27 +687,47 @@ export class Pickler {
       this.save(module, true);
       this.save(name, true);
       this.write1(0x93);
-    } else {
-      let m = module;
-      let n = name;
-      if (this.protocol < 3 && this.fixImports) {
-        const renamed = PY3_TO_PY2_NAMES.get(key);
-        if (renamed) [m, n] = renamed;
-        else m = PY3_TO_PY2_MODULES.get(module) ?? module;
+    } else if (name.includes(".")) {
+      // A dotted qualified name below protocol 4, as CPython 3.12+ writes it: getattr(getattr(
+      // module.first, a), b)…, the getattr global once per attribute, `module.first` not memoized,
+      // each attribute name a str of its own (not the memo's equal string), only the result memoized.
+      const [first, ...attrs] = name.split(".");
+      if (!first || attrs.some((a) => a === ""))
+        throw new UnpicklableError(`global ${module}.${name} has an empty part in its dotted name`);
+      for (let i = 0; i < attrs.length; i++) {
+        this.saveGlobal("builtins", "getattr");
+        if (this.protocol < 2) this.write1(0x28);
       }
-      const line = encodeUtf8(`${m}\n${n}\n`);
-      if (this.protocol < 3 && line.some((c) => c >= 0x80))
-        throw new UnpicklableError(
-          `global ${module}.${name} is not ASCII, which protocol ${this.protocol} cannot write`,
-        );
-      this.write1(0x63);
-      this.writeBytes(line);
-    }
+      this.writeGlobalLine(module, first);
+      for (const a of attrs) {
+        this.save(new PyStr(a), true);
+        this.write1(this.protocol < 2 ? 0x74 : 0x86);
+        this.write1(0x52);
+      }
+    } else this.writeGlobalLine(module, name);
     if (byName === undefined) {
       byName = new Map();
       this.memoGlobal.set(module, byName);
     }
     byName.set(name, this.memoize());
+  }
+
+  /** GLOBAL `module\nname\n` (protocols 0-3), with Python 2 names when `fixImports` applies. */
+  private writeGlobalLine(module: string, name: string): void {
+    let m = module;
+    let n = name;
+    if (this.protocol < 3 && this.fixImports) {
+      const renamed = PY3_TO_PY2_NAMES.get(`${module}\n${name}`);
+      if (renamed) [m, n] = renamed;
+      else m = PY3_TO_PY2_MODULES.get(module) ?? module;
+    }
+    const line = encodeUtf8(`${m}\n${n}\n`);
+    if (this.protocol < 3 && line.some((c) => c >= 0x80))
+      throw new UnpicklableError(
+        `global ${module}.${name} is not ASCII, which protocol ${this.protocol} cannot write`,
+      );
+    this.write1(0x63);
+    this.writeBytes(line);
   }
 
   private saveReduction(r: Reduction, obj: object): void {

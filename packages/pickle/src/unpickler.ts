@@ -36,6 +36,27 @@ import {
   unhashableType,
 } from "./values.js";
 
+/**
+ * CPython 3.12+ writes a global with a dotted qualified name below protocol 4 as
+ * `getattr(module.first, "a")` (nested: `getattr(getattr(module.first, "a"), "b")`). The unpickler
+ * reads exactly that idiom as the one global `module` + `first.a`, resolved (or refused) like any
+ * other global; `builtins.getattr` itself is never resolved. While the idiom is being read, its
+ * parts are inert sentinels: `GETATTR` for the getattr global and a `PendingGlobal` for
+ * `module.first`, each consumed once by the REDUCE that completes the idiom. A sentinel used any
+ * other way (called otherwise, stored, left over at STOP) refuses the pickle as `builtins.getattr`.
+ */
+class GetattrSentinel {}
+const isGetattrName = (module: string, name: string): boolean =>
+  name === "getattr" && (module === "builtins" || module === "__builtin__");
+const GETATTR: GetattrSentinel = Object.freeze(new GetattrSentinel());
+class PendingGlobal {
+  consumed = false;
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+}
+
 /** Options of `loads` and `Unpickler`. Every field is optional; defaults are stated. */
 export interface UnpicklerOptions {
   /** Extra globals, merged over the built-in pure-data allowlist (yours win). Default: none. */
@@ -211,6 +232,7 @@ export class Unpickler {
     if (known !== undefined) return known;
     const fields = { offset: opPos, opcode: opcodeName(op) };
     if (module === "") throw new InvalidValueError("Empty module name", fields);
+    if (isGetattrName(module, name)) return GETATTR;
     // CPython's getattr of "" (or of an empty part of a dotted name) fails: nothing to resolve
     if (name.split(".").includes(""))
       throw new InvalidValueError(
@@ -218,7 +240,8 @@ export class Unpickler {
         fields,
       );
     const g = this.globals;
-    if (isDangerousGlobal(module, name, g.refused)) throw new UnsafeGlobalError(module, name, true, fields);
+    if (isDangerousGlobal(module, name, g.refused))
+      throw new UnsafeGlobalError({ module, name, dangerous: true, offset: opPos, opcode: fields.opcode });
     // As written, else after pickle's Python 2 mapping (`fix_imports`), as torch's find_class.
     const [pm, pn] = py3Name(module, name);
     const mapped = pm !== module || pn !== name;
@@ -236,7 +259,32 @@ export class Unpickler {
     }
     if (g.has(module, name) || (mapped && g.has(pm, pn))) return undefined; // registered as undefined (not cached)
     if (this.opaque) return new PyGlobal(module, name);
-    throw new UnsafeGlobalError(module, name, false, fields);
+    throw new UnsafeGlobalError({ module, name, dangerous: false, offset: opPos, opcode: fields.opcode });
+  }
+
+  /** `module.name` as the first argument of the getattr idiom: checked, not resolved yet. */
+  private pendingGlobal(module: string, name: string, opPos: number, op: number): PendingGlobal {
+    const fields = { offset: opPos, opcode: opcodeName(op) };
+    if (module === "") throw new InvalidValueError("Empty module name", fields);
+    if (isDangerousGlobal(module, name, this.globals.refused))
+      throw new UnsafeGlobalError(module, name, true, fields);
+    return new PendingGlobal(module, name);
+  }
+
+  /**
+   * REDUCE of `GETATTR` with `args`: `(PendingGlobal, attribute)` becomes the global
+   * `module.name.attribute` (another `PendingGlobal` when `outer`, a further getattr, waits for it).
+   */
+  private resolveGetattr(args: unknown, outer: boolean, opPos: number, op: number): unknown {
+    const a = args as unknown[];
+    const p = Array.isArray(a) && a.length === 2 ? a[0] : null;
+    const attr = Array.isArray(a) ? a[1] : null;
+    if (!(p instanceof PendingGlobal) || p.consumed || typeof attr !== "string" || attr === "")
+      throw new UnsafeGlobalError("builtins", "getattr", true, errorFields(opPos, op));
+    p.consumed = true;
+    const name = `${p.name}.${attr}`;
+    if (outer) return this.pendingGlobal(p.module, name, opPos, op);
+    return this.findGlobal(p.module, name, opPos, op);
   }
 
   private ctx(opPos: number, op: number): HookContext {
@@ -276,6 +324,8 @@ export class Unpickler {
       throw new StackError("NEWOBJ_EX kwargs are not a dict", errorFields(opPos, op));
     const kw = kwargs as Map<string, unknown> | null;
     if (func instanceof PyGlobal) return new PyObject(func, targs, origin, kw);
+    if (func === GETATTR || func instanceof PendingGlobal)
+      throw new UnsafeGlobalError("builtins", "getattr", true, errorFields(opPos, op));
     if (typeof func === "object" && func !== null) {
       // This runs for every REDUCE: no closure per call, the hook's label built only on error.
       const f = func as Record<symbol, unknown>;
@@ -384,6 +434,35 @@ export class Unpickler {
     let cur = start;
     let opPos = start;
     let op = 0;
+    // The getattr idiom (see GETATTR): sentinels pushed and not yet consumed by its REDUCE.
+    let idiomSeen = false;
+    let idiomOpen = 0;
+    const pushed = (v: unknown): unknown => {
+      if (v === GETATTR || v instanceof PendingGlobal) idiomOpen++;
+      return v;
+    };
+    // GLOBAL/STACK_GLOBAL/EXT: the getattr sentinel, the idiom's first argument, or the global.
+    const pushGlobal = (module: string, name: string): void => {
+      if (idiomSeen && stack[stack.length - 1] === GETATTR && !isGetattrName(module, name)) {
+        stack.push(this.pendingGlobal(module, name, opPos, op));
+        idiomOpen++;
+        return;
+      }
+      const g = this.findGlobal(module, name, opPos, op);
+      if (g === GETATTR) {
+        idiomSeen = true;
+        idiomOpen++;
+      }
+      stack.push(g);
+    };
+    // REDUCE of the getattr sentinel: completes (or continues) the idiom.
+    const reduceGetattr = (args: unknown): unknown => {
+      idiomOpen -= 2; // the sentinel and its PendingGlobal (resolveGetattr refuses anything else)
+      const outer = stack[stack.length - 1] === GETATTR;
+      const r = this.resolveGetattr(args, outer, opPos, op);
+      if (outer) idiomOpen++;
+      return r;
+    };
 
     const popMark = (): number => {
       const m = marks.pop();
@@ -536,10 +615,10 @@ export class Unpickler {
       const n = Number(t);
       return Number.isSafeInteger(n) ? n : BigInt(t);
     };
-    const global = (module: unknown, name: unknown): unknown => {
+    const global = (module: unknown, name: unknown): void => {
       if (typeof module !== "string" || typeof name !== "string")
         throw new StackError("STACK_GLOBAL needs two str", { offset: opPos, opcode: opcodeName(op) });
-      return this.findGlobal(module, name, opPos, op);
+      pushGlobal(module, name);
     };
     const nameLine = (): string => {
       const nl = readLine();
@@ -590,9 +669,12 @@ export class Unpickler {
           memoPut(idx, peek());
           break;
         }
-        case 0x67: // GET
-          stack.push(memoGet(Number(parseInt10(asciiLine(), false))));
+        case 0x67: {
+          // GET
+          const v = memoGet(Number(parseInt10(asciiLine(), false)));
+          stack.push(idiomSeen ? pushed(v) : v);
           break;
+        }
         case 0x6c: {
           // LIST
           const items = sliceToMark();
@@ -792,21 +874,24 @@ export class Unpickler {
         case 0x31: // POP_MARK
           stack.length = popMark();
           break;
-        case 0x32: // DUP
-          stack.push(peek());
+        case 0x32: {
+          // DUP
+          const v = peek();
+          stack.push(idiomSeen ? pushed(v) : v);
           break;
+        }
         case 0x63: {
           // GLOBAL
           const module = nameLine();
           const name = nameLine();
-          stack.push(this.findGlobal(module, name, opPos, op));
+          pushGlobal(module, name);
           break;
         }
         case 0x93: {
           // STACK_GLOBAL
           const name = pop();
           const module = pop();
-          stack.push(global(module, name));
+          global(module, name);
           break;
         }
         case 0x82:
@@ -824,14 +909,16 @@ export class Unpickler {
               offset: opPos,
               opcode: opcodeName(op),
             });
-          stack.push(this.findGlobal(entry[0], entry[1], opPos, op));
+          pushGlobal(entry[0], entry[1]);
           break;
         }
         case 0x52: {
           // REDUCE
           const args = pop();
           const func = pop();
-          stack.push(this.call(func, args, "reduce", null, opPos, op));
+          stack.push(
+            func === GETATTR ? reduceGetattr(args) : this.call(func, args, "reduce", null, opPos, op),
+          );
           break;
         }
         case 0x81: {
@@ -1035,7 +1122,8 @@ export class Unpickler {
           if (pos >= end) this.trunc("BINGET", pos, 1, opPos, op);
           const idx = data[pos++] as number;
           const v = idx < memo.length ? memo[idx] : DROPPED;
-          stack.push(v === DROPPED ? memoGet(idx) : v);
+          const got = v === DROPPED ? memoGet(idx) : v;
+          stack.push(idiomSeen ? pushed(got) : got);
           break;
         }
         case 0x6a: {
@@ -1044,7 +1132,8 @@ export class Unpickler {
           const idx = view.getUint32(pos, true);
           pos += 4;
           const v = idx < memo.length ? memo[idx] : DROPPED;
-          stack.push(v === DROPPED ? memoGet(idx) : v);
+          const got = v === DROPPED ? memoGet(idx) : v;
+          stack.push(idiomSeen ? pushed(got) : got);
           break;
         }
         case 0x85:
@@ -1107,7 +1196,9 @@ export class Unpickler {
           }
           const args = stack.pop();
           const func = stack.pop();
-          stack.push(this.call(func, args, "reduce", null, opPos, op));
+          stack.push(
+            func === GETATTR ? reduceGetattr(args) : this.call(func, args, "reduce", null, opPos, op),
+          );
           break;
         }
         case 0x5d: // EMPTY_LIST
@@ -1200,6 +1291,8 @@ export class Unpickler {
             cur = pos;
             cold(); // throws the stack error
           }
+          if (idiomSeen && idiomOpen !== 0)
+            throw new UnsafeGlobalError("builtins", "getattr", true, errorFields(opPos, op));
           return { value: stack[stack.length - 1], end: pos };
         }
         default:

@@ -12,6 +12,7 @@ import {
   REDUCE,
   type Reduction,
   tuple,
+  UnpicklableError,
 } from "../src/index.js";
 
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString("latin1");
@@ -122,5 +123,101 @@ describe("PyStr: strings with identity", () => {
       "80025d71002858020000003130710168015802000000313071025802000000313071036803652e",
     );
     expect(loads(out)).toEqual(["10", "10", "10", "10", "10"]);
+  });
+});
+
+describe("Pickler: renameGlobal", () => {
+  const numpy1 = (m: string, n: string): [string, string] | undefined =>
+    m === "numpy._core" || m.startsWith("numpy._core.")
+      ? [`numpy.core${m.slice("numpy._core".length)}`, n]
+      : undefined;
+
+  it("writes the returned name instead, at every protocol (GLOBAL and STACK_GLOBAL)", () => {
+    for (const protocol of [0, 2, 4]) {
+      const renamed = dumps(new PyGlobal("numpy._core.multiarray", "_reconstruct"), {
+        protocol,
+        renameGlobal: numpy1,
+      });
+      const direct = dumps(new PyGlobal("numpy.core.multiarray", "_reconstruct"), { protocol });
+      expect(latin1(renamed)).toBe(latin1(direct));
+      expect(latin1(renamed)).toContain("numpy.core.multiarray");
+      expect(latin1(renamed)).not.toContain("numpy._core");
+    }
+    // names the hook leaves alone are written as given
+    const kept = dumps(new PyGlobal("torch._utils", "_rebuild_tensor_v2"), { renameGlobal: numpy1 });
+    expect(latin1(kept)).toBe(latin1(dumps(new PyGlobal("torch._utils", "_rebuild_tensor_v2"))));
+  });
+
+  it("applies to reduction functions and GLOBAL_NAME values, and memoizes by the written name", () => {
+    const a = new PyObject(new PyGlobal("numpy._core.multiarray", "scalar"), tuple([1]));
+    const b = new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([2]));
+    const out = dumps([a, b], { renameGlobal: numpy1 });
+    const text = latin1(out);
+    // one GLOBAL opcode: the second reference (same written name) is a memo GET
+    expect(text.split("cnumpy.core.multiarray\nscalar\n").length).toBe(2);
+    expect(text).not.toContain("numpy._core");
+    expect(latin1(out)).toBe(
+      latin1(
+        dumps([
+          new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([1])),
+          new PyObject(new PyGlobal("numpy.core.multiarray", "scalar"), tuple([2])),
+        ]),
+      ),
+    );
+  });
+
+  it("runs before fixImports: a name renamed to builtins is written as __builtin__ below protocol 3", () => {
+    const toSet = () => ["builtins", "set"] as const;
+    expect(latin1(dumps(new PyGlobal("x", "y"), { protocol: 2, renameGlobal: toSet }))).toBe(
+      "\x80\x02c__builtin__\nset\nq\x00.",
+    );
+  });
+
+  it("a malformed result is a typed error naming the global", () => {
+    let err: unknown;
+    try {
+      dumps(new PyGlobal("a", "b"), { renameGlobal: () => ["", "b"] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UnpicklableError);
+    expect(String(err)).toContain('renameGlobal("a", "b")');
+  });
+});
+
+describe("Pickler: dotted global names below protocol 4", () => {
+  // CPython 3.14's pickle.dumps([torch.channels_last, torch.channels_last_3d, torch.channels_last,
+  // "channels_last"], protocol=p): torch's memory formats reduce to the name "torch.channels_last",
+  // found in torch._utils.
+  const fmt = (n: string) => ({ [GLOBAL_NAME]: { module: "torch._utils", name: `torch.${n}` } });
+  const a = fmt("channels_last");
+  const b = fmt("channels_last_3d");
+  const value = [a, b, a, "channels_last"];
+  it.each([
+    [
+      0,
+      "(lp0\nc__builtin__\ngetattr\np1\n(ctorch._utils\ntorch\nVchannels_last\np2\ntRp3\nag1\n(ctorch._utils\ntorch\nVchannels_last_3d\np4\ntRp5\nag3\naVchannels_last\np6\na.",
+    ],
+    [
+      1,
+      "]q\x00(c__builtin__\ngetattr\nq\x01(ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02tRq\x03h\x01(ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04tRq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+    [
+      2,
+      "\x80\x02]q\x00(c__builtin__\ngetattr\nq\x01ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02\x86Rq\x03h\x01ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04\x86Rq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+    [
+      3,
+      "\x80\x03]q\x00(cbuiltins\ngetattr\nq\x01ctorch._utils\ntorch\nX\r\x00\x00\x00channels_lastq\x02\x86Rq\x03h\x01ctorch._utils\ntorch\nX\x10\x00\x00\x00channels_last_3dq\x04\x86Rq\x05h\x03X\r\x00\x00\x00channels_lastq\x06e.",
+    ],
+  ])("protocol %i: getattr(module.first, attr), as CPython 3.12+ writes it", (protocol, expected) => {
+    expect(latin1(dumps(value, { protocol }))).toBe(expected);
+  });
+  it("protocol 4 writes STACK_GLOBAL with the dotted name", () => {
+    // torch 1.13 and 2.14: torch.save({"mf": torch.channels_last}, f, pickle_protocol=4)'s data.pkl
+    const mf = new Map([["mf", a]]);
+    expect(latin1(dumps(mf, { protocol: 4 }))).toBe(
+      "\x80\x04\x950\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x02mf\x94\x8c\x0ctorch._utils\x94\x8c\x13torch.channels_last\x94\x93\x94s.",
+    );
   });
 });

@@ -51,7 +51,9 @@ describe("globals policy", () => {
       expect(e.offset).toBe(2);
       expect(e.opcode).toBe("GLOBAL");
       expect(e.message).toMatch(/^pickle: dangerous global os\.system/);
-      expect((e as UnsafeGlobalError).dangerous).toBe(true);
+      expect((e as UnsafeGlobalError).globals).toEqual([
+        { module: "os", name: "system", offset: 2, opcode: "GLOBAL", dangerous: true },
+      ]);
     }
   });
   it("refuses dangerous names even when registered", () => {

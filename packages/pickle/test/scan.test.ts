@@ -116,7 +116,9 @@ describe("isDangerousGlobal", () => {
         err = e;
       }
       expect(err).toBeInstanceOf(UnsafeGlobalError);
-      expect((err as UnsafeGlobalError).dangerous).toBe(true);
+      expect((err as UnsafeGlobalError).globals.map((g) => [g.module, g.name, g.dangerous])).toEqual([
+        ["torch", "load", true],
+      ]);
     }
   });
 });

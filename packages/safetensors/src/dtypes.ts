@@ -3,7 +3,7 @@ import { ALL_DTYPES, type DType, type DTypeName, dtypeFromSafetensorsCode } from
 /**
  * safetensors dtype codes → torch dtype names, for the codes that have a torch dtype here: the
  * `safetensorsCode` column of `@pt/storage`'s dtype table. (`F4`, `F6_*` packed sub-byte floats
- * have none: files using them are refused with `UNKNOWN_DTYPE`.)
+ * have none: files using them are refused with `UnknownDType`.)
  */
 export const SAFETENSORS_DTYPE_NAMES: Readonly<Record<string, DTypeName>> = Object.freeze(
   Object.fromEntries(

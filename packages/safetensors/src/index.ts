@@ -4,7 +4,7 @@
  * stream with memory bounded by the largest tensor.
  */
 export { dtypeOfCode, SAFETENSORS_DTYPE_NAMES, safetensorsCode } from "./dtypes.js";
-export { SafetensorsError, type SafetensorsErrorCode } from "./errors.js";
+export { isSafetensorsError, SafetensorsError, type SafetensorsErrorCode } from "./errors.js";
 export {
   readSafetensors,
   readSafetensorsHeader,

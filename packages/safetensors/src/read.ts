@@ -48,7 +48,7 @@ const DEFAULT_MAX_TENSORS = 10_000_000;
 const DEFAULT_MAX_DIMS = 64;
 
 function bad(message: string, details: Record<string, unknown> = {}): SafetensorsError {
-  return new SafetensorsError("HEADER_INVALID", message, details);
+  return new SafetensorsError("HeaderInvalid", message, details);
 }
 
 function asSource(src: ByteSource | Uint8Array | ArrayBuffer): ByteSource {
@@ -75,7 +75,7 @@ export async function readSafetensorsHeader(
   const size = src.byteLength;
   if (size < 8)
     throw new SafetensorsError(
-      "HEADER_LENGTH",
+      "HeaderLength",
       `file of ${size} bytes is shorter than the 8-byte header length`,
       {
         offset: 0,
@@ -86,7 +86,7 @@ export async function readSafetensorsHeader(
   const maxHeader = limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
   if (n64 > BigInt(maxHeader))
     throw new SafetensorsError(
-      "HEADER_LENGTH",
+      "HeaderLength",
       `header length ${n64} is over the limit of ${maxHeader} bytes`,
       {
         offset: 0,
@@ -96,7 +96,7 @@ export async function readSafetensorsHeader(
   const n = Number(n64);
   if (8 + n > size)
     throw new SafetensorsError(
-      "HEADER_LENGTH",
+      "HeaderLength",
       `header of ${n} bytes runs past the end of the ${size}-byte file`,
       { offset: 0, headerLength: n, byteLength: size },
     );
@@ -107,14 +107,14 @@ export async function readSafetensorsHeader(
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
   } catch (e) {
-    throw new SafetensorsError("HEADER_INVALID", "header is not valid UTF-8", { offset: 8 }, { cause: e });
+    throw new SafetensorsError("HeaderInvalid", "header is not valid UTF-8", { offset: 8 }, { cause: e });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
     throw new SafetensorsError(
-      "HEADER_INVALID",
+      "HeaderInvalid",
       `header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
       { offset: 8 },
       { cause: e },
@@ -143,7 +143,7 @@ export async function readSafetensorsHeader(
     const dtype = dtypeOfCode(code);
     if (!dtype)
       throw new SafetensorsError(
-        "UNKNOWN_DTYPE",
+        "UnknownDType",
         `tensor ${JSON.stringify(name)} has unknown dtype ${JSON.stringify(code)}`,
         {
           tensor: name,
@@ -176,13 +176,13 @@ export async function readSafetensorsHeader(
     const nbytes = numel * dtype.itemSize;
     if (begin < 0 || end < begin || end - begin !== nbytes)
       throw new SafetensorsError(
-        "OFFSETS",
+        "Offsets",
         `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] do not hold ${nbytes} bytes (${code}${JSON.stringify(shape)})`,
         { tensor: name, begin, end, nbytes },
       );
     if (end > dataSize)
       throw new SafetensorsError(
-        "OFFSETS",
+        "Offsets",
         `tensor ${JSON.stringify(name)}: data_offsets [${begin}, ${end}] run past the ${dataSize}-byte data section (file offset ${dataOffset + end})`,
         { tensor: name, begin, end, offset: dataOffset + begin },
       );
@@ -193,7 +193,7 @@ export async function readSafetensorsHeader(
   for (const e of sorted) {
     if (e.begin !== at)
       throw new SafetensorsError(
-        "OFFSETS",
+        "Offsets",
         `tensor ${JSON.stringify(e.name)}: data_offsets [${e.begin}, ${e.end}] ${e.begin < at ? "overlap the previous tensor" : "leave a hole"} at data offset ${at} (file offset ${dataOffset + at})`,
         { tensor: e.name, begin: e.begin, end: e.end, offset: dataOffset + at },
       );
@@ -201,7 +201,7 @@ export async function readSafetensorsHeader(
   }
   if (at !== dataSize)
     throw new SafetensorsError(
-      "OFFSETS",
+      "Offsets",
       `the tensors cover ${at} bytes of the ${dataSize}-byte data section (file offset ${dataOffset + at})`,
       { offset: dataOffset + at, covered: at, dataSize },
     );

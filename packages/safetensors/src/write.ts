@@ -42,23 +42,23 @@ function entriesOf(tensors: Iterable<readonly [string, Tensor]> | ReadonlyMap<st
   const names = new Set<string>();
   for (const [name, tensor] of tensors) {
     if (typeof name !== "string")
-      throw new SafetensorsError("INVALID_ARGUMENT", `tensor names must be strings, not ${typeof name}`);
+      throw new SafetensorsError("InvalidArgument", `tensor names must be strings, not ${typeof name}`);
     if (name === "__metadata__")
-      throw new SafetensorsError("INVALID_ARGUMENT", "the name __metadata__ is reserved for the metadata", {
+      throw new SafetensorsError("InvalidArgument", "the name __metadata__ is reserved for the metadata", {
         tensor: name,
       });
     if (names.has(name))
-      throw new SafetensorsError("INVALID_ARGUMENT", `tensor name ${JSON.stringify(name)} given twice`, {
+      throw new SafetensorsError("InvalidArgument", `tensor name ${JSON.stringify(name)} given twice`, {
         tensor: name,
       });
     names.add(name);
     if (!(tensor instanceof Tensor))
-      throw new SafetensorsError("UNSUPPORTED", `${JSON.stringify(name)} is not a dense Tensor`, {
+      throw new SafetensorsError("Unsupported", `${JSON.stringify(name)} is not a dense Tensor`, {
         tensor: name,
       });
     if (tensor instanceof QuantizedTensor || tensor.dtype.isQuantized)
       throw new SafetensorsError(
-        "UNSUPPORTED",
+        "Unsupported",
         `cannot write ${name}: quantized dtype ${tensor.dtype.name}`,
         {
           tensor: name,
@@ -66,7 +66,7 @@ function entriesOf(tensors: Iterable<readonly [string, Tensor]> | ReadonlyMap<st
       );
     if (safetensorsCode(tensor.dtype) === undefined)
       throw new SafetensorsError(
-        "UNSUPPORTED",
+        "Unsupported",
         `cannot write ${name}: dtype ${tensor.dtype.name} has no safetensors code`,
         { tensor: name, dtype: tensor.dtype.name },
       );
@@ -80,7 +80,7 @@ function headerOf(entries: readonly Planned[], metadata: Readonly<Record<string,
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata))
       if (typeof v !== "string")
-        throw new SafetensorsError("INVALID_ARGUMENT", `metadata ${JSON.stringify(k)} is not a string`);
+        throw new SafetensorsError("InvalidArgument", `metadata ${JSON.stringify(k)} is not a string`);
     header.__metadata__ = { ...metadata };
   }
   let offset = 0;
@@ -147,7 +147,7 @@ export async function writeSafetensors(
   const total = header.byteLength + dataBytes;
   const chunk = options.chunkSize ?? 8 << 20;
   if (!Number.isSafeInteger(chunk) || chunk <= 0)
-    throw new SafetensorsError("INVALID_ARGUMENT", `chunkSize must be a positive integer, not ${chunk}`);
+    throw new SafetensorsError("InvalidArgument", `chunkSize must be a positive integer, not ${chunk}`);
   let written = 0;
   const put = async (b: Uint8Array) => {
     await sink.write(b);

@@ -1,5 +1,6 @@
 /** The container formats `torch.save`/`torch.jit.save` produce. */
-export type Format = "zip" | "legacy" | "tar" | "torchscript";
+/** `"pt2"`: a `torch.export` archive (a zip file whose `archive_format` says `pt2`), known once opened. */
+export type Format = "zip" | "legacy" | "tar" | "torchscript" | "pt2";
 
 // 0x1950a86a20f9469cfc6c, the legacy magic number, as pickled by protocol 2+ (LONG1, 10 bytes) …
 const MAGIC_LONG1 = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];

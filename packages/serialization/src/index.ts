@@ -34,7 +34,7 @@ export {
   type RefusedGlobal,
   SerializationError,
   type SerializationErrorCode,
-  UnsafeGlobalsError,
+  UnsafeGlobalError,
 } from "./errors.js";
 export {
   type Checkpoint,

@@ -1,11 +1,15 @@
 import { type LegacyLimits, loadLegacy, loadLegacySync, loadTar, loadTarSync } from "@pt/legacy-format";
 import { nnGlobals, reviveModules } from "@pt/nn-module";
 import { BlobSource, BufferSource, type ByteSource, type Storage } from "@pt/storage";
+import { memoryFormatGlobals } from "@pt/tensor";
 import {
   type Crc32Function,
+  isPt2Archive,
+  loadPt2,
   loadZip,
   loadZipSync,
   type PickleLimits,
+  type Pt2Archive,
   TorchScriptArchiveError,
   type ZipFormatInfo,
   type ZipLoadOptions,
@@ -14,8 +18,8 @@ import {
   type ZipReaderOptions,
 } from "@pt/zip-format";
 import { detectFormat, type Format } from "./detect.js";
-import { type RefusedGlobal, SerializationError, UnsafeGlobalsError } from "./errors.js";
-import { type GlobalRegistry, PickleError, UnsafeGlobalError } from "./pickle-compat.js";
+import { type RefusedGlobal, SerializationError, UnsafeGlobalError } from "./errors.js";
+import { type GlobalRegistry, PickleError, PickleUnsafeGlobalError } from "./pickle-compat.js";
 import { weightsOnlyRegistry } from "./policy.js";
 import {
   type FileSections,
@@ -45,7 +49,7 @@ export interface LoadOptions {
   readonly lazy?: boolean;
   /**
    * Default `true`: torch's `weights_only` allowlist (tensors, storages, dtypes, `OrderedDict`, …);
-   * any other global is refused with an {@link UnsafeGlobalsError} naming every offending
+   * any other global is refused with an {@link UnsafeGlobalError} naming every offending
    * `module.name` and its offset. `false` behaves as `unsafe: "opaque"`.
    */
   readonly weightsOnly?: boolean;
@@ -96,6 +100,8 @@ export interface Checkpoint {
   readonly records?: readonly CheckpointRecord[];
   /** Zip details (version, byteorder, serialization id, …). */
   readonly zip?: ZipFormatInfo;
+  /** A `torch.export` archive (format `"pt2"`): its models, weights and constants (`loadPt2`). */
+  readonly pt2?: Pt2Archive;
   /** Every storage, in order of first use (zip: by key `"0"`, `"1"`, …). */
   readonly storages: readonly Storage[];
   /** The key each storage has in the file (`data/<key>` in zip files; the legacy or tar key). */
@@ -150,17 +156,19 @@ function withLazyLists(
 function resolvePolicy(options: LoadOptions): Resolved {
   if (options.unsafe !== undefined && options.unsafe !== "opaque")
     throw new SerializationError(
-      "INVALID_OPTION",
+      "InvalidOption",
       `unknown unsafe mode ${JSON.stringify(options.unsafe)} (only "opaque")`,
     );
   const opaque = options.unsafe === "opaque" || options.weightsOnly === false;
   const nn = nnGlobals();
   if (!opaque)
     return { registry: weightsOnlyRegistry(options.allowGlobals ?? [], nn), opaque, revive: false };
-  const registry =
+  // typed values torch's weights_only refuses (memory formats) are read only here, never by default
+  const registry = (
     options.modules === "opaque"
       ? weightsOnlyRegistry(options.allowGlobals ?? [])
-      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn);
+      : weightsOnlyRegistry(options.allowGlobals ?? [], nn).merge(nn)
+  ).merge(memoryFormatGlobals());
   return { registry, opaque, revive: options.modules !== "opaque" };
 }
 
@@ -170,7 +178,7 @@ function toByteSource(source: Source): ByteSource {
   const s = source as ByteSource;
   if (s && typeof s.byteLength === "number" && typeof s.read === "function") return s;
   throw new SerializationError(
-    "INVALID_SOURCE",
+    "InvalidSource",
     "source must be a Uint8Array, ArrayBuffer, Blob or ByteSource ({ byteLength, read(offset, length) })",
   );
 }
@@ -208,15 +216,6 @@ function readerOptions(options: LoadOptions): ZipReaderOptions {
   return r;
 }
 
-/** The pickle layer's refusal, possibly wrapped by a format layer (`cause` chain). */
-function findUnsafe(e: unknown): UnsafeGlobalError | null {
-  for (let k = 0; k < 6 && e instanceof Error; k++) {
-    if (e instanceof UnsafeGlobalError) return e;
-    e = e.cause;
-  }
-  return null;
-}
-
 /**
  * A source that refuses to read once the data changed underneath (its `fingerprint`, e.g. a
  * file's size and mtime, differs from the one at open): lazy storages never mix old and new bytes.
@@ -228,7 +227,7 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
   const check = (now: string, offset: number) => {
     if (now !== initial)
       throw new SerializationError(
-        "SOURCE_CHANGED",
+        "SourceChanged",
         `the source changed after it was opened (fingerprint ${initial} → ${now}): refusing to read ${offset === -1 ? "" : `at offset ${offset} `}lazily`,
         offset === -1 ? {} : { offset },
       );
@@ -253,19 +252,18 @@ async function changeDetecting(src: ByteSource): Promise<ByteSource> {
   return out;
 }
 
-/** The first pickle error (not a refusal) in the `cause` chain: a malformed or mis-framed pickle. */
-function findMalformed(e: unknown): PickleError | null {
-  for (let k = 0; k < 6 && e instanceof Error; k++) {
-    if (e instanceof PickleError) return e instanceof UnsafeGlobalError ? null : e;
-    e = e.cause;
-  }
-  return null;
+/**
+ * A malformed or mis-framed pickle: the pickle layer's error as is, or wrapped once by the format
+ * layer that read it (its `cause`: zip's `DataPklInvalid`, legacy's `Pickle`/`Truncated`).
+ */
+function malformedPickle(e: unknown): boolean {
+  return e instanceof PickleError || (e instanceof Error && e.cause instanceof PickleError);
 }
 
 /** Every global the policy refuses, from the one scanner (first occurrence of each name). */
-export function refusedBy(result: ScanResult): RefusedGlobal[] {
+export function refusedBy(result: ScanResult): (RefusedGlobal & { readonly record: string })[] {
   const seen = new Set<string>();
-  const out: RefusedGlobal[] = [];
+  const out: (RefusedGlobal & { readonly record: string })[] = [];
   for (const g of result.globals) {
     if (!g.flagged || seen.has(g.global)) continue;
     seen.add(g.global);
@@ -305,20 +303,21 @@ function refuseUnreadPickles(reader: ZipReader, policy: Resolved, options: LoadO
   if (sections.length === 0) return;
   const result = scanSections({ format: "zip", unsupported: null, sections }, scanOptionsOf(policy));
   const refused = refusedBy(result);
-  if (refused.length > 0) throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly");
+  if (refused.length > 0) throw new UnsafeGlobalError(refused, policy.opaque ? "opaque" : "weightsOnly");
 }
 
 /**
  * Turn a failed load into the scanner's verdict: when the pickle layer refused a global, or the
  * file could not be loaded at all (unknown format, no data.pkl…) and the scanner finds globals the
- * policy refuses, an {@link UnsafeGlobalsError} listing every one of them (so `load` and `scan`
+ * policy refuses, an {@link UnsafeGlobalError} listing every one of them (so `load` and `scan`
  * agree). A malformed or mis-framed pickle, or a TorchScript archive, keeps its own error unless
  * the scanner finds a dangerous global: then the refusal names every flagged global, the
  * pickle's problem (its offsets) noted beside the globals of its section, the error as `cause`.
  */
 function explainRefusal(e: unknown, files: () => FileSections | null, policy: Resolved): never {
-  const unsafe = findUnsafe(e);
-  const ownError = !unsafe && (findMalformed(e) !== null || e instanceof TorchScriptArchiveError);
+  // the pickle layer's refusal reaches here as is: no format layer wraps it (ARCHITECTURE.md, "Errors")
+  const unsafe = e instanceof PickleUnsafeGlobalError ? e : null;
+  const ownError = !unsafe && (malformedPickle(e) || e instanceof TorchScriptArchiveError);
   let sections: FileSections | null = null;
   try {
     sections = files();
@@ -327,18 +326,12 @@ function explainRefusal(e: unknown, files: () => FileSections | null, policy: Re
   }
   const refused = sections ? refusedBy(scanSections(sections, scanOptionsOf(policy))) : [];
   if (ownError && !refused.some((g) => g.dangerous)) throw e;
-  if (unsafe && !refused.some((g) => g.module === unsafe.module && g.name === unsafe.qualname)) {
-    refused.push({
-      module: unsafe.module,
-      name: unsafe.qualname,
-      offset: unsafe.offset ?? 0,
-      opcode: unsafe.opcode ?? "GLOBAL",
-      record: sections?.sections.find((s) => s.loaded)?.name ?? "data.pkl",
-      dangerous: unsafe.dangerous,
-    });
+  for (const g of unsafe?.globals ?? []) {
+    if (refused.some((r) => r.module === g.module && r.name === g.name)) continue;
+    refused.push({ ...g, record: g.record ?? sections?.sections.find((s) => s.loaded)?.name ?? "data.pkl" });
   }
   if (refused.length === 0) throw e;
-  throw new UnsafeGlobalsError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
+  throw new UnsafeGlobalError(refused, policy.opaque ? "opaque" : "weightsOnly", e);
 }
 
 /** The sections of a source, fetched on demand when it is async (the error path only). */
@@ -384,6 +377,7 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
     } catch (e) {
       explainRefusal(e, await sectionsOf(src), policy);
     }
+    if (await isPt2Archive(reader)) return openPt2(reader, src);
     let r: ZipLoadResult;
     try {
       r = await loadZip(reader, zipOptions(options, policy, lazy));
@@ -437,12 +431,51 @@ async function openInternal(source: Source, options: LoadOptions, lazyDefault: b
   }
   explainRefusal(
     new SerializationError(
-      "UNKNOWN_FORMAT",
+      "UnknownFormat",
       `not a torch checkpoint: the first ${head.length} bytes are neither a zip archive (PK\\x03\\x04), a legacy torch pickle (magic number 0x1950a86a20f9469cfc6c) nor a tar file`,
       { offset: 0 },
     ),
     await sectionsOf(src),
     policy,
+  );
+}
+
+/**
+ * A `torch.export` archive (`.pt2`): its weights then its constants by name (a `Map`, in the
+ * configs' order), read from their records; the exported program is never run nor interpreted, so
+ * every policy reads it. An entry we cannot read (a `torch.save`d tensor subclass, an unknown dtype
+ * or layout, a non-tensor constant) refuses the archive by name, with `loadPt2`'s reason.
+ */
+async function openPt2(reader: ZipReader, src: ByteSource): Promise<Checkpoint> {
+  const a = await loadPt2(reader);
+  const value = new Map<string, unknown>();
+  const byKey = new Map<string, Storage>();
+  for (const t of [...a.weights, ...a.constants]) {
+    if (t.tensor === null)
+      throw new SerializationError(
+        "FormatUnsupported",
+        `torch.export archive: ${t.kind} ${JSON.stringify(t.name)} of model ${t.model} (${t.record}) cannot be read: ${t.problem ?? "unknown reason"}`,
+      );
+    value.set(value.has(t.name) ? `${t.model}.${t.name}` : t.name, t.tensor);
+    if (!byKey.has(t.record)) byKey.set(t.record, t.tensor.storage);
+  }
+  return withLazyLists(
+    {
+      format: "pt2",
+      value,
+      pt2: a,
+      close: async () => {
+        await src.close?.();
+      },
+    },
+    byKey,
+    () =>
+      [...reader.records.values()].map((e) => ({
+        name: e.name,
+        size: e.uncompressedSize,
+        compressedSize: e.compressedSize,
+        method: e.method,
+      })),
   );
 }
 
@@ -468,7 +501,7 @@ export function open(source: Source, options: LoadOptions = {}): Promise<Checkpo
  */
 export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options: LoadOptions = {}): unknown {
   const src = toByteSource(source);
-  if (!src.readSync) throw new SerializationError("INVALID_SOURCE", "loadSync needs a source with readSync");
+  if (!src.readSync) throw new SerializationError("InvalidSource", "loadSync needs a source with readSync");
   const head = src.readSync(0, Math.min(512, src.byteLength));
   const format = detectFormat(head);
   const policy = resolvePolicy(options);
@@ -499,7 +532,7 @@ export function loadSync(source: Uint8Array | ArrayBuffer | ByteSource, options:
     }
   }
   explainRefusal(
-    new SerializationError("UNKNOWN_FORMAT", "not a torch checkpoint (neither zip, legacy nor tar)", {
+    new SerializationError("UnknownFormat", "not a torch checkpoint (neither zip, legacy nor tar)", {
       offset: 0,
     }),
     () => pickleSections(src),

@@ -118,7 +118,7 @@ async function readInto(
       const { bytesRead } = await fh.read(buf, done, end - done, done);
       if (bytesRead === 0)
         throw new SerializationError(
-          "INVALID_SOURCE",
+          "InvalidSource",
           `${path} ended after ${done} of ${size} bytes (it shrank while being read)`,
           { offset: done },
         );

@@ -10,5 +10,5 @@ export {
   PyGlobal,
   py3Name,
   scanPickle,
-  UnsafeGlobalError,
+  UnsafeGlobalError as PickleUnsafeGlobalError,
 } from "@pt/pickle";

@@ -80,7 +80,7 @@ export async function saveTo(value: unknown, sink: Sink, options: SaveOptions = 
     });
     return;
   }
-  throw new SerializationError("INVALID_OPTION", `unknown format ${JSON.stringify(format)} (zip or legacy)`);
+  throw new SerializationError("InvalidOption", `unknown format ${JSON.stringify(format)} (zip or legacy)`);
 }
 
 /** Save `value` into one `Uint8Array` (small checkpoints; use `saveTo`/`saveFile` for large ones). */

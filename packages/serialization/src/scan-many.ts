@@ -46,7 +46,7 @@ export type FileVerdict = "safe" | "unsafe" | "dangerous" | "unreadable";
 
 /** Options of {@link scanMany}: the policy and per-file budgets. */
 export interface ScanManyOptions extends ScanPolicyOptions {
-  /** Most bytes read per checkpoint (default 1 GiB): past it the file is `unreadable` (`SCAN_BUDGET`). */
+  /** Most bytes read per checkpoint (default 1 GiB): past it the file is `unreadable` (`ScanBudget`). */
   readonly maxBytes?: number;
   /** Most milliseconds per checkpoint, checked between sections (default 30 000). */
   readonly timeoutMs?: number;
@@ -89,7 +89,7 @@ class CountingSource implements ByteSource {
     this.budget.read += length;
     if (this.budget.read > this.budget.max)
       throw new SerializationError(
-        "SCAN_BUDGET",
+        "ScanBudget",
         `serialization: scan: ${this.budget.path}: more than ${this.budget.max} bytes would be read (at offset ${offset})`,
         {},
       );
@@ -202,7 +202,7 @@ async function* dcpBytesParts(
     try {
       if (offset + length > src.byteLength)
         throw new SerializationError(
-          "FORMAT_UNSUPPORTED",
+          "FormatUnsupported",
           `dcp: item ${entry.fqn} lies past the end of ${relativePath} (${offset}+${length} > ${src.byteLength})`,
           { record: relativePath },
         );
@@ -264,20 +264,20 @@ export async function scanOne(input: ScanInput, options: ScanManyOptions = {}): 
         unscannable = true;
         error = {
           name: "SerializationError",
-          code: "FORMAT_UNSUPPORTED",
+          code: "FormatUnsupported",
           message: `${part.sections.unsupported} is not supported: nothing was scanned`,
         };
       }
       const isSafetensors = (part.sections.format as string) === "safetensors";
       if (!isSafetensors && part.sections.sections.length === 0 && part.sections.unsupported === null) {
         unscannable = true;
-        error ??= { name: "SerializationError", code: "UNKNOWN_FORMAT", message: "no pickle found" };
+        error ??= { name: "SerializationError", code: "UnknownFormat", message: "no pickle found" };
       }
       // one section at a time, so the time budget is checked between sections
       for (const s of part.sections.sections) {
         if (Date.now() > deadline)
           throw new SerializationError(
-            "SCAN_BUDGET",
+            "ScanBudget",
             `serialization: scan: ${input.path}: over ${options.timeoutMs ?? 30_000} ms (before section ${s.name})`,
             { record: s.name },
           );

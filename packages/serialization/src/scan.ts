@@ -343,7 +343,7 @@ export async function fetchPickleSections(
     chunks.push({ start: gap.offset, bytes });
   }
   throw new SerializationError(
-    "INVALID_SOURCE",
+    "InvalidSource",
     `scan: the pickles of this source still need more bytes after ${MAX_FETCH_PASSES} reads`,
   );
 }

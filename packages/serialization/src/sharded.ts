@@ -53,7 +53,7 @@ openers.set(".safetensors", async (source) => {
 function openerFor(file: string): ShardOpener {
   for (const [suffix, o] of openers) if (file.endsWith(suffix)) return o;
   throw new SerializationError(
-    "FORMAT_UNSUPPORTED",
+    "FormatUnsupported",
     `sharded: no reader for shard ${JSON.stringify(file)} (torch files are built in; register others with registerShardOpener)`,
     { record: file },
   );
@@ -81,7 +81,7 @@ function checkShardName(f: string): string {
     parts.some((p) => p === ".." || p === "" || p === ".")
   )
     throw new SerializationError(
-      "FORMAT_UNSUPPORTED",
+      "FormatUnsupported",
       `sharded: shard file ${JSON.stringify(f)} is not a relative path inside the index's folder`,
       { record: f },
     );
@@ -95,7 +95,7 @@ export function parseShardIndex(text: string, name = "index.json"): ShardIndex {
     j = JSON.parse(text);
   } catch (e) {
     throw new SerializationError(
-      "FORMAT_UNSUPPORTED",
+      "FormatUnsupported",
       `sharded: ${name} is not JSON: ${(e as Error).message}`,
       { record: name, cause: e },
     );
@@ -108,7 +108,7 @@ export function parseShardIndex(text: string, name = "index.json"): ShardIndex {
     typeof obj.weight_map !== "object" ||
     Array.isArray(obj.weight_map)
   )
-    throw new SerializationError("FORMAT_UNSUPPORTED", `sharded: ${name} has no "weight_map" object`, {
+    throw new SerializationError("FormatUnsupported", `sharded: ${name} has no "weight_map" object`, {
       record: name,
     });
   const weightMap = new Map<string, string>();
@@ -116,7 +116,7 @@ export function parseShardIndex(text: string, name = "index.json"): ShardIndex {
   for (const [k, v] of Object.entries(obj.weight_map as Record<string, unknown>)) {
     if (typeof v !== "string")
       throw new SerializationError(
-        "FORMAT_UNSUPPORTED",
+        "FormatUnsupported",
         `sharded: ${name}: weight_map[${JSON.stringify(k)}] is not a file name`,
         { record: name },
       );
@@ -156,7 +156,7 @@ export async function openSharded(
   try {
     if (src.byteLength > 64 << 20)
       throw new SerializationError(
-        "FORMAT_UNSUPPORTED",
+        "FormatUnsupported",
         `sharded: ${indexName} is ${src.byteLength} bytes, more than an index has`,
         { record: indexName },
       );
@@ -179,7 +179,7 @@ export async function openSharded(
         if (!(s.value instanceof Map)) {
           await s.close();
           throw new SerializationError(
-            "FORMAT_UNSUPPORTED",
+            "FormatUnsupported",
             `sharded: shard ${f} does not hold a state dict`,
             {
               record: f,
@@ -200,7 +200,7 @@ export async function openSharded(
       const sd = (shards.get(f) as OpenedShard).value as Map<unknown, unknown>;
       if (!sd.has(name))
         throw new SerializationError(
-          "FORMAT_UNSUPPORTED",
+          "FormatUnsupported",
           `sharded: the index puts ${name} in ${f}, which does not hold it`,
           { record: f },
         );
@@ -237,7 +237,7 @@ export function parseSize(s: string | number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)\s*$/i.exec(s);
   if (!m)
     throw new SerializationError(
-      "INVALID_OPTION",
+      "InvalidOption",
       `not a size: ${JSON.stringify(s)} (e.g. 5GB, 200MB, 10GiB)`,
     );
   const u = (m[2] as string).toUpperCase();
@@ -275,12 +275,12 @@ export async function saveSharded(
 ): Promise<ShardedSaveResult> {
   if (!(value instanceof Map))
     throw new SerializationError(
-      "INVALID_OPTION",
+      "InvalidOption",
       "sharded: a sharded checkpoint holds a state dict (name → tensor)",
     );
   const max = options.maxShardSize ?? 5_000_000_000;
   if (!Number.isSafeInteger(max) || max <= 0)
-    throw new SerializationError("INVALID_OPTION", `sharded: invalid shard size ${max}`);
+    throw new SerializationError("InvalidOption", `sharded: invalid shard size ${max}`);
   const prefix = options.prefix ?? "pytorch_model";
   const ext = options.extension ?? ".bin";
   const shards: Array<Map<unknown, unknown>> = [];
@@ -291,7 +291,7 @@ export async function saveSharded(
   for (const [k, v] of value) {
     if (!(v instanceof Tensor))
       throw new SerializationError(
-        "INVALID_OPTION",
+        "InvalidOption",
         `sharded: ${String(k)} is not a tensor (a sharded checkpoint holds tensors only)`,
       );
     const root = v.storage.base ?? v.storage;

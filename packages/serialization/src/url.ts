@@ -35,7 +35,7 @@ export class HttpFiles {
   open(url: string): Promise<HttpSource> {
     if (this.closed)
       return Promise.reject(
-        new SerializationError("INVALID_SOURCE", `cannot open ${url}: its HttpFiles are closed`),
+        new SerializationError("InvalidSource", `cannot open ${url}: its HttpFiles are closed`),
       );
     let p = this.pending.get(url);
     if (!p) {
@@ -111,7 +111,7 @@ export function resolveInFolder(base: string | URL, name: string): string {
   const parts = name.split("/");
   if (name.includes("\\") || name.includes("\0") || parts.some((p) => p === "" || p === "." || p === ".."))
     throw new SerializationError(
-      "INVALID_SOURCE",
+      "InvalidSource",
       `${JSON.stringify(name)} is not a relative path inside ${String(base)}`,
       { record: name },
     );
@@ -141,7 +141,7 @@ export function httpTree(base: string | URL, files: HttpFiles): FileTree {
       } catch (e) {
         if (isPtError(e, { layer: "storage" }))
           throw new SerializationError(
-            "INVALID_SOURCE",
+            "InvalidSource",
             isMissing(e)
               ? `cannot open ${name}: ${url} answered HTTP ${(e as HttpSourceError).status} (no such file on the server)`
               : `cannot open ${name} (${url}): ${(e as Error).message}`,
@@ -211,7 +211,7 @@ export async function openUrl(url: string, options: OpenUrlOptions = {}): Promis
   try {
     u = new URL(url);
   } catch (e) {
-    throw new SerializationError("INVALID_OPTION", `not a URL: ${JSON.stringify(url)}`, { cause: e });
+    throw new SerializationError("InvalidOption", `not a URL: ${JSON.stringify(url)}`, { cause: e });
   }
   const files = given ?? new HttpFiles(http);
   const info = (
@@ -254,7 +254,7 @@ export async function openUrl(url: string, options: OpenUrlOptions = {}): Promis
       const what = await probeFolder(u, files);
       if (!what)
         throw new SerializationError(
-          "UNKNOWN_FORMAT",
+          "UnknownFormat",
           `${u.href} is a folder URL, but the server has neither a DCP checkpoint's .metadata nor ${SHARD_INDEXES.join(" nor ")} there`,
         );
       return await openFolder(u, what);

@@ -198,7 +198,7 @@ test("dcp .metadata: a dangerous global is refused and flagged, nothing runs", a
   } catch (e) {
     err = e;
   }
-  expect((err as { code?: string }).code).toBe("UNSAFE_GLOBALS");
+  expect((err as { code?: string }).code).toBe("UnsafeGlobal");
   expect((err as { globals: Array<{ module: string; name: string; dangerous: boolean }> }).globals).toEqual([
     expect.objectContaining({ module: "os", name: "system", dangerous: true }),
   ]);

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { compareDescriptions, describe } from "@pt/describe";
 import { expect, describe as suite, test } from "vitest";
-import { load, UnsafeGlobalsError } from "../src/index.js";
+import { load, UnsafeGlobalError } from "../src/index.js";
 import { fixturesDir, manifest, readBytes } from "./helpers.js";
 
 const cases = manifest().flatMap((c) =>
@@ -47,8 +47,8 @@ suite.each(cases)("$label", (c) => {
     });
   } else if (c.tags.includes("whole_model") || c.tags.includes("numpy")) {
     test("is refused by the default policy, naming its globals", async () => {
-      const err = (await load(bytes).catch((e: unknown) => e)) as UnsafeGlobalsError;
-      expect(err).toBeInstanceOf(UnsafeGlobalsError);
+      const err = (await load(bytes).catch((e: unknown) => e)) as UnsafeGlobalError;
+      expect(err).toBeInstanceOf(UnsafeGlobalError);
       expect(err.globals.length).toBeGreaterThan(0);
       for (const g of err.globals) expect(err.message).toContain(`${g.module}.${g.name}`);
     });

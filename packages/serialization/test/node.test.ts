@@ -109,7 +109,7 @@ test("loadFile: big records are CRC-checked while the file is read (and corrupti
     const bad = Buffer.from(bytes);
     bad[at] = (bad[at] as number) ^ 0x40;
     writeFileSync(join(dir, "bad.pt"), bad);
-    await expect(loadFile(join(dir, "bad.pt"))).rejects.toMatchObject({ code: "CRC_MISMATCH" });
+    await expect(loadFile(join(dir, "bad.pt"))).rejects.toMatchObject({ code: "CrcMismatch" });
     // the same file loads with checkCrc: false
     await expect(loadFile(join(dir, "bad.pt"), { checkCrc: false })).resolves.toBeInstanceOf(Map);
   }

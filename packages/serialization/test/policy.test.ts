@@ -12,7 +12,7 @@ import {
   open,
   save,
   scan,
-  UnsafeGlobalsError,
+  UnsafeGlobalError,
 } from "../src/index.js";
 import { corpusDir, fixturesDir, readBytes } from "./helpers.js";
 
@@ -39,9 +39,9 @@ const mixed = ascii(
 
 suite("default policy (weights_only)", () => {
   test("os.system is refused by name, flagged dangerous, with its offset", async () => {
-    const err = (await load(await checkpoint(osSystem)).catch((e: unknown) => e)) as UnsafeGlobalsError;
-    expect(err).toBeInstanceOf(UnsafeGlobalsError);
-    expect(err.code).toBe("UNSAFE_GLOBALS");
+    const err = (await load(await checkpoint(osSystem)).catch((e: unknown) => e)) as UnsafeGlobalError;
+    expect(err).toBeInstanceOf(UnsafeGlobalError);
+    expect(err.code).toBe("UnsafeGlobal");
     expect(err.globals).toEqual([
       { module: "os", name: "system", offset: 2, opcode: "GLOBAL", record: "data.pkl", dangerous: true },
     ]);
@@ -51,7 +51,7 @@ suite("default policy (weights_only)", () => {
   });
 
   test("every offending global is listed, dangerous ones marked, allowed ones not", async () => {
-    const err = (await load(await checkpoint(mixed)).catch((e: unknown) => e)) as UnsafeGlobalsError;
+    const err = (await load(await checkpoint(mixed)).catch((e: unknown) => e)) as UnsafeGlobalError;
     expect(err.globals.map((g) => [`${g.module}.${g.name}`, g.dangerous, g.opcode])).toEqual([
       ["argparse.Namespace", false, "STACK_GLOBAL"],
       ["builtins.eval", true, "STACK_GLOBAL"],
@@ -64,8 +64,8 @@ suite("default policy (weights_only)", () => {
   test("a whole model is refused, naming the torch.nn classes", async () => {
     const err = (await load(readBytes(new URL("nn_mlp_model.zip.pt", fixturesDir))).catch(
       (e: unknown) => e,
-    )) as UnsafeGlobalsError;
-    expect(err).toBeInstanceOf(UnsafeGlobalsError);
+    )) as UnsafeGlobalError;
+    expect(err).toBeInstanceOf(UnsafeGlobalError);
     expect(err.globals.map((g) => `${g.module}.${g.name}`)).toEqual([
       "torch.nn.modules.container.Sequential",
       "torch.nn.modules.linear.Linear",
@@ -87,7 +87,7 @@ suite("options", () => {
     // builtins.eval stays refused whatever the options
     const err = (await load(bytes, { allowGlobals: ["argparse.Namespace", ["builtins", "eval"]] }).catch(
       (e: unknown) => e,
-    )) as UnsafeGlobalsError;
+    )) as UnsafeGlobalError;
     expect(err.globals.map((g) => `${g.module}.${g.name}`)).toEqual(["builtins.eval"]);
     const ok = await checkpoint(ascii("\x80\x02cargparse\nNamespace\n)R."));
     const v = await load(ok, { allowGlobals: ["argparse.Namespace"] });
@@ -107,7 +107,7 @@ suite("options", () => {
     expect(raw).toBeInstanceOf(PyObject);
     const err = (await load(await checkpoint(osSystem), { unsafe: "opaque" }).catch(
       (e: unknown) => e,
-    )) as UnsafeGlobalsError;
+    )) as UnsafeGlobalError;
     expect(err.policy).toBe("opaque");
     expect(err.globals[0]?.dangerous).toBe(true);
     await expect(load(await checkpoint(osSystem), { weightsOnly: false })).rejects.toThrow(/os\.system/);
@@ -118,10 +118,10 @@ suite("options", () => {
       /unknown unsafe mode/,
     );
     await expect(load(42 as unknown as Uint8Array)).rejects.toSatisfy((e) =>
-      isSerializationError(e, "INVALID_SOURCE"),
+      isSerializationError(e, "InvalidSource"),
     );
     await expect(load(enc.encode("hello world"))).rejects.toSatisfy((e) =>
-      isSerializationError(e, "UNKNOWN_FORMAT"),
+      isSerializationError(e, "UnknownFormat"),
     );
   });
 });
@@ -160,7 +160,7 @@ suite("formats", () => {
     // legacy whole models are refused by default too, naming their classes
     const err = (await load(readBytes(new URL("nn_mlp_model.legacy.pt", fixturesDir))).catch(
       (e: unknown) => e,
-    )) as UnsafeGlobalsError;
+    )) as UnsafeGlobalError;
     expect(err.globals.map((g) => g.name)).toEqual(["Sequential", "Linear", "ReLU", "Tanh"]);
     expect(err.globals[0]?.record).toBe("object");
     // saving in the legacy format: torch's bytes again

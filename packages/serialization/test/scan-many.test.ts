@@ -40,7 +40,7 @@ test("DCP folders: the .metadata pickle, judged by the DCP allowlist, and every 
   // no .metadata: a typed error, not a throw
   const [none] = await all([{ path: "empty", kind: "dcp", tree: blobTree([]) }]);
   expect(none?.verdict).toBe("unreadable");
-  expect(none?.error?.code).toBe("INVALID_SOURCE");
+  expect(none?.error?.code).toBe("InvalidSource");
 });
 
 test("sharded index: every shard's pickles as one checkpoint; a missing shard makes it unreadable", async () => {
@@ -67,7 +67,7 @@ test("sharded index: every shard's pickles as one checkpoint; a missing shard ma
   expect(m?.verdict).toBe("dangerous");
 });
 
-test("sources without readSync are read into memory; safetensors files are safe with no pickles; budgets end in SCAN_BUDGET", async () => {
+test("sources without readSync are read into memory; safetensors files are safe with no pickles; budgets end in ScanBudget", async () => {
   const header = enc('{"__metadata__":{}}');
   const st = new Uint8Array(8 + header.length);
   new DataView(st.buffer).setBigUint64(0, BigInt(header.length), true);
@@ -90,7 +90,7 @@ test("sources without readSync are read into memory; safetensors files are safe 
   for await (const r of scanMany([{ path: "evil.pkl", open: () => new BufferSource(EVIL) }], {
     maxBytes: 4,
   })) {
-    expect(r).toMatchObject({ verdict: "unreadable", error: { code: "SCAN_BUDGET" } });
+    expect(r).toMatchObject({ verdict: "unreadable", error: { code: "ScanBudget" } });
     n++;
   }
   expect(n).toBe(1);

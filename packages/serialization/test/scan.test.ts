@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { load, loadSync, open, scan, UnsafeGlobalsError } from "../src/index.js";
+import { load, loadSync, open, scan, UnsafeGlobalError } from "../src/index.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "pt-scan-"));
 function py(code: string, name: string): Uint8Array {
@@ -45,8 +45,8 @@ z.close()`,
     expect(r.safe).toBe(false);
     // torch reads only data.pkl, but load refuses what scan flags: the global, record and offset named
     const err = await load(bytes).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsafeGlobalsError);
-    expect((err as UnsafeGlobalsError).globals).toMatchObject([
+    expect(err).toBeInstanceOf(UnsafeGlobalError);
+    expect((err as UnsafeGlobalError).globals).toMatchObject([
       {
         module: "posix",
         name: "system",
@@ -56,9 +56,9 @@ z.close()`,
       },
     ]);
     expect((err as Error).message).toMatch(/posix\.system .*of archive\/extra\/evil\.pkl, not read by torch/);
-    expect(() => loadSync(bytes)).toThrow(UnsafeGlobalsError);
-    await expect(open(bytes)).rejects.toThrow(UnsafeGlobalsError);
-    await expect(load(bytes, { unsafe: "opaque" })).rejects.toThrow(UnsafeGlobalsError);
+    expect(() => loadSync(bytes)).toThrow(UnsafeGlobalError);
+    await expect(open(bytes)).rejects.toThrow(UnsafeGlobalError);
+    await expect(load(bytes, { unsafe: "opaque" })).rejects.toThrow(UnsafeGlobalError);
     // the explicit opt-out: torch never unpickles the record
     expect(await load(bytes, { unreadRecords: "ignore" })).toBeInstanceOf(Map);
   }, 120_000);
@@ -87,8 +87,8 @@ z.close()`,
     ]);
     expect(r.sections.find((s) => s.name === "notes.pkl")?.loaded).toBe(false);
     const err = await load(bytes).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsafeGlobalsError);
-    expect((err as UnsafeGlobalsError).globals.map((g) => g.record)).toEqual(["hidden"]);
+    expect(err).toBeInstanceOf(UnsafeGlobalError);
+    expect((err as UnsafeGlobalError).globals.map((g) => g.record)).toEqual(["hidden"]);
     // the benign extra pickle alone does not stop the load
     const benign = py(
       `import torch,sys,zipfile,pickle
@@ -134,7 +134,7 @@ open(sys.argv[1], 'wb').write(bytes(d))`,
     expect(r.problems).toMatchObject([{ kind: "container", section: "cfg.pkl", loaded: false }]);
     expect(r.problems[0]?.message).toMatch(/encrypted/);
     const err = await load(bytes).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UnsafeGlobalsError);
+    expect(err).toBeInstanceOf(UnsafeGlobalError);
     expect((err as Error).message).toMatch(
       /builtins\.exec .*of cfg\.pkl, not read by torch: zip: .*encrypted/,
     );
@@ -152,7 +152,7 @@ np.savez(sys.argv[1], a=np.arange(3), b=np.array([{'k': 1}], dtype=object))`,
     expect(r.globals.some((g) => g.verdict === "dangerous")).toBe(false);
     expect(r.globals.every((g) => !g.flagged)).toBe(true);
     const err = await load(bytes).catch((e: unknown) => e);
-    expect(err).not.toBeInstanceOf(UnsafeGlobalsError);
+    expect(err).not.toBeInstanceOf(UnsafeGlobalError);
   });
 
   it("names the frame-straddling checkpoint's problem with the offsets", async () => {

@@ -260,7 +260,7 @@ describe("openUrl: DCP folders", () => {
     server.mount("/broken-dcp/", fx.local["/dtensor-4/"] as string);
     server.files.delete("/broken-dcp/__2_0.distcp");
     const e = await openUrl(`${server.base}/broken-dcp/`).catch((x: unknown) => x);
-    expect(isSerializationError(e, "INVALID_SOURCE")).toBe(true);
+    expect(isSerializationError(e, "InvalidSource")).toBe(true);
     expect((e as Error).message).toContain(`${server.base}/broken-dcp/__2_0.distcp answered HTTP 404`);
     expect((e as { record?: string }).record).toBe("__2_0.distcp");
   });
@@ -312,10 +312,10 @@ describe("openUrl: sharded indexes", () => {
     const e = await openUrl(`${server.base}/broken-sharded/pytorch_model.bin.index.json`).catch(
       (x: unknown) => x,
     );
-    expect(isSerializationError(e, "INVALID_SOURCE")).toBe(true);
+    expect(isSerializationError(e, "InvalidSource")).toBe(true);
     expect((e as Error).message).toContain(`${server.base}${shard} answered HTTP 404`);
     const none = await openUrl(`${server.base}/nothing/`).catch((x: unknown) => x);
-    expect(isSerializationError(none, "UNKNOWN_FORMAT")).toBe(true);
+    expect(isSerializationError(none, "UnknownFormat")).toBe(true);
     expect((none as Error).message).toMatch(
       /neither a DCP checkpoint's \.metadata nor pytorch_model\.bin\.index\.json/,
     );

@@ -1,5 +1,6 @@
 export * from "./create.js";
 export * from "./errors.js";
+export * from "./flavor-names.js";
 export {
   computeStride,
   contiguousStrides,
@@ -10,6 +11,7 @@ export {
   numelOf,
 } from "./geometry.js";
 export * from "./interop.js";
+export * from "./memory-format.js";
 export * from "./quantized.js";
 export * from "./sparse.js";
 export * from "./tensor.js";

@@ -1,4 +1,9 @@
-export { TorchScriptArchiveError, ZipTorchError, type ZipTorchErrorCode } from "./torch/errors.js";
+export {
+  isZipTorchError,
+  TorchScriptArchiveError,
+  ZipTorchError,
+  type ZipTorchErrorCode,
+} from "./torch/errors.js";
 export {
   loadZip,
   loadZipSync,

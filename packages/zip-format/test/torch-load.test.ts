@@ -6,6 +6,7 @@ import { deflateSync } from "fflate";
 import { describe, expect, test } from "vitest";
 import {
   isZipError,
+  isZipTorchError,
   loadZip,
   loadZipSync,
   MemorySink,
@@ -154,7 +155,7 @@ describe("lazy loading", () => {
       ?.load()
       .catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/^storage: reading/);
-    expect(isZipError(err.cause, "CRC_MISMATCH")).toBe(true);
+    expect(isZipError(err.cause, "CrcMismatch")).toBe(true);
     const ok = await loadZip(new BlobSource(new Blob([bad])), { lazy: true, checkCrc: false });
     await expect(ok.storages.get("0")?.load()).resolves.toBeDefined();
   });
@@ -268,7 +269,7 @@ describe("storages", () => {
     ]);
     const err = (await loadZip(bytes).catch((e: unknown) => e)) as ZipTorchError;
     expect(err).toBeInstanceOf(ZipTorchError);
-    expect(err.code).toBe("STORAGE_SIZE_MISMATCH");
+    expect(err.code).toBe("StorageSizeMismatch");
     expect(err.key).toBe("0");
     expect(err.message).toMatch(
       /^zip: storage 0: data\.pkl declares 4 float32 elements \(16 bytes\).*record data\/0 holds 12 bytes/,
@@ -311,7 +312,7 @@ describe("records", () => {
         ["version", enc.encode(`${v}\n`)],
       ]),
     ).catch((e: unknown) => e);
-    expect(isZipError(err, "VERSION_UNSUPPORTED")).toBe(true);
+    expect(isZipTorchError(err, "VersionUnsupported")).toBe(true);
     expect((err as Error).message).toContain("supported versions are 1 to 10");
   });
   test("a missing version, data.pkl or a bad byteorder are clear errors", async () => {
@@ -350,12 +351,12 @@ describe("records", () => {
     const dtype = (await load([pid("FloatStorage", 4), pid("IntStorage", 4)]).catch(
       (e: unknown) => e,
     )) as ZipTorchError;
-    expect(dtype.code).toBe("PERSISTENT_ID_INVALID");
+    expect(dtype.code).toBe("PersistentIdInvalid");
     expect(dtype.message).toMatch(/declares it as float32 and again as int32/);
     const size = (await load([pid("FloatStorage", 4), pid("FloatStorage", 2)]).catch(
       (e: unknown) => e,
     )) as ZipTorchError;
-    expect(size.code).toBe("STORAGE_SIZE_MISMATCH");
+    expect(size.code).toBe("StorageSizeMismatch");
   });
   test("an invalid persistent id is a typed error with its offset", async () => {
     const bad = new Uint8Array([0x80, 0x02, ...enc.encode("X\x01\x00\x00\x00zQ.")]);
@@ -365,7 +366,7 @@ describe("records", () => {
         ["version", enc.encode("3\n")],
       ]),
     ).catch((e: unknown) => e)) as ZipTorchError;
-    expect(err.code).toBe("PERSISTENT_ID_INVALID");
+    expect(err.code).toBe("PersistentIdInvalid");
     expect(err.offset).toBe(8);
   });
   test("globals outside torch's are refused unless opaque; the caller's registry is merged", async () => {

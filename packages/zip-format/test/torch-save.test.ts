@@ -271,3 +271,19 @@ describe("what is written", () => {
     );
   });
 });
+
+describe("flavor 1.13 writes numpy 1's names for numpy 2's globals", () => {
+  test("torch 2.14's numpy_arrays re-saved in the 1.13 flavor is torch 1.13's own file, byte for byte", async () => {
+    const bytes = readBytes(new URL("numpy_arrays.zip.pt", fixtures214));
+    expect(Buffer.from(bytes).includes("numpy._core.multiarray")).toBe(true);
+    const ours = await resave(bytes, "1.13");
+    const text = Buffer.from(ours).toString("latin1");
+    expect(text).toContain("numpy.core.multiarray\n_reconstruct");
+    expect(text).not.toContain("numpy._core");
+    expect(firstDifference(ours, readBytes(new URL("numpy_arrays.zip.pt", fixturesDir)))).toBe(-1);
+  });
+  test("flavor 2.7 keeps the names as loaded", async () => {
+    const ours = await resave(readBytes(new URL("numpy_arrays.zip.pt", fixtures214)), "2.7");
+    expect(Buffer.from(ours).toString("latin1")).toContain("numpy._core.multiarray\n_reconstruct");
+  });
+});

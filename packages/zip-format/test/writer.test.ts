@@ -115,24 +115,24 @@ describe("ZipWriter", () => {
     const w = new ZipWriter(new MemorySink());
     await w.writeRecord("a", enc.encode("x"));
     await expect(w.writeRecord("a", enc.encode("y"))).rejects.toSatisfy((e) =>
-      isZipError(e, "WRITER_INVALID"),
+      isZipError(e, "WriterInvalid"),
     );
     await expect(w.writeRecord("b", [enc.encode("xy")], 3)).rejects.toSatisfy((e) =>
-      isZipError(e, "WRITER_INVALID"),
+      isZipError(e, "WriterInvalid"),
     );
     const w2 = new ZipWriter(new MemorySink());
     await expect(w2.writeRecord("b", [enc.encode("xyz")], 2)).rejects.toSatisfy((e) =>
-      isZipError(e, "WRITER_INVALID"),
+      isZipError(e, "WriterInvalid"),
     );
     await expect(w2.writeRecord("c", [enc.encode("x")])).rejects.toSatisfy((e) =>
-      isZipError(e, "WRITER_INVALID"),
+      isZipError(e, "WriterInvalid"),
     );
     const w3 = new ZipWriter(new MemorySink());
     await w3.finish();
     await expect(w3.writeRecord("late", enc.encode("x"))).rejects.toSatisfy((e) =>
-      isZipError(e, "WRITER_STATE"),
+      isZipError(e, "WriterState"),
     );
-    await expect(w3.finish()).rejects.toSatisfy((e) => isZipError(e, "WRITER_STATE"));
+    await expect(w3.finish()).rejects.toSatisfy((e) => isZipError(e, "WriterState"));
     expect(() => new ZipWriter(new MemorySink(), { prefix: "a/b" })).toThrow(/prefix/);
   });
 

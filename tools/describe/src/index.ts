@@ -28,6 +28,7 @@ import {
   Tensor as TensorClass,
   TorchDevice,
   TorchLayout,
+  TorchMemoryFormat,
   TorchQScheme,
   TorchSize,
 } from "@pt/tensor";
@@ -176,7 +177,7 @@ class Describer {
     }
     const d: Record<string, Json> = {
       _type: "tensor",
-      class: t instanceof Parameter ? "torch.nn.parameter.Parameter" : "torch.Tensor",
+      class: t instanceof Parameter ? "torch.nn.parameter.Parameter" : (subclassName(t) ?? "torch.Tensor"),
       dtype: t.dtype.name,
       shape: [...t.shape],
       layout: "strided",
@@ -262,6 +263,7 @@ class Describer {
     if (isDType(o)) return { _type: "torch.dtype", value: `torch.${o.name}` };
     if (o instanceof TorchLayout) return { _type: "torch.layout", value: `torch.${o.name}` };
     if (o instanceof TorchQScheme) return { _type: "torch.qscheme", value: `torch.${o.name}` };
+    if (o instanceof TorchMemoryFormat) return { _type: "torch.memory_format", value: String(o) };
     if (o instanceof TorchDevice) return { _type: "torch.device", value: o.toString() };
     if (o instanceof TorchSize) return { _type: "torch.Size", value: [...o] };
     if (o instanceof Storage) {
@@ -501,4 +503,14 @@ export function compareDescriptions(
   }
   if (ours !== expected) out.push(`${path}: ${show(ours)} vs expected ${show(expected)}`);
   return out;
+}
+
+/** `module.name` of a tensor subclass (`_rebuild_from_type_v2`'s class, `Tensor.pySubclass`), else null. */
+function subclassName(t: Tensor): string | null {
+  const c = t.pySubclass as { [GLOBAL_NAME]?: { module: string; name: string } } | null;
+  if (c instanceof PyGlobal) return `${c.module}.${c.name}`;
+  const g = c?.[GLOBAL_NAME];
+  if (!g) return null;
+  const n = `${g.module}.${g.name}`;
+  return n === "torch._tensor.Tensor" ? "torch.Tensor" : n;
 }

@@ -78,6 +78,7 @@ describe("workspace hygiene", () => {
         "@pt/bench",
         "@pt/cli",
         "@pt/conformance",
+        "@pt/errors",
         "@pt/legacy-format",
         "@pt/nn-module",
         "@pt/pickle",

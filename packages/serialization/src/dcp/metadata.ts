@@ -7,15 +7,15 @@ import {
   type GlobalRegistry,
   isTuple,
   loads,
+  UnsafeGlobalError as PickleUnsafeGlobalError,
   PyFloat,
   PyGlobal,
   PyObject,
   type PyTuple,
-  UnsafeGlobalError,
 } from "@pt/pickle";
 import type { DType } from "@pt/storage";
 import { torchGlobals } from "@pt/tensor";
-import { SerializationError, UnsafeGlobalsError } from "../errors.js";
+import { SerializationError, UnsafeGlobalError } from "../errors.js";
 import { refusedBy } from "../load.js";
 import type { PickleSection } from "../pickle-compat.js";
 import { scanSections } from "../scan.js";
@@ -102,7 +102,7 @@ export function dcpMetadataRegistry(): GlobalRegistry {
 }
 
 function bad(what: string): SerializationError {
-  return new SerializationError("FORMAT_UNSUPPORTED", `dcp: .metadata: ${what}`, { record: ".metadata" });
+  return new SerializationError("FormatUnsupported", `dcp: .metadata: ${what}`, { record: ".metadata" });
 }
 
 function isInstance(v: unknown, name: string): v is PyObject {
@@ -186,7 +186,7 @@ export function dcpMetadataSection(bytes: Uint8Array): PickleSection {
 
 /**
  * Parse a `.metadata` pickle. Globals outside the DCP allowlist (torch's tensor globals and the
- * DCP dataclasses) are refused with an {@link UnsafeGlobalsError} naming each and its offset.
+ * DCP dataclasses) are refused with an {@link UnsafeGlobalError} naming each and its offset.
  */
 export function parseDcpMetadata(bytes: Uint8Array): DcpMetadata {
   const registry = dcpMetadataRegistry();
@@ -194,17 +194,17 @@ export function parseDcpMetadata(bytes: Uint8Array): DcpMetadata {
   try {
     root = loads(bytes, { globals: registry, policy: "reject", floats: "number" });
   } catch (e) {
-    if (e instanceof UnsafeGlobalError) {
+    if (e instanceof PickleUnsafeGlobalError) {
       // the refusal names every global, found by the one scanner (as `scan()` would)
       const sections = {
         format: "pickle" as const,
         unsupported: null,
         sections: [dcpMetadataSection(bytes)],
       };
-      throw new UnsafeGlobalsError(refusedBy(scanSections(sections, { registry })), "weightsOnly", e);
+      throw new UnsafeGlobalError(refusedBy(scanSections(sections, { registry })), "weightsOnly", e);
     }
     throw new SerializationError(
-      "FORMAT_UNSUPPORTED",
+      "FormatUnsupported",
       `dcp: .metadata is not a readable pickle: ${(e as Error).message}`,
       {
         record: ".metadata",

@@ -56,7 +56,7 @@ export function blobTree(
       const b = byName.get(name);
       if (b === undefined)
         throw new SerializationError(
-          "INVALID_SOURCE",
+          "InvalidSource",
           `no file ${JSON.stringify(name)} among the given files`,
           {
             record: name,
@@ -78,7 +78,7 @@ export class SliceSource implements ByteSource {
   ) {
     if (offset + byteLength > src.byteLength)
       throw new SerializationError(
-        "INVALID_SOURCE",
+        "InvalidSource",
         `a range of ${byteLength} bytes at offset ${offset} runs past the end of the ${src.byteLength}-byte file`,
         { offset },
       );
@@ -117,7 +117,7 @@ function numelOf(shape: readonly number[]): number {
 
 function chunkError(fqn: string, c: DcpChunk, what: string, cause?: unknown): SerializationError {
   return new SerializationError(
-    "FORMAT_UNSUPPORTED",
+    "FormatUnsupported",
     `dcp: ${fqn} chunk at offsets [${c.offsets.join(", ")}] (${c.storage.relativePath} bytes ${c.storage.offset}+${c.storage.length}): ${what}`,
     { record: c.storage.relativePath, offset: c.storage.offset, ...(cause === undefined ? {} : { cause }) },
   );
@@ -448,7 +448,7 @@ class DcpFiles {
     const have = this.opened.get(name);
     if (have) return have;
     if (!this.tree.openSync)
-      throw new SerializationError("INVALID_SOURCE", `dcp: ${name} cannot be opened synchronously`, {
+      throw new SerializationError("InvalidSource", `dcp: ${name} cannot be opened synchronously`, {
         record: name,
       });
     const s = this.tree.openSync(name);
@@ -491,7 +491,7 @@ function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | nu
   let cur: Map<unknown, unknown> | unknown[] = root;
   const extend = (l: unknown[], i: number) => {
     if (i > 1_000_000)
-      throw new SerializationError("FORMAT_UNSUPPORTED", `dcp: planner_data list index ${i} is too large`);
+      throw new SerializationError("FormatUnsupported", `dcp: planner_data list index ${i} is too large`);
     while (l.length <= i) l.push(null);
   };
   for (let i = 1; i < path.length; i++) {
@@ -503,7 +503,7 @@ function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | nu
     } else {
       if (typeof prev !== "number")
         throw new SerializationError(
-          "FORMAT_UNSUPPORTED",
+          "FormatUnsupported",
           `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`,
         );
       extend(cur, prev);
@@ -512,7 +512,7 @@ function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | nu
     }
     if (!(cur instanceof Map) && !Array.isArray(cur))
       throw new SerializationError(
-        "FORMAT_UNSUPPORTED",
+        "FormatUnsupported",
         `dcp: planner_data path ${JSON.stringify(path)} runs through a value`,
       );
   }
@@ -521,7 +521,7 @@ function setElement(root: Map<unknown, unknown>, path: ReadonlyArray<string | nu
   else {
     if (typeof last !== "number")
       throw new SerializationError(
-        "FORMAT_UNSUPPORTED",
+        "FormatUnsupported",
         `dcp: planner_data path ${JSON.stringify(path)} indexes a list with a key`,
       );
     extend(cur, last);
@@ -559,7 +559,7 @@ export async function openDcp(tree: FileTree, options: DcpOpenOptions = {}): Pro
       for (const n of names)
         if (!(await tree.exists(n)))
           throw new SerializationError(
-            "INVALID_SOURCE",
+            "InvalidSource",
             `dcp: the metadata refers to ${n}, which is not in ${tree.label ?? "the checkpoint folder"}`,
             { record: n },
           );
@@ -622,7 +622,7 @@ function checkCoverage(e: DcpEntry & { kind: "tensor" }): void {
   for (const c of e.chunks) covered += numelOf(c.sizes);
   if (covered !== total)
     throw new SerializationError(
-      "FORMAT_UNSUPPORTED",
+      "FormatUnsupported",
       `dcp: the chunks of ${e.fqn} hold ${covered} elements, its shape [${e.shape.join(", ")}] ${total}`,
       { record: ".metadata" },
     );
@@ -636,7 +636,7 @@ async function loadBytesItem(
   const s = e.storage;
   if (s.transforms.length > 0)
     throw new SerializationError(
-      "FORMAT_UNSUPPORTED",
+      "FormatUnsupported",
       `dcp: ${e.fqn} is stored through extensions ${s.transforms.join(", ")}, which are not supported`,
       { record: s.relativePath, offset: s.offset },
     );
@@ -646,7 +646,7 @@ async function loadBytesItem(
     return await load(bytes, { ...options, lazy: false });
   } catch (err) {
     throw new SerializationError(
-      (err as { code?: string }).code === "UNSAFE_GLOBALS" ? "UNSAFE_GLOBALS" : "FORMAT_UNSUPPORTED",
+      (err as { code?: string }).code === "UnsafeGlobal" ? "UnsafeGlobal" : "FormatUnsupported",
       `dcp: item ${e.fqn} (${s.relativePath} bytes ${s.offset}+${s.length}): ${(err as Error).message}`,
       { record: s.relativePath, offset: s.offset, cause: err },
     );

@@ -93,7 +93,7 @@ function keyText(k: unknown): string {
   if (typeof k === "number" || typeof k === "bigint") return String(k);
   if (typeof k === "boolean") return k ? "True" : "False";
   if (k === null) return "None";
-  throw new SerializationError("INVALID_OPTION", `dcp: cannot flatten a state dict key of type ${typeof k}`);
+  throw new SerializationError("InvalidOption", `dcp: cannot flatten a state dict key of type ${typeof k}`);
 }
 
 const isPlainTensor = (v: unknown): v is Tensor => v instanceof Tensor;
@@ -116,11 +116,11 @@ function flatten(sd: Map<unknown, unknown>): Array<{ fqn: string; path: Path; va
     return true;
   };
   const visit = (path: Path, v: unknown, depth: number): void => {
-    if (depth > 1000) throw new SerializationError("INVALID_OPTION", "dcp: the state dict nests too deeply");
+    if (depth > 1000) throw new SerializationError("InvalidOption", "dcp: the state dict nests too deeply");
     if (v instanceof Map) for (const [k, x] of v) visit([...path, keyText(k)], x, depth + 1);
     else if (terminal(v)) {
       const fqn = path.join(".");
-      if (seen.has(fqn)) throw new SerializationError("INVALID_OPTION", `dcp: duplicated flatten key ${fqn}`);
+      if (seen.has(fqn)) throw new SerializationError("InvalidOption", `dcp: duplicated flatten key ${fqn}`);
       seen.add(fqn);
       out.push({ fqn, path, value: v });
     } else
@@ -165,14 +165,14 @@ export async function saveDcp(
 ): Promise<DcpSaveResult> {
   if (!(value instanceof Map))
     throw new SerializationError(
-      "INVALID_OPTION",
+      "InvalidOption",
       "dcp: a distributed checkpoint holds a state dict (a dict at the top)",
     );
   const items = flatten(value);
   for (const it of items)
     if (it.value instanceof QuantizedTensor || it.value instanceof SparseTensor)
       throw new SerializationError(
-        "INVALID_OPTION",
+        "InvalidOption",
         `dcp: ${it.fqn}: quantized and sparse tensors are not supported in DCP checkpoints`,
       );
   const fileName = options.fileName ?? "__0_0.distcp";

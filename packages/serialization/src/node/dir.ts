@@ -28,7 +28,7 @@ export function dirTree(path: string): FileTree & { openSync(name: string): Byte
       } catch (e) {
         const code = (e as { code?: string }).code;
         throw new SerializationError(
-          "INVALID_SOURCE",
+          "InvalidSource",
           `cannot open ${join(path, name)}${code === "ENOENT" ? ": no such file" : `: ${(e as Error).message}`}`,
           code === "ENOENT" ? { record: name } : { record: name, cause: e },
         );
@@ -157,7 +157,7 @@ export async function openPath(
   );
   if (index === undefined)
     throw new SerializationError(
-      "UNKNOWN_FORMAT",
+      "UnknownFormat",
       `${path} is a folder, but neither a DCP checkpoint (.metadata) nor a sharded one (${SHARD_INDEX_NAMES.join(", ")})`,
     );
   return openShardedFile(index, options);

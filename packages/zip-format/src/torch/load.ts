@@ -6,6 +6,7 @@ import {
   type LoadOptions as PickleLoadOptions,
   PyGlobal,
   Unpickler,
+  UnsafeGlobalError,
 } from "@pt/pickle";
 import { BufferSource, type ByteOrder, type ByteSource, isDType, Storage } from "@pt/storage";
 import { parseStoragePid, StorageClassRef, type StoragePid, torchGlobals } from "@pt/tensor";
@@ -86,6 +87,8 @@ export interface ZipFormatInfo {
    * `data/` record has CRC 0 while other records have CRCs (their bytes are zeros).
    */
   readonly dataSkipped: boolean;
+  /** `data.pkl`'s pickle protocol (torch.save's `pickle_protocol`) from its PROTO opcode; null without one (0 or 1). */
+  readonly pickleProtocol: number | null;
 }
 
 /** Result of {@link loadZip}. */
@@ -140,7 +143,7 @@ function recordSource(reader: ZipReader, name: string, crcOn: boolean, crcFn: Cr
       const c = crcFn(bytes);
       if (c !== e.crc32)
         throw new ZipIntegrityError(
-          "CRC_MISMATCH",
+          "CrcMismatch",
           `record ${name}: CRC-32 0x${c.toString(16).padStart(8, "0")} != 0x${e.crc32.toString(16).padStart(8, "0")} stored`,
           { record: name, offset: (dataOffset ?? e.localHeaderOffset) + offset },
         );
@@ -150,7 +153,7 @@ function recordSource(reader: ZipReader, name: string, crcOn: boolean, crcFn: Cr
   const whole = (offset: number, length: number) => {
     if (offset !== 0 || length !== e.uncompressedSize)
       throw new ZipTorchError(
-        "STORAGE_NOT_FOUND",
+        "StorageNotFound",
         `record ${name} is compressed: only the whole record can be read (asked ${length} bytes at ${offset})`,
         { record: name },
       );
@@ -212,7 +215,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   else if (reader.has(".data/version")) versionRecord = ".data/version";
   else
     throw new ZipTorchError(
-      "VERSION_UNSUPPORTED",
+      "VersionUnsupported",
       `archive ${reader.prefix}/ has no version record (neither version nor .data/version): not a torch checkpoint`,
       {},
     );
@@ -220,7 +223,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const version = /^\d{1,3}$/.test(vText) ? Number(vText) : Number.NaN;
   if (!(version >= 1 && version <= 10)) {
     throw new ZipTorchError(
-      "VERSION_UNSUPPORTED",
+      "VersionUnsupported",
       `record ${versionRecord} says ${JSON.stringify(vText.slice(0, 40))}: supported versions are 1 to 10`,
       { record: versionRecord },
     );
@@ -231,7 +234,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
     const b = text(read("byteorder")).trim();
     if (b !== "little" && b !== "big")
       throw new ZipTorchError(
-        "BYTEORDER_INVALID",
+        "ByteorderInvalid",
         `record byteorder says ${JSON.stringify(b.slice(0, 40))}: expected little or big`,
         { record: "byteorder" },
       );
@@ -243,7 +246,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
   const serializationId = opt(".data/serialization_id");
   if (!reader.has("data.pkl"))
     throw new ZipTorchError(
-      "NO_DATA_PKL",
+      "NoDataPkl",
       `archive ${reader.prefix}/ has no data.pkl record${torchscript ? " (TorchScript v1 archives keep their tensors in model.json)" : reader.has("archive_format") && reader.has("data/weights/model_weights_config.json") ? " (a torch.export archive, .pt2: read its weights and constants with loadPt2)" : ""}`,
       {},
     );
@@ -317,6 +320,7 @@ function parseMeta(reader: ZipReader, read: (name: string) => Uint8Array, option
       crc32Computed,
       byteorderRecordLast,
       dataSkipped,
+      pickleProtocol: pickle.length >= 2 && pickle[0] === 0x80 ? (pickle[1] as number) : null,
     },
   };
 }
@@ -396,7 +400,7 @@ function unpickle(
       p = parseStoragePid(pid);
     } catch (e) {
       throw new ZipTorchError(
-        "PERSISTENT_ID_INVALID",
+        "PersistentIdInvalid",
         `data.pkl: invalid persistent id at offset ${ctx.offset}: ${(e as Error).message}`,
         { record: "data.pkl", offset: ctx.offset, cause: e },
       );
@@ -407,7 +411,7 @@ function unpickle(
       // One Storage per key. torch's savers never give a key two dtypes or two sizes.
       if (first.dtype !== p.dtype || first.untyped !== p.untyped)
         throw new ZipTorchError(
-          "PERSISTENT_ID_INVALID",
+          "PersistentIdInvalid",
           `storage ${p.key}: data.pkl declares it as ${first.untyped ? "untyped" : first.dtype.name} and again as ${p.untyped ? "untyped" : p.dtype.name} at offset ${ctx.offset}`,
           { record: "data.pkl", key: p.key, offset: ctx.offset },
         );
@@ -437,9 +441,10 @@ function unpickle(
   } catch (e) {
     // our own errors thrown inside persistentLoad arrive wrapped in the pickle layer's HookError
     if (e instanceof PickleError && e.cause instanceof ZipError) throw e.cause;
-    if (e instanceof ZipError) throw e;
+    // a refusal is a verdict on the file, not a malformed data.pkl: rethrown as is, never wrapped
+    if (e instanceof ZipError || e instanceof UnsafeGlobalError) throw e;
     const offset = (e as { offset?: unknown }).offset;
-    throw new ZipTorchError("DATA_PKL_INVALID", `data.pkl: ${(e as Error).message}`, {
+    throw new ZipTorchError("DataPklInvalid", `data.pkl: ${(e as Error).message}`, {
       record: "data.pkl",
       ...(typeof offset === "number" ? { offset } : {}),
       cause: e,
@@ -453,7 +458,7 @@ function checkSize(p: StoragePid, recordSize: number, name: string | null, ctx: 
   if (p.nbytes !== recordSize) {
     const record = name ?? `data/${p.key}`;
     throw new ZipTorchError(
-      "STORAGE_SIZE_MISMATCH",
+      "StorageSizeMismatch",
       `storage ${p.key}: data.pkl declares ${p.numel} ${p.untyped ? "bytes" : `${p.dtype.name} elements`} (${p.nbytes} bytes) at offset ${ctx.offset}, but record ${record} holds ${recordSize} bytes`,
       { record, key: p.key, offset: ctx.offset },
     );
@@ -475,7 +480,7 @@ function recordFinder(reader: ZipReader, torchscript: boolean): (key: string) =>
       if (e !== undefined) return e;
     }
     throw new ZipTorchError(
-      "STORAGE_NOT_FOUND",
+      "StorageNotFound",
       `storage ${key}: data.pkl names it but the archive has no record ${dirs.map((d) => d + key).join(" or ")}`,
       { key, record: `data/${key}` },
     );
@@ -647,7 +652,7 @@ function modelJsonResult(
     : Number.NaN;
   if (!(version >= 1 && version <= 10))
     throw new ZipTorchError(
-      "VERSION_UNSUPPORTED",
+      "VersionUnsupported",
       `model.json archive: version ${version}: supported versions are 1 to 10`,
       {
         record: "version",
@@ -673,6 +678,7 @@ function modelJsonResult(
       crc32Computed: true,
       byteorderRecordLast: false,
       dataSkipped: false,
+      pickleProtocol: null,
     },
     storages,
     reader,

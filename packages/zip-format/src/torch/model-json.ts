@@ -56,7 +56,7 @@ function int(v: unknown, what: string, i: number): number {
     typeof v === "string" && /^-?\d{1,15}$/.test(v) ? Number(v) : typeof v === "number" ? v : Number.NaN;
   if (!Number.isSafeInteger(n))
     throw new ZipTorchError(
-      "PERSISTENT_ID_INVALID",
+      "PersistentIdInvalid",
       `model.json tensor ${i}: ${what} ${JSON.stringify(v)} is not an integer`,
       {
         record: "model.json",
@@ -78,7 +78,7 @@ export function modelJsonArchive(
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ZipTorchError("NO_DATA_PKL", `model.json is not valid JSON: ${(e as Error).message}`, {
+    throw new ZipTorchError("NoDataPkl", `model.json is not valid JSON: ${(e as Error).message}`, {
       record: "model.json",
       cause: e,
     });
@@ -87,13 +87,13 @@ export function modelJsonArchive(
   const tensors: ModelJsonTensor[] = [];
   const storages = new Map<string, Storage>();
   if (list !== undefined && !Array.isArray(list))
-    throw new ZipTorchError("NO_DATA_PKL", "model.json: tensors is not a list", { record: "model.json" });
+    throw new ZipTorchError("NoDataPkl", "model.json: tensors is not a list", { record: "model.json" });
   for (const [i, t] of (list ?? []).entries()) {
     const dataType = str(field(t, "dataType")) ?? "";
     const dtype = DATA_TYPES[dataType];
     if (!dtype)
       throw new ZipTorchError(
-        "PERSISTENT_ID_INVALID",
+        "PersistentIdInvalid",
         `model.json tensor ${i}: unknown dataType ${JSON.stringify(dataType)}`,
         {
           record: "model.json",
@@ -101,17 +101,13 @@ export function modelJsonArchive(
       );
     const key = str(field(field(t, "data"), "key"));
     if (key === null || !has(key))
-      throw new ZipTorchError(
-        "STORAGE_NOT_FOUND",
-        `model.json tensor ${i}: no record ${JSON.stringify(key)}`,
-        {
-          record: key ?? "model.json",
-        },
-      );
+      throw new ZipTorchError("StorageNotFound", `model.json tensor ${i}: no record ${JSON.stringify(key)}`, {
+        record: key ?? "model.json",
+      });
     const dims = field(t, "dims");
     const strides = field(t, "strides");
     if (!Array.isArray(dims) || !Array.isArray(strides))
-      throw new ZipTorchError("PERSISTENT_ID_INVALID", `model.json tensor ${i}: dims/strides are not lists`, {
+      throw new ZipTorchError("PersistentIdInvalid", `model.json tensor ${i}: dims/strides are not lists`, {
         record: "model.json",
       });
     let storage = storages.get(key);
@@ -119,7 +115,7 @@ export function modelJsonArchive(
       const bytes = record(key);
       if (bytes.length % dtype.itemSize !== 0)
         throw new ZipTorchError(
-          "STORAGE_SIZE_MISMATCH",
+          "StorageSizeMismatch",
           `model.json tensor ${i}: record ${key} holds ${bytes.length} bytes, not a whole number of ${dtype.name} elements`,
           { record: key },
         );
@@ -138,7 +134,7 @@ export function modelJsonArchive(
     } catch (e) {
       if (e instanceof ZipTorchError) throw e;
       throw new ZipTorchError(
-        "STORAGE_SIZE_MISMATCH",
+        "StorageSizeMismatch",
         `model.json tensor ${i} over ${key}: ${(e as Error).message}`,
         {
           record: key,

@@ -89,7 +89,7 @@ export async function isPt2Archive(reader: ZipReader): Promise<boolean> {
 }
 
 const fail = (message: string, record?: string) =>
-  new ZipTorchError("PT2_INVALID", message, record === undefined ? {} : { record });
+  new ZipTorchError("Pt2Invalid", message, record === undefined ? {} : { record });
 
 function symInt(v: unknown, what: string, record: string): number {
   const n = (v as { as_int?: unknown } | null)?.as_int;
@@ -121,7 +121,7 @@ async function readJson(reader: ZipReader, name: string): Promise<unknown> {
 /**
  * List and read the weights and constants of a `.pt2` archive. Nothing in it is run: the graph
  * (`models/*.json`) is not looked at beyond its name, pickled payloads are not unpickled. Throws a
- * `ZipTorchError` (`PT2_INVALID`) for an archive that is not one, or whose configs are malformed.
+ * `ZipTorchError` (`Pt2Invalid`) for an archive that is not one, or whose configs are malformed.
  */
 export async function loadPt2(reader: ZipReader): Promise<Pt2Archive> {
   if (!(await isPt2Archive(reader)))

@@ -1,6 +1,12 @@
 import { Pickler, PyStr } from "@pt/pickle";
 import type { Storage } from "@pt/storage";
-import { installTorchPickleProtocols, savedStorage, storagePersistentId, torchReducers } from "@pt/tensor";
+import {
+  flavorGlobalRenamer,
+  installTorchPickleProtocols,
+  savedStorage,
+  storagePersistentId,
+  torchReducers,
+} from "@pt/tensor";
 import type { Crc32Function } from "../zip/crc32.js";
 import type { CxxStdlib } from "../zip/serialization-id.js";
 import { type ZipSink, ZipWriter } from "../zip/writer.js";
@@ -69,6 +75,8 @@ export const MULTIPLE_DTYPES_MESSAGE =
   "Cannot save multiple tensors or storages that view the same data as different types";
 
 const enc = new TextEncoder();
+/** The 1.13 flavor writes numpy 1's names for numpy 2's globals (torch 1.13 runs beside numpy 1). */
+const numpy1Names = flavorGlobalRenamer("1.13") ?? (() => undefined);
 
 /**
  * Pickle `value` as torch's `data.pkl` (protocol 2), collecting storages. Keys are `"0"`, `"1"`, …
@@ -90,7 +98,7 @@ export function pickleForZip(
   const pickler = new Pickler({
     protocol,
     ...(maxDepth !== undefined ? { maxDepth } : {}),
-    ...(flavor === "1.13" ? {} : { reducers: torchReducers("2.x") }),
+    ...(flavor === "1.13" ? { renameGlobal: numpy1Names } : { reducers: torchReducers("2.x") }),
     persistentId: (obj: unknown) => {
       // called for every value pickled (as CPython calls persistent_id): primitives leave at once
       if (typeof obj !== "object" || obj === null) return null;
@@ -106,7 +114,7 @@ export function pickleForZip(
         storages.push([key, st]);
       } else if (st.nbytes > 0 && entry.dtype !== d)
         throw new ZipTorchError(
-          "SAVE_INVALID",
+          "SaveInvalid",
           `${MULTIPLE_DTYPES_MESSAGE} (a storage of ${st.nbytes} bytes is saved as ${entry.dtype} and as ${d})`,
           { torchMessage: MULTIPLE_DTYPES_MESSAGE },
         );
@@ -145,7 +153,7 @@ export async function saveZip(
 ): Promise<ZipSaveResult> {
   const flavor = options.flavor ?? "2.7";
   if (flavor !== "1.13" && flavor !== "2.1" && flavor !== "2.7")
-    throw new ZipTorchError("SAVE_INVALID", `unknown flavor ${String(flavor)} (expected 1.13, 2.1 or 2.7)`);
+    throw new ZipTorchError("SaveInvalid", `unknown flavor ${String(flavor)} (expected 1.13, 2.1 or 2.7)`);
   const chunkSize = options.chunkSize ?? 8 << 20;
   const { pickle, storages } = pickleForZip(value, flavor, options.maxDepth, options.pickleProtocol ?? 2);
   let total = 0;
@@ -159,11 +167,11 @@ export async function saveZip(
   const alignment = options.storageAlignment ?? 64;
   if (alignment !== 64 && flavor !== "2.7")
     throw new ZipTorchError(
-      "SAVE_INVALID",
+      "SaveInvalid",
       `storageAlignment ${alignment} needs the 2.7 flavor (torch ≥ 2.7)`,
     );
   if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
-    throw new ZipTorchError("SAVE_INVALID", `invalid storageAlignment ${String(alignment)}`);
+    throw new ZipTorchError("SaveInvalid", `invalid storageAlignment ${String(alignment)}`);
   const byteorderLast = flavor !== "1.13" && options.disableByteorderRecord === true;
   const writer = new ZipWriter(counting, {
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
@@ -200,7 +208,7 @@ export async function saveZip(
 
 /**
  * The save options that reproduce a loaded archive's layout ("like the input"): its flavor, CRCs
- * off when it has none, the byteorder record's place, its storage alignment. Null when the archive
+ * off when it has none, the byteorder record's place, its storage alignment, its pickle protocol. Null when the archive
  * matches no writer this package reproduces (TorchScript, other record sets).
  */
 export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null {
@@ -212,6 +220,9 @@ export function zipSaveOptionsLike(format: ZipFormatInfo): ZipSaveOptions | null
     ...(format.byteorderRecordLast ? { disableByteorderRecord: true } : {}),
     ...(format.storageAlignment !== null && format.storageAlignment !== 64
       ? { storageAlignment: format.storageAlignment }
+      : {}),
+    ...(format.pickleProtocol !== null && format.pickleProtocol !== 2
+      ? { pickleProtocol: format.pickleProtocol }
       : {}),
   };
 }

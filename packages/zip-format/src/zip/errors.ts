@@ -1,41 +1,32 @@
-/** Error codes of the zip layer. */
+import { errorGuard, PtError } from "@pt/errors";
+
+/** Error codes of the zip container layer (the torch level has its own: `ZipTorchErrorCode`). */
 export type ZipErrorCode =
-  | "EOCD_NOT_FOUND"
-  | "EOCD_AMBIGUOUS"
-  | "EOCD_INCONSISTENT"
-  | "ZIP64_INVALID"
-  | "MULTI_DISK"
-  | "CENTRAL_DIRECTORY_OUT_OF_BOUNDS"
-  | "CENTRAL_DIRECTORY_INVALID"
-  | "ENTRY_OUT_OF_BOUNDS"
-  | "LOCAL_HEADER_MISMATCH"
-  | "OVERLAPPING_ENTRIES"
-  | "DUPLICATE_NAME"
-  | "ENCRYPTED"
-  | "UNSUPPORTED_METHOD"
-  | "CRC_MISMATCH"
-  | "SIZE_MISMATCH"
-  | "INFLATE_LIMIT"
-  | "INFLATE_FAILED"
-  | "LIMIT_EXCEEDED"
-  | "NO_PREFIX"
-  | "EMPTY_ARCHIVE"
-  | "RECORD_NOT_FOUND"
-  | "NOT_STORED"
-  | "SYNC_UNSUPPORTED"
-  | "WRITER_STATE"
-  | "WRITER_INVALID"
-  // torch level (src/torch)
-  | "TORCHSCRIPT"
-  | "NO_DATA_PKL"
-  | "VERSION_UNSUPPORTED"
-  | "BYTEORDER_INVALID"
-  | "STORAGE_NOT_FOUND"
-  | "STORAGE_SIZE_MISMATCH"
-  | "PERSISTENT_ID_INVALID"
-  | "DATA_PKL_INVALID"
-  | "SAVE_INVALID"
-  | "PT2_INVALID";
+  | "EocdNotFound"
+  | "EocdAmbiguous"
+  | "EocdInconsistent"
+  | "Zip64Invalid"
+  | "MultiDisk"
+  | "CentralDirectoryOutOfBounds"
+  | "CentralDirectoryInvalid"
+  | "EntryOutOfBounds"
+  | "LocalHeaderMismatch"
+  | "OverlappingEntries"
+  | "DuplicateName"
+  | "Encrypted"
+  | "UnsupportedMethod"
+  | "CrcMismatch"
+  | "SizeMismatch"
+  | "InflateLimit"
+  | "InflateFailed"
+  | "LimitExceeded"
+  | "NoPrefix"
+  | "EmptyArchive"
+  | "RecordNotFound"
+  | "NotStored"
+  | "SyncUnsupported"
+  | "WriterState"
+  | "WriterInvalid";
 
 /** Structured fields carried by every {@link ZipError}. */
 export interface ZipErrorDetails {
@@ -47,25 +38,14 @@ export interface ZipErrorDetails {
   readonly cause?: unknown;
 }
 
-/** The key of the brand every `@pt/*` error carries (ARCHITECTURE.md, "Errors"): its value is the layer. */
-const PT_ERROR: unique symbol = Symbol.for("pt.error");
-
-/** Base class of every error the zip layer throws. Messages start with `zip:`. */
-export class ZipError extends Error {
-  /** The `@pt/*` error brand (`Symbol.for("pt.error")` → `"zip"`), what `isPtError` checks. */
-  declare readonly [PT_ERROR]: "zip";
-  static {
-    Object.defineProperty(ZipError.prototype, PT_ERROR, { value: "zip" });
-  }
-  readonly code: ZipErrorCode;
-  readonly record: string | undefined;
-  readonly offset: number | undefined;
-  constructor(code: ZipErrorCode, message: string, details: ZipErrorDetails = {}) {
-    super(`zip: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = new.target.name;
-    this.code = code;
-    this.record = details.record;
-    this.offset = details.offset;
+/**
+ * Base class of every error `@pt/zip-format` throws. Messages start with `zip:`. `Code` is the
+ * container layer's {@link ZipErrorCode} here; the torch level (`ZipTorchError`) extends this class
+ * with codes of its own.
+ */
+export class ZipError<Code extends string = ZipErrorCode> extends PtError<"zip", Code> {
+  constructor(code: Code, message: string, details: ZipErrorDetails = {}) {
+    super("zip", code, message, details);
   }
 }
 
@@ -82,7 +62,9 @@ export class ZipNotFoundError extends ZipError {}
 /** The writer was misused (bad name, size mismatch, write after finish, duplicate record). */
 export class ZipWriterError extends ZipError {}
 
-/** Type guard: `e` is a {@link ZipError}, optionally with the given code. */
-export function isZipError(e: unknown, code?: ZipErrorCode): e is ZipError {
-  return e instanceof ZipError && (code === undefined || e.code === code);
-}
+/**
+ * Type guard: `e` is a {@link ZipError} of either level (container or torch), optionally with the
+ * given container code (torch-level codes: `isZipTorchError`).
+ */
+export const isZipError: (e: unknown, code?: ZipErrorCode) => e is ZipError<string> =
+  errorGuard<ZipError<string>>(ZipError);

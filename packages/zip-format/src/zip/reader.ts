@@ -208,7 +208,7 @@ function u64(b: Uint8Array, i: number, what: string, at: number): number {
   const lo = u32(b, i);
   const hi = u32(b, i + 4);
   if (hi >= 0x200000)
-    throw new ZipFormatError("ZIP64_INVALID", `${what} ${hi}·2^32+${lo} at offset ${at} exceeds 2^53`, {
+    throw new ZipFormatError("Zip64Invalid", `${what} ${hi}·2^32+${lo} at offset ${at} exceeds 2^53`, {
       offset: at,
     });
   return hi * 0x100000000 + lo;
@@ -259,7 +259,7 @@ interface Parsed {
 function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">>): Op<Parsed> {
   if (size < 22)
     throw new ZipFormatError(
-      "EOCD_NOT_FOUND",
+      "EocdNotFound",
       `no end of central directory record: file is ${size} bytes (< 22)`,
       { offset: 0 },
     );
@@ -281,13 +281,13 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
   }
   if (found.length === 0)
     throw new ZipFormatError(
-      "EOCD_NOT_FOUND",
+      "EocdNotFound",
       `no end of central directory record in the last ${tailLen} bytes of a ${size}-byte file`,
       { offset: tailStart },
     );
   if (found.length > 1) {
     throw new ZipFormatError(
-      "EOCD_AMBIGUOUS",
+      "EocdAmbiguous",
       `${found.length} end records end at the end of the file (at offsets ${found.map((f) => f + tailStart).join(", ")}): an archive hidden in the comment is refused`,
       { offset: (found[1] as number) + tailStart },
     );
@@ -311,25 +311,25 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     const totalDisks = u32(tail, e - 4);
     if (z64Disk !== 0 || totalDisks > 1)
       throw new ZipUnsupportedError(
-        "MULTI_DISK",
+        "MultiDisk",
         `multi-disk archive (zip64 locator: disk ${z64Disk}, ${totalDisks} disks)`,
         { offset: locAt },
       );
     if (z64Offset + 56 > locAt)
       throw new ZipFormatError(
-        "ZIP64_INVALID",
+        "Zip64Invalid",
         `zip64 end record at ${z64Offset} does not fit before its locator at ${locAt}`,
         { offset: locAt },
       );
     const z = yield { offset: z64Offset, length: locAt - z64Offset };
     if (u32(z, 0) !== SIG_ZIP64_EOCD)
-      throw new ZipFormatError("ZIP64_INVALID", `no zip64 end record signature at offset ${z64Offset}`, {
+      throw new ZipFormatError("Zip64Invalid", `no zip64 end record signature at offset ${z64Offset}`, {
         offset: z64Offset,
       });
     const recSize = u64(z, 4, "zip64 end record size", z64Offset + 4);
     if (recSize < 44 || z64Offset + 12 + recSize !== locAt) {
       throw new ZipFormatError(
-        "ZIP64_INVALID",
+        "Zip64Invalid",
         `zip64 end record at ${z64Offset} declares ${recSize} bytes but its locator is at ${locAt}`,
         { offset: z64Offset },
       );
@@ -342,7 +342,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     const zCdOffset = u64(z, 48, "zip64 central directory offset", z64Offset + 48);
     if (zDisk !== 0 || zCdDisk !== 0)
       throw new ZipUnsupportedError(
-        "MULTI_DISK",
+        "MultiDisk",
         `multi-disk archive (zip64 end record: disk ${zDisk}, central directory disk ${zCdDisk})`,
         { offset: z64Offset },
       );
@@ -354,7 +354,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
       !agree(cdOffset, U32, zCdOffset)
     ) {
       throw new ZipFormatError(
-        "EOCD_INCONSISTENT",
+        "EocdInconsistent",
         `end record (${entries} entries, central directory ${cdSize} bytes at ${cdOffset}) disagrees with the zip64 end record (${zEntries} entries, ${zCdSize} bytes at ${zCdOffset})`,
         { offset: eocdOffset },
       );
@@ -366,42 +366,42 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     endStart = z64Offset;
   } else if (disk !== 0 || cdDisk !== 0) {
     throw new ZipUnsupportedError(
-      "MULTI_DISK",
+      "MultiDisk",
       `multi-disk archive (disk ${disk}, central directory disk ${cdDisk})`,
       { offset: eocdOffset },
     );
   }
   if (diskEntries !== entries)
     throw new ZipUnsupportedError(
-      "MULTI_DISK",
+      "MultiDisk",
       `multi-disk archive (${diskEntries} of ${entries} entries on this disk)`,
       { offset: eocdOffset },
     );
   if (cdOffset + cdSize !== endStart) {
     throw new ZipFormatError(
-      "CENTRAL_DIRECTORY_OUT_OF_BOUNDS",
+      "CentralDirectoryOutOfBounds",
       `central directory of ${cdSize} bytes at offset ${cdOffset} does not end where the end records start (${endStart})`,
       { offset: cdOffset },
     );
   }
   if (entries > o.maxEntries)
-    throw new ZipLimitError("LIMIT_EXCEEDED", `${entries} entries exceed maxEntries ${o.maxEntries}`, {
+    throw new ZipLimitError("LimitExceeded", `${entries} entries exceed maxEntries ${o.maxEntries}`, {
       offset: eocdOffset,
     });
   if (cdSize > o.maxCentralDirectorySize)
     throw new ZipLimitError(
-      "LIMIT_EXCEEDED",
+      "LimitExceeded",
       `central directory of ${cdSize} bytes exceeds maxCentralDirectorySize ${o.maxCentralDirectorySize}`,
       { offset: cdOffset },
     );
   if (entries * 46 > cdSize)
     throw new ZipFormatError(
-      "CENTRAL_DIRECTORY_INVALID",
+      "CentralDirectoryInvalid",
       `${entries} entries cannot fit in a ${cdSize}-byte central directory`,
       { offset: cdOffset },
     );
   if (entries === 0)
-    throw new ZipFormatError("EMPTY_ARCHIVE", "archive has no entries", { offset: eocdOffset });
+    throw new ZipFormatError("EmptyArchive", "archive has no entries", { offset: eocdOffset });
 
   const cd = yield { offset: cdOffset, length: cdSize };
   const { list, records, prefix, ordered } = parseCentral(
@@ -421,7 +421,7 @@ function* parseArchive(size: number, o: Required<Omit<ZipReaderOptions, "crc32">
     const minEnd = a.localHeaderOffset + 30 + a.nameLength + a.compressedSize;
     if (next && minEnd > next.localHeaderOffset) {
       throw new ZipFormatError(
-        "OVERLAPPING_ENTRIES",
+        "OverlappingEntries",
         `entries ${a.fullName} (local header at ${a.localHeaderOffset}, ${a.compressedSize} bytes) and ${next.fullName} (at ${next.localHeaderOffset}) overlap`,
         { record: next.fullName, offset: next.localHeaderOffset },
       );
@@ -463,7 +463,7 @@ function parseCentral(
     const at = cdOffset + p;
     if (p + 46 > cdSize || u32(cd, p) !== SIG_CENTRAL)
       throw new ZipFormatError(
-        "CENTRAL_DIRECTORY_INVALID",
+        "CentralDirectoryInvalid",
         `central directory entry ${i} at offset ${at}: no signature`,
         { offset: at },
       );
@@ -479,7 +479,7 @@ function parseCentral(
     const varEnd = p + 46 + nameLen + extraLen + commentLen;
     if (varEnd > cdSize)
       throw new ZipFormatError(
-        "CENTRAL_DIRECTORY_INVALID",
+        "CentralDirectoryInvalid",
         `central directory entry ${i} at offset ${at} runs past the central directory end (${cdOffset + cdSize})`,
         { offset: at },
       );
@@ -509,7 +509,7 @@ function parseCentral(
         name = fullName;
       } else if (slash < 0) {
         throw new ZipFormatError(
-          "NO_PREFIX",
+          "NoPrefix",
           `first entry ${JSON.stringify(fullName)} is not in a folder: no archive prefix`,
           {
             record: fullName,
@@ -543,7 +543,7 @@ function parseCentral(
             (diskStart === U16 ? 4 : 0);
           if (len < need)
             throw new ZipFormatError(
-              "ZIP64_INVALID",
+              "Zip64Invalid",
               `entry ${fullName ?? under + name}: zip64 extra field of ${len} bytes, ${need} needed`,
               { record: fullName ?? under + name, offset: at },
             );
@@ -567,7 +567,7 @@ function parseCentral(
       }
       if (!done && !(diskStart === U16 && csize !== U32 && usize !== U32 && lho !== U32)) {
         throw new ZipFormatError(
-          "ZIP64_INVALID",
+          "Zip64Invalid",
           `entry ${fullName ?? under + name}: 32-bit fields are 0xFFFFFFFF but no zip64 extra field follows`,
           { record: fullName ?? under + name, offset: at },
         );
@@ -575,7 +575,7 @@ function parseCentral(
     }
     if (diskNo !== 0)
       throw new ZipUnsupportedError(
-        "MULTI_DISK",
+        "MultiDisk",
         `entry ${fullName ?? under + name} starts on disk ${diskNo}`,
         {
           record: fullName ?? under + name,
@@ -584,25 +584,25 @@ function parseCentral(
       );
     if (flags & 0x41 && !allowEncrypted)
       throw new ZipUnsupportedError(
-        "ENCRYPTED",
+        "Encrypted",
         `entry ${fullName ?? under + name} is encrypted (flags 0x${flags.toString(16)})`,
         { record: fullName ?? under + name, offset: at },
       );
     if (method !== 0 && method !== 8)
       throw new ZipUnsupportedError(
-        "UNSUPPORTED_METHOD",
+        "UnsupportedMethod",
         `entry ${fullName ?? under + name} uses compression method ${method} (only 0 stored and 8 deflated are supported)`,
         { record: fullName ?? under + name, offset: at },
       );
     if (method === 0 && csize !== usize)
       throw new ZipFormatError(
-        "CENTRAL_DIRECTORY_INVALID",
+        "CentralDirectoryInvalid",
         `stored entry ${fullName ?? under + name} has compressed size ${csize} != size ${usize}`,
         { record: fullName ?? under + name, offset: at },
       );
     if (lho + 30 + nameLen + csize > cdOffset) {
       throw new ZipFormatError(
-        "ENTRY_OUT_OF_BOUNDS",
+        "EntryOutOfBounds",
         `entry ${fullName ?? under + name}: local header at ${lho} + ${30 + nameLen} + ${csize} data bytes runs past the central directory at ${cdOffset}`,
         { record: fullName ?? under + name, offset: lho },
       );
@@ -610,7 +610,7 @@ function parseCentral(
     const isDir = name.endsWith("/") || (inPrefix && name === "");
     if (inPrefix && !isDir ? records.has(name) : others.has(fullName ?? under + name))
       throw new ZipFormatError(
-        "DUPLICATE_NAME",
+        "DuplicateName",
         `entry name ${fullName ?? under + name} appears twice in the central directory`,
         { record: fullName ?? under + name, offset: at },
       );
@@ -630,7 +630,7 @@ function parseCentral(
   }
   if (p !== cdSize)
     throw new ZipFormatError(
-      "CENTRAL_DIRECTORY_INVALID",
+      "CentralDirectoryInvalid",
       `central directory has ${cdSize - p} trailing bytes after ${entries} entries`,
       { offset: cdOffset + p },
     );
@@ -646,7 +646,7 @@ function* resolveLocal(en: ZipEntry): Op<number> {
 
 /** {@link resolveLocal} without a generator, for sources with `readSync` (hot when loading many records). */
 function resolveLocalSync(en: ZipEntry, src: ByteSource): number {
-  if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  if (!src.readSync) throw new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
   if (en._dataOffset !== undefined) return en._dataOffset;
   if (src instanceof BufferSource) {
     // in memory: checked where it lies, without a view object per header
@@ -661,7 +661,7 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
   const n = en.nameLength;
   if (u32(h, base) !== SIG_LOCAL)
     throw new ZipFormatError(
-      "LOCAL_HEADER_MISMATCH",
+      "LocalHeaderMismatch",
       `entry ${en.fullName}: no local header signature at offset ${en.localHeaderOffset}`,
       localWhere(en),
     );
@@ -671,27 +671,27 @@ function checkLocal(en: ZipEntry, h: Uint8Array, base = 0): number {
   const extraLen = u16(h, base + 28);
   if (nameLen !== n || !sameBytes(h, base + 30, en._nameSource, en._nameAt, n)) {
     throw new ZipFormatError(
-      "LOCAL_HEADER_MISMATCH",
+      "LocalHeaderMismatch",
       `entry ${en.fullName}: local header at ${en.localHeaderOffset} names a different file (${nameLen}-byte name)`,
       localWhere(en),
     );
   }
   if (method !== en.method)
     throw new ZipFormatError(
-      "LOCAL_HEADER_MISMATCH",
+      "LocalHeaderMismatch",
       `entry ${en.fullName}: local header method ${method} != central directory method ${en.method}`,
       localWhere(en),
     );
   if ((flags | en.flags) & 0x41)
     throw new ZipUnsupportedError(
-      "ENCRYPTED",
+      "Encrypted",
       `entry ${en.fullName}: ${flags & 0x41 ? "local header" : "central directory"} marks it encrypted (flags 0x${(flags & 0x41 ? flags : en.flags).toString(16)})`,
       localWhere(en),
     );
   const dataOffset = en.localHeaderOffset + 30 + n + extraLen;
   if (dataOffset + en.compressedSize > en._limit) {
     throw new ZipFormatError(
-      "OVERLAPPING_ENTRIES",
+      "OverlappingEntries",
       `entry ${en.fullName}: data at ${dataOffset} + ${en.compressedSize} bytes runs past ${en._limit} (the next entry or the central directory)`,
       { record: en.fullName, offset: dataOffset },
     );
@@ -720,7 +720,7 @@ function localWhere(en: ZipEntry): { record: string; offset: number } {
 
 /** One synchronous read, checked as `runSync` checks each of its reads (no closure: hot per record). */
 function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8Array {
-  if (!src.readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  if (!src.readSync) throw new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
   checkRange(offset, length, src.byteLength);
   let b: Uint8Array;
   try {
@@ -733,7 +733,7 @@ function readSyncChecked(src: ByteSource, offset: number, length: number): Uint8
 
 function runSync<T>(op: Op<T>, src: ByteSource): T {
   const readSync = src.readSync?.bind(src);
-  if (!readSync) throw new ZipFormatError("SYNC_UNSUPPORTED", "the byte source has no readSync");
+  if (!readSync) throw new ZipFormatError("SyncUnsupported", "the byte source has no readSync");
   let r = op.next();
   while (!r.done) {
     const { offset, length } = r.value;
@@ -772,7 +772,7 @@ function checkedRead(fn: () => Uint8Array, offset: number, length: number, size:
 function checkRange(offset: number, length: number, size: number): void {
   if (offset < 0 || length < 0 || offset + length > size) {
     throw new ZipFormatError(
-      "ENTRY_OUT_OF_BOUNDS",
+      "EntryOutOfBounds",
       `read of ${length} bytes at offset ${offset} is outside the ${size}-byte file`,
       { offset },
     );
@@ -781,7 +781,7 @@ function checkRange(offset: number, length: number, size: number): void {
 
 function readFailed(e: unknown, offset: number, length: number): ZipFormatError {
   return new ZipFormatError(
-    "ENTRY_OUT_OF_BOUNDS",
+    "EntryOutOfBounds",
     `read of ${length} bytes at offset ${offset} failed: ${(e as Error).message}`,
     { offset, cause: e },
   );
@@ -790,7 +790,7 @@ function readFailed(e: unknown, offset: number, length: number): ZipFormatError 
 function checkLength(b: Uint8Array, offset: number, length: number): Uint8Array {
   if (b.length !== length)
     throw new ZipFormatError(
-      "ENTRY_OUT_OF_BOUNDS",
+      "EntryOutOfBounds",
       `read of ${length} bytes at offset ${offset} returned ${b.length}`,
       { offset },
     );
@@ -875,7 +875,7 @@ export class ZipReader {
     const e = this.records.get(name);
     if (!e)
       throw new ZipNotFoundError(
-        "RECORD_NOT_FOUND",
+        "RecordNotFound",
         `no record ${JSON.stringify(name)} under prefix ${this.prefix}/`,
         { record: name },
       );
@@ -900,7 +900,7 @@ export class ZipReader {
     const e = this.entry(name);
     if (e.method !== 0)
       throw new ZipUnsupportedError(
-        "NOT_STORED",
+        "NotStored",
         `record ${name} is compressed (method ${e.method}): it has no byte range`,
         { record: name, offset: e.localHeaderOffset },
       );
@@ -962,7 +962,7 @@ export class ZipReader {
     const where = { record: e.name, offset: e.localHeaderOffset };
     if (e.uncompressedSize > this.opts.maxInflatedSize) {
       throw new ZipLimitError(
-        "INFLATE_LIMIT",
+        "InflateLimit",
         `record ${e.name} inflates to ${e.uncompressedSize} bytes, over maxInflatedSize ${this.opts.maxInflatedSize}`,
         where,
       );
@@ -972,7 +972,7 @@ export class ZipReader {
       e.uncompressedSize > 4096
     ) {
       throw new ZipLimitError(
-        "INFLATE_LIMIT",
+        "InflateLimit",
         `record ${e.name}: ${e.compressedSize} bytes inflating to ${e.uncompressedSize} exceed the ratio limit ${this.opts.maxCompressionRatio}`,
         where,
       );
@@ -985,7 +985,7 @@ export class ZipReader {
       const c = this.crcFn(data);
       if (c !== e.crc32) {
         throw new ZipIntegrityError(
-          "CRC_MISMATCH",
+          "CrcMismatch",
           `record ${e.name}: CRC-32 0x${c.toString(16).padStart(8, "0")} != 0x${e.crc32.toString(16).padStart(8, "0")} stored`,
           { record: e.name, offset: e._dataOffset ?? e.localHeaderOffset },
         );
@@ -1026,20 +1026,20 @@ function inflateBounded(raw: Uint8Array, e: ZipEntry): Uint8Array {
   } catch (err) {
     if (err instanceof ZipError) throw err;
     throw new ZipIntegrityError(
-      "INFLATE_FAILED",
+      "InflateFailed",
       `record ${e.name}: invalid deflate data (${(err as Error).message})`,
       { ...where, cause: err },
     );
   }
   if (over)
     throw new ZipIntegrityError(
-      "SIZE_MISMATCH",
+      "SizeMismatch",
       `record ${e.name} inflates to more than its declared ${want} bytes`,
       where,
     );
   if (!ended || got !== want)
     throw new ZipIntegrityError(
-      "SIZE_MISMATCH",
+      "SizeMismatch",
       `record ${e.name} inflated to ${got} bytes, ${want} declared`,
       where,
     );

@@ -73,7 +73,7 @@ export class ZipWriter {
     const prefix = options.prefix ?? "archive";
     if (prefix.length === 0 || prefix.includes("/")) {
       throw new ZipWriterError(
-        "WRITER_INVALID",
+        "WriterInvalid",
         `invalid archive prefix ${JSON.stringify(prefix)} (must be non-empty, without "/")`,
       );
     }
@@ -84,7 +84,7 @@ export class ZipWriter {
     const alignment = options.alignment ?? FIELD_ALIGNMENT;
     if (!Number.isSafeInteger(alignment) || alignment < 1 || alignment > 1 << 30)
       throw new ZipWriterError(
-        "WRITER_INVALID",
+        "WriterInvalid",
         `invalid alignment ${String(alignment)} (a positive integer)`,
       );
     this.alignment = alignment;
@@ -135,29 +135,29 @@ export class ZipWriter {
   ): Promise<void> {
     const computeCrc = options?.computeCrc ?? this.computeCrc;
     if (this.finished)
-      throw new ZipWriterError("WRITER_STATE", `cannot write record ${name}: the archive is finished`, {
+      throw new ZipWriterError("WriterState", `cannot write record ${name}: the archive is finished`, {
         record: name,
       });
     if (this.busy)
       throw new ZipWriterError(
-        "WRITER_STATE",
+        "WriterState",
         `cannot write record ${name}: another record is being written`,
         { record: name },
       );
     if (this.names.has(name))
-      throw new ZipWriterError("WRITER_INVALID", `record ${name} written twice`, { record: name });
-    if (name.length === 0) throw new ZipWriterError("WRITER_INVALID", "empty record name");
+      throw new ZipWriterError("WriterInvalid", `record ${name} written twice`, { record: name });
+    if (name.length === 0) throw new ZipWriterError("WriterInvalid", "empty record name");
     const declared = data instanceof Uint8Array ? data.length : size;
     if (declared === undefined || !Number.isSafeInteger(declared) || declared < 0) {
       throw new ZipWriterError(
-        "WRITER_INVALID",
+        "WriterInvalid",
         `record ${name}: a non-negative integer size is required with chunked data (got ${String(size)})`,
         { record: name },
       );
     }
     if (data instanceof Uint8Array && size !== undefined && size !== data.length) {
       throw new ZipWriterError(
-        "WRITER_INVALID",
+        "WriterInvalid",
         `record ${name}: size ${size} given for ${data.length} bytes`,
         { record: name },
       );
@@ -165,7 +165,7 @@ export class ZipWriter {
     const fullName = `${this.prefix}/${name}`;
     const nameBytes = utf8Bytes(fullName);
     if (nameBytes.length > 0xffff)
-      throw new ZipWriterError("WRITER_INVALID", `record name is ${nameBytes.length} bytes (max 65535)`, {
+      throw new ZipWriterError("WriterInvalid", `record name is ${nameBytes.length} bytes (max 65535)`, {
         record: name,
       });
     this.busy = true;
@@ -196,7 +196,7 @@ export class ZipWriter {
       const take = async (chunk: Uint8Array): Promise<void> => {
         if (written + chunk.length > declared) {
           throw new ZipWriterError(
-            "WRITER_INVALID",
+            "WriterInvalid",
             `record ${name}: chunks exceed the declared size ${declared}`,
             { record: name, offset: this.cursor },
           );
@@ -229,7 +229,7 @@ export class ZipWriter {
       else for (const c of data) await take(c);
       if (written !== declared) {
         throw new ZipWriterError(
-          "WRITER_INVALID",
+          "WriterInvalid",
           `record ${name}: got ${written} bytes, ${declared} declared`,
           { record: name, offset: this.cursor },
         );
@@ -261,8 +261,8 @@ export class ZipWriter {
 
   /** Write the central directory and end records, then close the sink. */
   async finish(): Promise<void> {
-    if (this.finished) throw new ZipWriterError("WRITER_STATE", "finish called twice");
-    if (this.busy) throw new ZipWriterError("WRITER_STATE", "finish called while a record is being written");
+    if (this.finished) throw new ZipWriterError("WriterState", "finish called twice");
+    if (this.busy) throw new ZipWriterError("WriterState", "finish called while a record is being written");
     this.finished = true;
     const cdOffset = this.cursor;
     let cdSize = 0;
