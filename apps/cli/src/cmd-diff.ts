@@ -5,6 +5,7 @@ import {
   bfloat16ArrayToFloat32,
   type DType,
   halfArrayToFloat32,
+  isFloat8Encoding,
   type TypedArray,
   typedView,
 } from "@pt/storage";
@@ -46,9 +47,9 @@ const STEP = 1 << 20;
  * decoded, int64 through Number, bool as 0/1).
  */
 function lanesToNumbers(src: TypedArray, dtype: DType, out: Float64Array, tmp: Float32Array): void {
-  const name = dtype.name;
-  if (name === "float16" || name === "complex32" || name === "bfloat16") {
-    const f = (name === "bfloat16" ? bfloat16ArrayToFloat32 : halfArrayToFloat32)(
+  const enc = dtype.element;
+  if (enc === "half-bits" || enc === "complex-half" || enc === "bfloat16-bits") {
+    const f = (enc === "bfloat16-bits" ? bfloat16ArrayToFloat32 : halfArrayToFloat32)(
       src as Uint16Array,
       tmp.subarray(0, src.length),
     );
@@ -69,7 +70,7 @@ function lanesToNumbers(src: TypedArray, dtype: DType, out: Float64Array, tmp: F
  * tensor is made).
  */
 export function compareValues(a: Tensor, b: Tensor, atol: number): { maxAbsDiff: number; differing: number } {
-  if (a.dtype.name.startsWith("float8")) {
+  if (isFloat8Encoding(a.dtype.element)) {
     // rare: compare through float64 copies
     const x = a.toFloat64Array();
     const y = b.toFloat64Array();
@@ -194,7 +195,7 @@ function sig(t: Tensor): string {
 
 /** The tensor's bytes when it is contiguous (a view of its loaded storage), else null. */
 function contiguousBytes(t: Tensor): Uint8Array | null {
-  if (!t.isContiguous() || t.dtype.name === "quint4x2" || t.dtype.name === "quint2x4") return null;
+  if (!t.isContiguous() || t.dtype.valuesPerItem !== 1) return null;
   const size = t.dtype.itemSize;
   return t.storage.bytes.subarray(t.storageOffset * size, (t.storageOffset + t.numel) * size);
 }
@@ -222,12 +223,12 @@ function float32Text(x: number): string {
 /** A difference printed to the precision of the dtype it came from (no `0.5000000298023224` for float32). */
 export function formatDiff(x: number, t: Tensor): string {
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : "inf";
-  const name = t.dtype.name;
-  if (name === "float64" || name === "complex128") return String(x);
-  if (name === "float32" || name === "complex64") return float32Text(x);
-  if (name === "float16" || name === "complex32") return String(Number(x.toPrecision(4)));
-  if (name === "bfloat16") return String(Number(x.toPrecision(3)));
-  if (name.startsWith("float8")) return String(Number(x.toPrecision(2)));
+  // the digits the element's format holds (by the dtype table's encoding and typed array)
+  const { element, arrayKind } = t.dtype;
+  if (element === "half-bits" || element === "complex-half") return String(Number(x.toPrecision(4)));
+  if (element === "bfloat16-bits") return String(Number(x.toPrecision(3)));
+  if (isFloat8Encoding(element)) return String(Number(x.toPrecision(2)));
+  if (arrayKind === "Float32Array" && (t.dtype.isFloatingPoint || t.dtype.isComplex)) return float32Text(x);
   return String(x);
 }
 
@@ -264,6 +265,16 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
         differing: number;
         numel: number;
       }> = [];
+      const differs = (path: string, r: { maxAbsDiff: number; differing: number }, x: Tensor): void => {
+        if (r.differing > 0)
+          values.push({
+            path,
+            max_abs_diff: r.maxAbsDiff,
+            text: formatDiff(r.maxAbsDiff, x),
+            differing: r.differing,
+            numel: x.numel,
+          });
+      };
       const common = [...ta.keys()].filter((k) => tb.has(k));
       let total = 0;
       for (const k of common) {
@@ -295,7 +306,7 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
             y.storage === ry &&
             x.isContiguous() &&
             y.isContiguous() &&
-            !x.dtype.name.startsWith("float8") &&
+            !isFloat8Encoding(x.dtype.element) &&
             !x.dtype.isQuantized
           ) {
             // straight from the files, a step at a time (no storage is loaded)
@@ -314,14 +325,7 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
                 bar.update(done);
               },
             );
-            if (r.differing > 0)
-              values.push({
-                path: k,
-                max_abs_diff: r.maxAbsDiff,
-                text: formatDiff(r.maxAbsDiff, x),
-                differing: r.differing,
-                numel: x.numel,
-              });
+            differs(k, r, x);
             continue;
           }
           const hadX = rx.isLoaded;
@@ -329,15 +333,7 @@ export async function diffCommand(argv: readonly string[], io: Io): Promise<numb
           await x.storage.load();
           await y.storage.load();
           if (sameBytes(x, y) !== true) {
-            const r = compareValues(x, y, atol);
-            if (r.differing > 0)
-              values.push({
-                path: k,
-                max_abs_diff: r.maxAbsDiff,
-                text: formatDiff(r.maxAbsDiff, x),
-                differing: r.differing,
-                numel: x.numel,
-              });
+            differs(k, compareValues(x, y, atol), x);
           }
           // storage by storage: what was read for this pair is released now
           if (!hadX) rx.unload();

@@ -10,12 +10,9 @@ import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr
 import {
   BlobSource,
   type ByteSource,
-  bfloat16ArrayToFloat32,
   type DType,
-  type Float8Format,
-  float8ArrayToFloat32,
   HttpSource,
-  halfArrayToFloat32,
+  numberView,
   Storage,
   StorageRangeError,
 } from "@pt/storage";
@@ -406,57 +403,11 @@ function docOf(id: number): Doc {
   return d;
 }
 
-const F8: Record<string, Float8Format> = {
-  float8_e4m3fn: "e4m3fn",
-  float8_e5m2: "e5m2",
-  float8_e4m3fnuz: "e4m3fnuz",
-  float8_e5m2fnuz: "e5m2fnuz",
-  float8_e8m0fnu: "e8m0fnu",
-};
-
-/** Numbers from little-endian element bytes of `dt`. */
+/** Numbers from little-endian element bytes of `dt` (the dtype table's element encoding decides how). */
 function decode(raw: Uint8Array, dt: DType): ArrayLike<number> {
-  const b = raw.byteOffset % 8 === 0 ? raw : raw.slice();
-  const { buffer, byteOffset } = b;
-  const n = b.byteLength / dt.itemSize;
-  switch (dt.name) {
-    case "float32":
-      return new Float32Array(buffer, byteOffset, n);
-    case "float64":
-      return new Float64Array(buffer, byteOffset, n);
-    case "float16":
-      return halfArrayToFloat32(new Uint16Array(buffer, byteOffset, n));
-    case "bfloat16":
-      return bfloat16ArrayToFloat32(new Uint16Array(buffer, byteOffset, n));
-    case "int32":
-      return new Int32Array(buffer, byteOffset, n);
-    case "int16":
-      return new Int16Array(buffer, byteOffset, n);
-    case "int8":
-      return new Int8Array(buffer, byteOffset, n);
-    case "uint8":
-    case "bool":
-      return new Uint8Array(buffer, byteOffset, n);
-    case "uint16":
-      return new Uint16Array(buffer, byteOffset, n);
-    case "uint32":
-      return new Uint32Array(buffer, byteOffset, n);
-    case "int64":
-    case "uint64": {
-      const a =
-        dt.name === "int64"
-          ? new BigInt64Array(buffer, byteOffset, n)
-          : new BigUint64Array(buffer, byteOffset, n);
-      const o = new Float64Array(n);
-      for (let i = 0; i < n; i++) o[i] = Number(a[i]);
-      return o;
-    }
-    default: {
-      const f8 = F8[dt.name];
-      if (f8) return float8ArrayToFloat32(new Uint8Array(buffer, byteOffset, n), f8);
-      throw new Error(`statistics are not computed for ${dt.name} tensors`);
-    }
-  }
+  const v = numberView(raw, dt);
+  if (v === null) throw new Error(`statistics are not computed for ${dt.name} tensors`);
+  return v;
 }
 
 /** Where a zip storage's bytes lie in the file, when they can be streamed straight from the source. */

@@ -3,7 +3,7 @@
  * (`torch.save(obj, f, _use_new_zipfile_serialization=False)`).
  */
 import { dumps, Pickler, PyStr, type Reduction, tuple } from "@pt/pickle";
-import type { ByteSink, DType, Storage } from "@pt/storage";
+import { type ByteSink, concatBytes, type DType, type Storage } from "@pt/storage";
 import { flavorGlobalRenamer, installTorchPickleProtocols, savedStorage, torchReducers } from "@pt/tensor";
 import { MAGIC_NUMBER, PROTOCOL_VERSION } from "./detect.js";
 import { LegacySaveError } from "./errors.js";
@@ -309,13 +309,5 @@ export function saveLegacySync(value: unknown, options: LegacySaveOptions = {}):
     parts.push(header(recordCount(r)));
     parts.push(r.storage.bytes);
   }
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -11,8 +11,8 @@ import {
   pickLimits,
   Unpickler,
 } from "@pt/pickle";
-import { dtypes as allDtypes, type ByteSource, mapReadFailures, type Op, Storage } from "@pt/storage";
-import { StorageClassRef, Tensor, TorchClassRef } from "@pt/tensor";
+import { type ByteSource, mapReadFailures, type Op, Storage } from "@pt/storage";
+import { StorageClassRef, Tensor, torchTensorTypes } from "@pt/tensor";
 import {
   LegacyFormatError,
   LegacyLimitError,
@@ -252,17 +252,6 @@ export function* tarMembers(total: number): Op<TarMember[]> {
   return members;
 }
 
-const tensorTypes = (() => {
-  const r = new GlobalRegistry();
-  for (const d of Object.values(allDtypes)) {
-    if (!d.tensorTypeName) continue;
-    const name = d.tensorTypeName.slice("torch.".length);
-    r.register("torch", name, new TorchClassRef("torch", name));
-    r.register("torch.cuda", name, new TorchClassRef("torch.cuda", name));
-  }
-  return r;
-})();
-
 function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions): Op<TarLoadResult> {
   const total = bs.byteLength;
   const members = yield* tarMembers(total);
@@ -291,7 +280,7 @@ function* tarParser(src: LegacySource, bs: ByteSource, options: TarLoadOptions):
   const encoding = options.encoding ?? "utf-8";
   const limits = pickLimits(options.limits);
   const maxStorages = options.limits?.maxStorages ?? 1_000_000;
-  const registry = registryFor(tensorTypes.merge(options.globals ?? new GlobalRegistry()));
+  const registry = registryFor(torchTensorTypes().merge(options.globals ?? new GlobalRegistry()));
   const baseOpts = (): LoadOptions => {
     const o: { -readonly [K in keyof LoadOptions]: LoadOptions[K] } = {
       encoding,

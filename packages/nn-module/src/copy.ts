@@ -40,7 +40,7 @@ function convert(v: Scalar, src: Tensor, dst: Tensor): Scalar {
     return dst.dtype.isFloatingPoint || dst.dtype.isComplex ? Number(v) : Number(BigInt.asIntN(64, v));
   }
   if (src.dtype.isFloatingPoint && !dst.dtype.isFloatingPoint && !dst.dtype.isComplex) {
-    if (dst.dtype.name === "bool") return v;
+    if (dst.dtype.kind === "bool") return v;
     const x = v as number;
     return Number.isFinite(x) ? Math.trunc(x) : 0;
   }
@@ -61,13 +61,7 @@ export function copyInto(dst: Tensor, src: Tensor): void {
   }
   const n = dst.numel;
   if (n === 0) return;
-  if (
-    dst.dtype === src.dtype &&
-    dst.isContiguous() &&
-    src.isContiguous() &&
-    dst.dtype.name !== "quint4x2" &&
-    dst.dtype.name !== "quint2x4"
-  ) {
+  if (dst.dtype === src.dtype && dst.isContiguous() && src.isContiguous() && dst.dtype.valuesPerItem === 1) {
     const size = dst.dtype.itemSize;
     const from = src.storage.bytes.subarray(src.storageOffset * size, (src.storageOffset + n) * size);
     // copy first: src and dst may overlap (same storage)

@@ -441,6 +441,12 @@ export class Unpickler {
     throw new InvalidValueError(`BUILD on a value that takes no state (${describe(inst)})`, fields);
   }
 
+  /**
+   * The interpreter loop. It is long on purpose: one function holding the stack, the memo and
+   * `pos` in locals, with the hot opcodes inline in one `switch` (the rare ones in `cold`), is what
+   * keeps loading fast; splitting it into a method per opcode costs a call and a field load per
+   * opcode. Keep new opcodes' work in helpers, and their cases short.
+   */
   private run(start: number): { value: unknown; end: number } {
     const data = this.data;
     const view = this.view;

@@ -1,4 +1,4 @@
-import type { ByteSink } from "@pt/storage";
+import { type ByteSink, concatBytes } from "@pt/storage";
 import { QuantizedTensor, Tensor } from "@pt/tensor";
 import { safetensorsCode } from "./dtypes.js";
 import { SafetensorsError } from "./errors.js";
@@ -180,22 +180,14 @@ export async function saveSafetensors(
   options: Omit<WriteSafetensorsOptions, "onProgress"> = {},
 ): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let n = 0;
   await writeSafetensors(
     tensors,
     {
       write(c) {
         parts.push(c.slice());
-        n += c.byteLength;
       },
     },
     options,
   );
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -1,13 +1,24 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { BufferSource, type ByteSource, dtypes, isPtError, ptErrorLayer, Storage } from "@pt/storage";
+import {
+  ALL_DTYPES,
+  BufferSource,
+  type ByteSource,
+  dtypes,
+  isPtError,
+  ptErrorLayer,
+  Storage,
+} from "@pt/storage";
 import { Tensor, tensor } from "@pt/tensor";
 import { describe, expect, it } from "vitest";
 import {
+  dtypeOfCode,
   planSafetensors,
   readSafetensors,
   readSafetensorsHeader,
+  SAFETENSORS_DTYPE_NAMES,
   SafetensorsError,
+  safetensorsCode,
   saveSafetensors,
   writeSafetensors,
 } from "../src/index.js";
@@ -237,5 +248,23 @@ describe("errors", () => {
     expect(ptErrorLayer(e)).toBe("safetensors");
     expect(isPtError(e, { layer: "safetensors", code: (e as SafetensorsError).code })).toBe(true);
     expect((e as Error).message.startsWith("safetensors:")).toBe(true);
+  });
+});
+
+describe("dtype codes come from the dtype table", () => {
+  it("maps every table row with a safetensors code, both ways", () => {
+    const withCode = ALL_DTYPES.filter((d) => d.safetensorsCode !== null);
+    expect(Object.keys(SAFETENSORS_DTYPE_NAMES).sort()).toEqual(
+      withCode.map((d) => d.safetensorsCode).sort(),
+    );
+    for (const d of ALL_DTYPES) {
+      expect(safetensorsCode(d), d.name).toBe(d.safetensorsCode ?? undefined);
+      if (d.safetensorsCode) {
+        expect(SAFETENSORS_DTYPE_NAMES[d.safetensorsCode]).toBe(d.name);
+        expect(dtypeOfCode(d.safetensorsCode)).toBe(d);
+      }
+    }
+    expect(dtypeOfCode("F4")).toBeUndefined();
+    expect(dtypeOfCode("constructor")).toBeUndefined();
   });
 });

@@ -6,7 +6,12 @@
  * one checkpoint each.
  */
 import { BufferSource, type ByteSource } from "@pt/storage";
-import { type DcpMetadata, dcpMetadataRegistry, parseDcpMetadata } from "./dcp/metadata.js";
+import {
+  type DcpMetadata,
+  dcpMetadataRegistry,
+  dcpMetadataSection,
+  parseDcpMetadata,
+} from "./dcp/metadata.js";
 import type { FileTree } from "./dcp/read.js";
 import { SerializationError } from "./errors.js";
 import type { GlobalRegistry, PickleSection } from "./pickle-compat.js";
@@ -132,15 +137,7 @@ async function* partsOf(
     const src = wrap(await input.tree.open(".metadata"));
     try {
       const bytes = await src.read(0, src.byteLength);
-      const section: PickleSection = {
-        name: ".metadata",
-        bytes,
-        start: 0,
-        fileOffset: 0,
-        untilEof: false,
-        role: "unpickled by torch.distributed.checkpoint",
-        loaded: true,
-      };
+      const section = dcpMetadataSection(bytes);
       // the DCP dataclasses are allowed here, as torch.distributed.checkpoint allows them
       const registry = dcpMetadataRegistry();
       yield {

@@ -34,6 +34,39 @@ export interface ByteSource {
 }
 
 /** A ByteSource over bytes already in memory (zero-copy: `read` returns subarrays). */
+/**
+ * Check a read of `length` bytes at `offset` of a source of `byteLength` bytes: both safe
+ * non-negative integers and the end within the source, else a `StorageRangeError` naming the
+ * source (`what`: "buffer", "file at URL", …). Every `ByteSource` here checks its reads with it.
+ */
+export function checkRead(offset: number, length: number, byteLength: number, what: string): void {
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > byteLength
+  ) {
+    throw new StorageRangeError(
+      `read of ${length} bytes at offset ${offset} is outside the ${byteLength}-byte ${what}`,
+      { offset, length, byteLength },
+    );
+  }
+}
+
+/** The bytes of `parts`, one after another, in one new array (what the in-memory savers return). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 export class BufferSource implements ByteSource {
   readonly bytes: Uint8Array;
   constructor(data: Uint8Array | ArrayBuffer) {
@@ -43,18 +76,7 @@ export class BufferSource implements ByteSource {
     return this.bytes.byteLength;
   }
   readSync(offset: number, length: number): Uint8Array {
-    if (
-      !Number.isInteger(offset) ||
-      !Number.isInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.bytes.byteLength
-    ) {
-      throw new StorageRangeError(
-        `read of ${length} bytes at offset ${offset} is outside the ${this.bytes.byteLength}-byte buffer`,
-        { offset, length, byteLength: this.bytes.byteLength },
-      );
-    }
+    checkRead(offset, length, this.bytes.byteLength, "buffer");
     return this.bytes.subarray(offset, offset + length);
   }
   read(offset: number, length: number): Promise<Uint8Array> {
@@ -73,12 +95,7 @@ export class BlobSource implements ByteSource {
     return this.blob.size;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {
-    if (offset < 0 || length < 0 || offset + length > this.blob.size) {
-      throw new StorageRangeError(
-        `read of ${length} bytes at offset ${offset} is outside the ${this.blob.size}-byte blob`,
-        { offset, length, byteLength: this.blob.size },
-      );
-    }
+    checkRead(offset, length, this.blob.size, "blob");
     return new Uint8Array(await this.blob.slice(offset, offset + length).arrayBuffer());
   }
 }

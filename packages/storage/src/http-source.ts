@@ -13,8 +13,8 @@
  *   body of that one response is streamed into memory once (up to `maxDownloadBytes`) and the
  *   source reads from it; `note` says so, and `onNote` is told.
  */
-import type { ByteSource } from "./byte-source.js";
-import { StorageError, StorageRangeError } from "./errors.js";
+import { type ByteSource, checkRead, concatBytes } from "./byte-source.js";
+import { StorageError } from "./errors.js";
 
 /** Why an {@link HttpSource} failed. */
 export type HttpFailure = "status" | "network" | "changed" | "protocol" | "too-large";
@@ -142,13 +142,7 @@ async function readBody(res: Response, limit: number, url: string): Promise<Uint
     n += value.length;
   }
   if (out) return n === out.length ? out : out.subarray(0, n);
-  const all = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return all;
+  return concatBytes(chunks);
 }
 
 /** A lazily read remote file. Make one with {@link HttpSource.open} (or {@link openHttpSource}). */
@@ -443,17 +437,7 @@ export class HttpSource implements ByteSource {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     if (this.closed) throw new HttpSourceError("protocol", `${this.url}: the source is closed`, this.url);
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.byteLength
-    )
-      throw new StorageRangeError(
-        `read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte file at ${this.url}`,
-        { offset, length, byteLength: this.byteLength },
-      );
+    checkRead(offset, length, this.byteLength, `file at ${this.url}`);
     if (length === 0) return new Uint8Array(0);
     if (this.whole) return this.whole.slice(offset, offset + length);
     if (length >= this.o.directThreshold) return this.fetchRange(offset, offset + length);

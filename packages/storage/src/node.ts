@@ -1,6 +1,6 @@
 /** Node-only adapters: a ByteSource over a file. */
 import { closeSync, fstatSync, openSync, read, readSync } from "node:fs";
-import type { ByteSource } from "./byte-source.js";
+import { type ByteSource, checkRead } from "./byte-source.js";
 import { StorageRangeError, StorageReadError } from "./errors.js";
 
 /** Buffers up to this size are kept for the next `readChunks` of the same source. */
@@ -24,18 +24,7 @@ export class FileSource implements ByteSource {
 
   private checkRange(offset: number, length: number): number {
     if (this.fd === null) throw new StorageReadError("file source is closed");
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.byteLength
-    ) {
-      throw new StorageRangeError(
-        `read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte file`,
-        { offset, length, byteLength: this.byteLength },
-      );
-    }
+    checkRead(offset, length, this.byteLength, "file");
     return this.fd;
   }
 

@@ -1,5 +1,6 @@
 import type { ByteSource } from "./byte-source.js";
-import { type ArrayKind, type DType, dtypes, laneSize, type TypedArray } from "./dtype.js";
+import { bfloat16ArrayToFloat32, float8ArrayToFloat32, halfArrayToFloat32 } from "./convert.js";
+import { type ArrayKind, type DType, dtypes, isFloat8Encoding, laneSize, type TypedArray } from "./dtype.js";
 import {
   StorageError,
   StorageNotLoadedError,
@@ -51,6 +52,29 @@ export function typedView(bytes: Uint8Array, dtype: DType): TypedArray {
     bytes.byteOffset,
     bytes.byteLength / laneSize(dtype),
   );
+}
+
+/**
+ * The elements of little-endian `bytes` as numbers, by the dtype's element encoding: zero-copy
+ * for `native` dtypes up to 32 bits and bool (0/1), float16/bfloat16/float8 through the bulk
+ * conversions (to float32), int64/uint64 through `Number` (precision beyond 2^53 is lost).
+ * `null` for complex and packed dtypes, which have no one number per element. Unaligned bytes
+ * are copied first.
+ */
+export function numberView(bytes: Uint8Array, dtype: DType): ArrayLike<number> | null {
+  const enc = dtype.element;
+  if (enc === "complex" || enc === "complex-half" || enc === "uint4x2" || enc === "uint2x4") return null;
+  const b = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice();
+  const arr = typedView(b.subarray(0, b.byteLength - (b.byteLength % dtype.itemSize)), dtype);
+  if (enc === "half-bits") return halfArrayToFloat32(arr as Uint16Array);
+  if (enc === "bfloat16-bits") return bfloat16ArrayToFloat32(arr as Uint16Array);
+  if (isFloat8Encoding(enc)) return float8ArrayToFloat32(arr as Uint8Array, enc);
+  if (arr instanceof BigInt64Array || arr instanceof BigUint64Array) {
+    const out = new Float64Array(arr.length);
+    for (let i = 0; i < arr.length; i++) out[i] = Number(arr[i]);
+    return out;
+  }
+  return arr as ArrayLike<number>;
 }
 
 /**
@@ -585,8 +609,9 @@ export class Storage {
     if (
       this.isLoaded &&
       this.dtype.lanes === 1 &&
-      !["float16", "bfloat16"].includes(this.dtype.name) &&
-      !this.dtype.name.startsWith("float8")
+      this.dtype.element !== "half-bits" &&
+      this.dtype.element !== "bfloat16-bits" &&
+      !isFloat8Encoding(this.dtype.element)
     ) {
       try {
         const a = this.typed();

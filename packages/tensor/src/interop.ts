@@ -1,23 +1,11 @@
-import { type DType, dtypes, type TypedArray } from "@pt/storage";
+import { ALL_DTYPES, type DTYPE_TABLE, type DType, type DTypeName, type TypedArray } from "@pt/storage";
 import { fromTypedArray } from "./create.js";
 import { TensorError } from "./errors.js";
 import { fmtSizes } from "./geometry.js";
 import { Tensor } from "./tensor.js";
 
-/** onnxruntime-web tensor type strings this adapter maps. */
-export type OnnxType =
-  | "float32"
-  | "float64"
-  | "float16"
-  | "int8"
-  | "uint8"
-  | "int16"
-  | "uint16"
-  | "int32"
-  | "uint32"
-  | "int64"
-  | "uint64"
-  | "bool";
+/** onnxruntime-web tensor type strings this adapter maps (the dtype table's `onnx` column). */
+export type OnnxType = NonNullable<(typeof DTYPE_TABLE)[DTypeName]["onnx"]>;
 
 /** The `{ type, data, dims }` shape onnxruntime-web's `Tensor` constructor takes (no dependency on it). */
 export interface OnnxTensorLike {
@@ -26,27 +14,15 @@ export interface OnnxTensorLike {
   readonly dims: readonly number[];
 }
 
-const onnxTypes: Partial<Record<string, OnnxType>> = {
-  float32: "float32",
-  float64: "float64",
-  float16: "float16",
-  int8: "int8",
-  uint8: "uint8",
-  int16: "int16",
-  uint16: "uint16",
-  int32: "int32",
-  uint32: "uint32",
-  int64: "int64",
-  uint64: "uint64",
-  bool: "bool",
-};
+const byOnnxType = new Map<string, DType>();
+for (const d of ALL_DTYPES) if (d.onnxType !== null) byOnnxType.set(d.onnxType, d);
 
 /**
  * To `{ type, data, dims }` (onnxruntime-web layout: float16 as Uint16Array bits, bool as
  * Uint8Array, int64 as BigInt64Array). Zero-copy when the tensor is contiguous.
  */
 export function toOnnx(t: Tensor): OnnxTensorLike {
-  const type = onnxTypes[t.dtype.name];
+  const type = t.dtype.onnxType;
   if (!type) {
     throw new TensorError("Unsupported", `onnxruntime has no tensor type for ${t.dtype.name}`, {
       dtype: t.dtype.name,
@@ -57,8 +33,8 @@ export function toOnnx(t: Tensor): OnnxTensorLike {
 
 /** From `{ type, data, dims }`, without copying. */
 export function fromOnnx(o: OnnxTensorLike): Tensor {
-  const dtype = (dtypes as Record<string, DType>)[o.type];
-  if (!dtype || !onnxTypes[o.type]) {
+  const dtype = byOnnxType.get(o.type);
+  if (!dtype) {
     throw new TensorError("Unsupported", `unsupported onnxruntime tensor type '${o.type}'`, { type: o.type });
   }
   return fromTypedArray(o.data, { dtype, shape: o.dims });

@@ -3,13 +3,13 @@ import {
   bfloat16ToFloat,
   type DType,
   dtypes,
-  type Float8Format,
   float8ArrayToFloat32,
   float8ToFloat,
   floatToBFloat16,
   floatToHalf,
   halfArrayToFloat32,
   halfToFloat,
+  isFloat8Encoding,
   Storage,
   type TypedArray,
 } from "@pt/storage";
@@ -46,37 +46,32 @@ export type Scalar = number | bigint | boolean | Complex;
 /** Nested arrays of scalars, as `toArray()` returns them. */
 export type NestedArray = Scalar | NestedArray[];
 
-const float8Formats: Partial<Record<string, Float8Format>> = {
-  float8_e4m3fn: "e4m3fn",
-  float8_e5m2: "e5m2",
-  float8_e4m3fnuz: "e4m3fnuz",
-  float8_e5m2fnuz: "e5m2fnuz",
-  float8_e8m0fnu: "e8m0fnu",
-};
-
-/** Read element `e` (in units of `dtype` elements) of a storage typed array (`storage.typedAs(dtype)`). */
+/**
+ * Read element `e` (in units of `dtype` elements) of a storage typed array (`storage.typedAs(dtype)`).
+ * Switches on the dtype's element encoding (`DType.element`), not its name: a new dtype with a
+ * known encoding needs nothing here.
+ */
 export function readElement(arr: TypedArray, dtype: DType, e: number): Scalar {
-  switch (dtype.name) {
-    case "float16":
-      return halfToFloat(arr[e] as number);
-    case "bfloat16":
-      return bfloat16ToFloat(arr[e] as number);
-    case "bool":
-      return arr[e] !== 0;
-    case "complex128":
-    case "complex64":
-      return { re: arr[2 * e] as number, im: arr[2 * e + 1] as number };
-    case "complex32":
-      return { re: halfToFloat(arr[2 * e] as number), im: halfToFloat(arr[2 * e + 1] as number) };
-    case "quint4x2":
-      return ((arr[e >> 1] as number) >> ((e & 1) * 4)) & 0xf;
-    case "quint2x4":
-      return ((arr[e >> 2] as number) >> ((e & 3) * 2)) & 0x3;
-    default: {
-      const f8 = float8Formats[dtype.name];
-      if (f8) return float8ToFloat(arr[e] as number, f8);
+  const enc = dtype.element;
+  switch (enc) {
+    case "native":
       return arr[e] as number | bigint;
-    }
+    case "half-bits":
+      return halfToFloat(arr[e] as number);
+    case "bfloat16-bits":
+      return bfloat16ToFloat(arr[e] as number);
+    case "bool-byte":
+      return arr[e] !== 0;
+    case "complex":
+      return { re: arr[2 * e] as number, im: arr[2 * e + 1] as number };
+    case "complex-half":
+      return { re: halfToFloat(arr[2 * e] as number), im: halfToFloat(arr[2 * e + 1] as number) };
+    case "uint4x2":
+      return ((arr[e >> 1] as number) >> ((e & 1) * 4)) & 0xf;
+    case "uint2x4":
+      return ((arr[e >> 2] as number) >> ((e & 3) * 2)) & 0x3;
+    default:
+      return float8ToFloat(arr[e] as number, enc);
   }
 }
 
@@ -102,54 +97,48 @@ export function writeElement(
   e: number,
   v: Scalar | readonly [number, number],
 ): void {
-  switch (dtype.name) {
-    case "float16":
+  switch (dtype.element) {
+    case "half-bits":
       arr[e] = floatToHalf(toReal(v as Scalar, dtype));
       return;
-    case "bfloat16":
+    case "bfloat16-bits":
       arr[e] = floatToBFloat16(toReal(v as Scalar, dtype));
       return;
-    case "bool":
+    case "bool-byte":
       arr[e] = (typeof v === "object" ? toComplex(v).re !== 0 || toComplex(v).im !== 0 : Boolean(v)) ? 1 : 0;
       return;
-    case "complex128":
-    case "complex64": {
+    case "complex": {
       const c = toComplex(v);
       arr[2 * e] = c.re;
       arr[2 * e + 1] = c.im;
       return;
     }
-    case "complex32": {
+    case "complex-half": {
       const c = toComplex(v);
       arr[2 * e] = floatToHalf(c.re);
       arr[2 * e + 1] = floatToHalf(c.im);
       return;
     }
-    case "quint4x2":
-    case "quint2x4":
-    case "float8_e4m3fn":
-    case "float8_e5m2":
-    case "float8_e4m3fnuz":
-    case "float8_e5m2fnuz":
-    case "float8_e8m0fnu":
+    case "native":
+      break;
+    default: // packed quantized values, float8
       throw new TensorError("Unsupported", `writing ${dtype.name} elements is not supported`, {
         dtype: dtype.name,
       });
-    default:
-      if (dtype.isBigInt) {
-        let b: bigint;
-        if (typeof v === "bigint") b = v;
-        else {
-          const n = toReal(v as Scalar, dtype);
-          if (!Number.isFinite(n)) {
-            throw new TensorError("TypeError", `cannot convert ${n} to ${dtype.name}`, { value: n });
-          }
-          b = BigInt(Math.trunc(n));
-        }
-        arr[e] = dtype.name === "int64" ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b);
-      } else {
-        arr[e] = toReal(v as Scalar, dtype);
+  }
+  if (dtype.isBigInt) {
+    let b: bigint;
+    if (typeof v === "bigint") b = v;
+    else {
+      const n = toReal(v as Scalar, dtype);
+      if (!Number.isFinite(n)) {
+        throw new TensorError("TypeError", `cannot convert ${n} to ${dtype.name}`, { value: n });
       }
+      b = BigInt(Math.trunc(n));
+    }
+    arr[e] = dtype.isSigned ? BigInt.asIntN(64, b) : BigInt.asUintN(64, b);
+  } else {
+    arr[e] = toReal(v as Scalar, dtype);
   }
 }
 
@@ -197,7 +186,7 @@ function checkGeometry(
   if (numelOf(shape) === 0) return;
   let maxIndex = offset;
   for (let i = 0; i < shape.length; i++) maxIndex += (shape[i]! - 1) * stride[i]!;
-  const packing = dtype.name === "quint4x2" ? 2 : dtype.name === "quint2x4" ? 4 : 1;
+  const packing = dtype.valuesPerItem;
   const needed = Math.ceil(((maxIndex + 1) * dtype.itemSize) / packing);
   if (needed > storage.nbytes) {
     throw new TensorError(
@@ -564,7 +553,7 @@ export class Tensor {
 
   private cloneWith(preserve: boolean): Tensor {
     this.checkMaterializable();
-    if (this.dtype.name === "quint4x2" || this.dtype.name === "quint2x4") {
+    if (this.dtype.valuesPerItem !== 1) {
       throw new TensorError("Unsupported", `copying ${this.dtype.name} tensors is not supported`);
     }
     const n = this.numel;
@@ -676,7 +665,7 @@ export class Tensor {
    * when contiguous, otherwise a row-major copy.
    */
   data(): TypedArray {
-    if (this.dtype.name === "quint4x2" || this.dtype.name === "quint2x4") {
+    if (this.dtype.valuesPerItem !== 1) {
       throw new TensorError("Unsupported", `data() of packed ${this.dtype.name} tensors is not supported`);
     }
     const lanes = this.dtype.lanes;
@@ -693,14 +682,10 @@ export class Tensor {
    */
   toFloat32Array(): Float32Array {
     if (this.dtype.isComplex) throw new TensorError("TypeError", "toFloat32Array() of a complex tensor");
-    const name = this.dtype.name;
-    const f8 = float8Formats[name];
-    if (name === "float16" || name === "bfloat16" || f8) {
-      const raw = this.data();
-      if (name === "float16") return halfArrayToFloat32(raw as Uint16Array);
-      if (name === "bfloat16") return bfloat16ArrayToFloat32(raw as Uint16Array);
-      return float8ArrayToFloat32(raw as Uint8Array, f8!);
-    }
+    const enc = this.dtype.element;
+    if (enc === "half-bits") return halfArrayToFloat32(this.data() as Uint16Array);
+    if (enc === "bfloat16-bits") return bfloat16ArrayToFloat32(this.data() as Uint16Array);
+    if (isFloat8Encoding(enc)) return float8ArrayToFloat32(this.data() as Uint8Array, enc);
     return Float32Array.from(this.toFloat64Array());
   }
 
@@ -772,7 +757,7 @@ export class Tensor {
   private previewValues(): string {
     const PREVIEW = 6;
     if (!this.storage.isLoaded) return "<not loaded>";
-    if (this.dtype.name === "quint4x2" || this.dtype.name === "quint2x4") return "<packed>";
+    if (this.dtype.valuesPerItem !== 1) return "<packed>";
     try {
       const n = Math.min(this.numel, PREVIEW);
       const arr = this.storage.typedAs(this.dtype);

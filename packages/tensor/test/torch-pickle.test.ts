@@ -12,7 +12,7 @@ import {
   type Reducible,
   tuple,
 } from "@pt/pickle";
-import { dtypes, Storage } from "@pt/storage";
+import { ALL_DTYPES, dtypes, Storage } from "@pt/storage";
 import { describe, expect, it } from "vitest";
 import {
   arange,
@@ -29,6 +29,7 @@ import {
   storageClassFor,
   storagePersistentId,
   Tensor,
+  TorchClassRef,
   TorchDevice,
   TorchLayout,
   TorchQScheme,
@@ -37,6 +38,7 @@ import {
   torchGlobals,
   torchReduce,
   torchReducers,
+  torchTensorTypes,
   UNTYPED_STORAGE,
   zeros,
 } from "../src/index.js";
@@ -95,6 +97,28 @@ describe("registry", () => {
       expect(reg.has("torch", n), n).toBe(true);
     expect(reg.has("torch.serialization", "_get_layout")).toBe(true);
     expect(reg.has("torch.nn.parameter", "Parameter")).toBe(true);
+  });
+
+  it("registers each rebuild function once, as the table's entry", () => {
+    const seen = new Map<string, unknown>();
+    for (const [m, n, v] of reg.entries()) {
+      const k = `${m}.${n}`;
+      expect(seen.has(k), k).toBe(false);
+      seen.set(k, v);
+    }
+    expect(seen.get("torch._utils._rebuild_xla_tensor")).toBe(G.rebuildXlaTensor);
+  });
+
+  it("lists the legacy tensor type classes for tar files, apart from torchGlobals()", () => {
+    const types = torchTensorTypes();
+    expect(types).toBe(torchTensorTypes());
+    const withType = ALL_DTYPES.filter((d) => d.tensorTypeName !== null);
+    expect([...types.entries()]).toHaveLength(withType.length * 2);
+    const f = types.get("torch.cuda", "FloatTensor");
+    expect(f).toBeInstanceOf(TorchClassRef);
+    expect((f as TorchClassRef).module).toBe("torch.cuda");
+    expect(types.has("torch", "QUInt8Tensor")).toBe(true);
+    expect(reg.has("torch", "FloatTensor")).toBe(false);
   });
 });
 

@@ -17,7 +17,7 @@ import {
   PyOrderedDict,
   PySlice,
 } from "@pt/pickle";
-import { type DType, dtypes, isDType, Storage } from "@pt/storage";
+import { ALL_DTYPES, type DType, dtypes, isDType, Storage } from "@pt/storage";
 import {
   MetaTensor,
   Parameter,
@@ -210,8 +210,9 @@ class Describer {
           q.zeroPoints.length,
         );
       }
+      // torch's int_repr: the plain integer dtype over the same typed array (qint8 → int8, quint* → uint8)
       const intDtype =
-        t.dtype.name === "qint8" ? dtypes.int8 : t.dtype.name === "qint32" ? dtypes.int32 : dtypes.uint8;
+        ALL_DTYPES.find((x) => x.kind === "int" && x.arrayKind === t.dtype.arrayKind) ?? dtypes.uint8;
       d.int_repr = await tensorValues(intDtype, raw, numel);
       d.dequantized = await tensorValues(dtypes.float32, dequantizedBytes(t, raw, numel), numel);
       return d;
@@ -407,7 +408,7 @@ class Describer {
  */
 function dequantizedBytes(t: QuantizedTensor, raw: Uint8Array, numel: number): Uint8Array {
   const q = t.qparams;
-  const get = elements(t.dtype.name === "quint8" ? dtypes.uint8 : t.dtype, raw);
+  const get = elements(t.dtype, raw); // quint8 reads as its uint8 values
   const out = new Float32Array(numel);
   if (q.qscheme === "per_tensor_affine") {
     const s = Math.fround(q.scale);

@@ -1,5 +1,5 @@
 import { isTuple, PyComplex, PyFloat, PyObject } from "@pt/pickle";
-import { dtypes } from "@pt/storage";
+import { type DType, dtypeFromNumpyCode } from "@pt/storage";
 import { complexRepr, type Json, logicalBytes, sha256Hex, tensorValues } from "./values.js";
 
 /**
@@ -20,24 +20,8 @@ interface NpDType {
   readonly kind: string;
   readonly itemSize: number;
   readonly bigEndian: boolean;
+  readonly dtype: DType;
 }
-
-const NAMES: Record<string, string> = {
-  f2: "float16",
-  f4: "float32",
-  f8: "float64",
-  i1: "int8",
-  i2: "int16",
-  i4: "int32",
-  i8: "int64",
-  u1: "uint8",
-  u2: "uint16",
-  u4: "uint32",
-  u8: "uint64",
-  b1: "bool",
-  c8: "complex64",
-  c16: "complex128",
-};
 
 /** The class of a numpy record; numpy 2's `numpy._core.multiarray` names as numpy 1's `numpy.core.multiarray`. */
 function cls(o: unknown): string | null {
@@ -65,18 +49,19 @@ function npDType(o: PyObject): NpDType | null {
   const m = /^([<>|=]?)([a-z])(\d+)$/.exec(code);
   if (!m) return null;
   const key = `${m[2]}${m[3]}`;
-  const name = NAMES[key];
-  if (!name) return null;
+  const dtype = dtypeFromNumpyCode(key); // the dtype table's numpy column
+  if (!dtype) return null;
+  const name = dtype.name;
   const state = o.state;
   const order = isTuple(state) && typeof state[1] === "string" ? state[1] : m[1] || "=";
   const bigEndian = order === ">";
   const itemSize = Number(m[3]);
   const str = bigEndian && itemSize > 1 ? `>${key}` : name;
-  return { str, name, kind: m[2] as string, itemSize, bigEndian };
+  return { str, name, kind: m[2] as string, itemSize, bigEndian, dtype };
 }
 
-function storageDType(d: NpDType) {
-  return (dtypes as Record<string, (typeof dtypes)[keyof typeof dtypes]>)[d.name] ?? null;
+function storageDType(d: NpDType): DType {
+  return d.dtype;
 }
 
 function swapped(raw: Uint8Array, d: NpDType): Uint8Array {
@@ -118,14 +103,15 @@ export async function describeNumpy(
     const raw = swapped(data, d);
     const v = await tensorValues(sd, raw, 1);
     const first = (v.first8 as Json[])[0] as Json;
-    if (d.name === "float64") return typeof first === "number" ? first : { _type: "float", value: first };
+    if (d.kind === "f" && d.itemSize === 8)
+      return typeof first === "number" ? first : { _type: "float", value: first };
     if (d.kind === "c") {
       const [re, im] = first as [number, number];
       return { _type: `numpy.${d.name}`, value: complexRepr(new PyComplex(num(re), num(im))) };
     }
     // numpy 1's bool scalar class is `numpy.bool_`; numpy 2 (whose pickles name `numpy._core`) calls it `numpy.bool`
     const numpy2 = o.cls.qualifiedName.startsWith("numpy._core.");
-    return { _type: `numpy.${d.name === "bool" && !numpy2 ? "bool_" : d.name}`, value: first };
+    return { _type: `numpy.${d.kind === "b" && !numpy2 ? "bool_" : d.name}`, value: first };
   }
   // ndarray: _reconstruct(ndarray, (0,), b'b') then BUILD (version, shape, dtype, is_fortran, rawdata)
   const st = o.state;

@@ -116,7 +116,7 @@ export function pyQualname(v: unknown): string {
  * quantized dtypes are hashed and summed per byte, as torch's describer reads their int repr).
  */
 export function elements(dtype: DType, raw: Uint8Array): (i: number) => Scalar {
-  const as = dtype.name === "quint4x2" || dtype.name === "quint2x4" ? dtypes.uint8 : dtype;
+  const as = dtype.valuesPerItem !== 1 ? dtypes.uint8 : dtype;
   const arr = Storage.fromBytes(as, raw).typedAs(as);
   return (i) => readElement(arr, as, i);
 }
@@ -171,7 +171,7 @@ export async function tensorValues(
     d.sum = jfloat(re);
     d.sum_imag = jfloat(im);
     d.first8 = first;
-  } else if (dtype.name === "bool") {
+  } else if (dtype.kind === "bool") {
     let s = 0;
     const first: Json[] = [];
     for (let i = 0; i < numel; i++) {
@@ -193,7 +193,7 @@ export async function tensorValues(
     for (let i = 0; i < numel; i++) {
       const v = get(i) as number | bigint;
       s += BigInt(v);
-      if (i < 8) first.push(jint(dtype.name === "uint64" ? BigInt(v) : BigInt.asIntN(64, BigInt(v))));
+      if (i < 8) first.push(jint(dtype.isSigned ? BigInt.asIntN(64, BigInt(v)) : BigInt(v)));
     }
     d.sum = jint(BigInt.asIntN(64, s));
     d.first8 = first;

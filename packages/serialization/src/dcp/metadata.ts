@@ -17,6 +17,7 @@ import type { DType } from "@pt/storage";
 import { torchGlobals } from "@pt/tensor";
 import { SerializationError, UnsafeGlobalError } from "../errors.js";
 import { refusedBy } from "../load.js";
+import type { PickleSection } from "../pickle-compat.js";
 import { scanSections } from "../scan.js";
 
 /** Where one item's bytes are: a range of one file of the directory (`_StorageInfo`). */
@@ -170,6 +171,19 @@ function key(fqn: string, offsets: readonly number[] | null): string {
   return offsets === null ? `${fqn}\u0000` : `${fqn}\u0000${offsets.join(",")}`;
 }
 
+/** A DCP folder's `.metadata` file as the one pickle section to scan (for `scan()` and refusals). */
+export function dcpMetadataSection(bytes: Uint8Array): PickleSection {
+  return {
+    name: ".metadata",
+    bytes,
+    start: 0,
+    fileOffset: 0,
+    untilEof: false,
+    role: "unpickled by torch.distributed.checkpoint",
+    loaded: true,
+  };
+}
+
 /**
  * Parse a `.metadata` pickle. Globals outside the DCP allowlist (torch's tensor globals and the
  * DCP dataclasses) are refused with an {@link UnsafeGlobalError} naming each and its offset.
@@ -185,17 +199,7 @@ export function parseDcpMetadata(bytes: Uint8Array): DcpMetadata {
       const sections = {
         format: "pickle" as const,
         unsupported: null,
-        sections: [
-          {
-            name: ".metadata",
-            bytes,
-            start: 0,
-            fileOffset: 0,
-            untilEof: false,
-            role: "unpickled by torch.distributed.checkpoint",
-            loaded: true,
-          },
-        ],
+        sections: [dcpMetadataSection(bytes)],
       };
       throw new UnsafeGlobalError(refusedBy(scanSections(sections, { registry })), "weightsOnly", e);
     }

@@ -4,16 +4,16 @@
  * assembled from their chunks lazily: a tensor's storage reads, for each chunk, only the span of
  * the chunk's data record that the requested bytes need.
  */
-import {
-  BlobSource,
-  BufferSource,
-  type ByteSource,
-  type DType,
-  Storage,
-  StorageRangeError,
-} from "@pt/storage";
+import { BlobSource, BufferSource, type ByteSource, checkRead, type DType, Storage } from "@pt/storage";
 import { Tensor } from "@pt/tensor";
-import { type Crc32Function, loadZip, loadZipSync, crc32 as portableCrc32, ZipReader } from "@pt/zip-format";
+import {
+  type Crc32Function,
+  loadZip,
+  loadZipSync,
+  crc32 as portableCrc32,
+  type ZipLoadResult,
+  ZipReader,
+} from "@pt/zip-format";
 import { SerializationError } from "../errors.js";
 import { type LoadOptions, load } from "../load.js";
 import { weightsOnlyRegistry } from "../policy.js";
@@ -86,15 +86,7 @@ export class SliceSource implements ByteSource {
     if (rs) this.readSync = (o, n) => rs(this.offset + this.check(o, n), n);
   }
   private check(o: number, n: number): number {
-    if (!Number.isSafeInteger(o) || !Number.isSafeInteger(n) || o < 0 || n < 0 || o + n > this.byteLength)
-      throw new StorageRangeError(
-        `read of ${n} bytes at offset ${o} is outside the ${this.byteLength}-byte slice`,
-        {
-          offset: o,
-          length: n,
-          byteLength: this.byteLength,
-        },
-      );
+    checkRead(o, n, this.byteLength, "slice");
     return o;
   }
   read(o: number, n: number): Promise<Uint8Array> {
@@ -262,17 +254,7 @@ class AssembledSource implements ByteSource {
   }
 
   private range(offset: number, length: number): [number, number] {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > this.byteLength
-    )
-      throw new StorageRangeError(
-        `read of ${length} bytes at offset ${offset} is outside the ${this.byteLength}-byte tensor`,
-        { offset, length, byteLength: this.byteLength },
-      );
+    checkRead(offset, length, this.byteLength, "tensor");
     const size = this.entry.dtype.itemSize;
     return [Math.floor(offset / size), Math.ceil((offset + length) / size)];
   }
@@ -354,6 +336,43 @@ function storageKeyOf(storages: ReadonlyMap<string, Storage>, t: Tensor): string
   return null;
 }
 
+/**
+ * The record key of a chunk's tensor whose bytes can be read in place from the `.distcp` file
+ * (contiguous, little-endian, stored uncompressed), else null.
+ */
+function inPlaceRecord(reader: ZipReader, r: ZipLoadResult, t: Tensor): string | null {
+  const k = storageKeyOf(r.storages, t);
+  return k !== null &&
+    t.isContiguous() &&
+    r.format.byteorder === "little" &&
+    reader.records.get(`data/${k}`)?.method === 0
+    ? k
+    : null;
+}
+
+/** A chunk read in place: its tensor's first byte in the `.distcp` file (`recordOffset`: its record's data). */
+function inPlaceChunk(
+  entry: DcpEntry & { kind: "tensor" },
+  c: DcpChunk,
+  file: ByteSource,
+  recordOffset: number,
+  reader: ZipReader,
+  k: string,
+  t: Tensor,
+): ChunkData {
+  return {
+    kind: "file",
+    file,
+    offset: c.storage.offset + recordOffset + t.storageOffset * entry.dtype.itemSize,
+    crc: exactRecordCrc(reader, k, t),
+  };
+}
+
+function chunkFailure(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, e: unknown): Error {
+  if (e instanceof SerializationError) return e;
+  return chunkError(entry.fqn, c, (e as Error).message, e);
+}
+
 async function resolveChunk(
   entry: DcpEntry & { kind: "tensor" },
   c: DcpChunk,
@@ -364,26 +383,13 @@ async function resolveChunk(
     const reader = await ZipReader.open(new SliceSource(file, c.storage.offset, c.storage.length));
     const r = await loadZip(reader, { ...CHUNK_LOAD, globals: weightsOnlyRegistry() });
     const t = chunkTensor(entry, c, r.value);
-    const k = storageKeyOf(r.storages, t);
-    if (
-      k !== null &&
-      t.isContiguous() &&
-      r.format.byteorder === "little" &&
-      reader.records.get(`data/${k}`)?.method === 0
-    ) {
-      const range = await reader.dataRange(`data/${k}`);
-      return {
-        kind: "file",
-        file,
-        offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
-        crc: exactRecordCrc(reader, k, t),
-      };
-    }
+    const k = inPlaceRecord(reader, r, t);
+    if (k !== null)
+      return inPlaceChunk(entry, c, file, (await reader.dataRange(`data/${k}`)).offset, reader, k, t);
     await t.load();
     return { kind: "memory", bytes: contiguousBytes(t) };
   } catch (e) {
-    if (e instanceof SerializationError) throw e;
-    throw chunkError(entry.fqn, c, (e as Error).message, e);
+    throw chunkFailure(entry, c, e);
   }
 }
 
@@ -393,25 +399,12 @@ function resolveChunkSync(entry: DcpEntry & { kind: "tensor" }, c: DcpChunk, fil
     const reader = ZipReader.openSync(new SliceSource(file, c.storage.offset, c.storage.length));
     const r = loadZipSync(reader, { ...CHUNK_LOAD, globals: weightsOnlyRegistry() });
     const t = chunkTensor(entry, c, r.value);
-    const k = storageKeyOf(r.storages, t);
-    if (
-      k !== null &&
-      t.isContiguous() &&
-      r.format.byteorder === "little" &&
-      reader.records.get(`data/${k}`)?.method === 0
-    ) {
-      const range = reader.dataRangeSync(`data/${k}`);
-      return {
-        kind: "file",
-        file,
-        offset: c.storage.offset + range.offset + t.storageOffset * entry.dtype.itemSize,
-        crc: exactRecordCrc(reader, k, t),
-      };
-    }
+    const k = inPlaceRecord(reader, r, t);
+    if (k !== null)
+      return inPlaceChunk(entry, c, file, reader.dataRangeSync(`data/${k}`).offset, reader, k, t);
     return { kind: "memory", bytes: contiguousBytes(t) };
   } catch (e) {
-    if (e instanceof SerializationError) throw e;
-    throw chunkError(entry.fqn, c, (e as Error).message, e);
+    throw chunkFailure(entry, c, e);
   }
 }
 
