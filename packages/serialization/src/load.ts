@@ -412,7 +412,7 @@ function* zipOpened(reader: ZipReader, options: LoadOptions, policy: Resolved, l
  * The loader, written once: detect the format and load it, as one parser (`@pt/storage`'s `Op`,
  * composed of the formats' own parsers) that `load`/`open` drive asynchronously and `loadSync`
  * synchronously. Failures are the formats' errors; the drivers turn refusals into
- * {@link UnsafeGlobalsError}s (`explainRefusal`).
+ * {@link UnsafeGlobalError}s (`explainRefusal`).
  */
 function* openOp(
   src: ByteSource,
