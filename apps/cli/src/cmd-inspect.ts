@@ -4,10 +4,11 @@ import { PyObject, PyOrderedDict, PyTuple } from "@pt/pickle";
 import {
   childrenOf,
   type FoundTensor,
-  findBareStorages,
-  findTensors,
   fmtBytes,
   isModuleLike,
+  type ListedTensor,
+  type ListingTotals,
+  listing,
   type PathElem,
   shortRepr,
 } from "@pt/serialization";
@@ -44,91 +45,44 @@ options:
            model.encoder; keys holding dots are matched whole)
 `;
 
-/** The JSON of one tensor (`pt inspect --json`). */
-export interface TensorJson {
-  path: PathElem[];
-  class: "Tensor" | "Parameter";
-  dtype: string;
-  shape: number[];
-  stride: number[];
-  storage_offset: number;
-  storage: { key: string | null; dtype: string; numel: number; device: string };
-  requires_grad: boolean;
+/** The JSON of one tensor (`pt inspect --json`): the shared listing's record, with `--hash` its SHA-256. */
+export interface TensorJson extends ListedTensor {
   sha256?: string;
 }
 
 /** Totals over the distinct tensors and storages. */
-export interface Totals {
-  tensors: number;
-  parameters: number;
-  bytes: number;
-  storages: number;
-  shared_storages: number;
-}
+export type Totals = ListingTotals;
 
 function rootStorage(s: Storage): Storage {
   return s.base ?? s;
 }
 
-/** Tensor JSON records and totals of an opened checkpoint (hashes read the data, with a progress bar). */
+/**
+ * Tensor JSON records and totals of an opened checkpoint (`@pt/serialization`'s `listing`, the
+ * one the web page downloads); hashes read the data, with a progress bar.
+ */
 export async function tensorReport(
   opened: Opened,
-  found: readonly FoundTensor[],
   hash: boolean,
   io: Io,
-): Promise<{ tensors: TensorJson[]; totals: Totals; shared: Set<Storage> }> {
-  const uses = new Map<Storage, number>();
-  for (const f of found) {
-    const s = rootStorage(f.tensor.storage);
-    uses.set(s, (uses.get(s) ?? 0) + 1);
-  }
-  // Storages saved as values count too (shared when a tensor also views them).
-  for (const b of findBareStorages(opened.value)) {
-    const s = rootStorage(b);
-    uses.set(s, (uses.get(s) ?? 0) + 1);
-  }
-  const tensors: TensorJson[] = [];
-  const bar = new Progress(
-    io,
-    "hashing",
-    hash ? found.reduce((n, f) => n + f.tensor.numel * f.tensor.dtype.itemSize, 0) : 0,
-  );
-  let done = 0;
-  for (const f of found) {
-    const t = f.tensor;
-    const s = t.storage;
-    const rec: TensorJson = {
-      path: f.path,
-      class: f.cls,
-      dtype: t.dtype.name,
-      shape: [...t.shape],
-      stride: [...t.stride],
-      storage_offset: t.storageOffset,
-      storage: { key: opened.storageKey(s) ?? null, dtype: s.dtype.name, numel: s.numel, device: s.device },
-      requires_grad: t.requiresGrad,
-    };
-    if (hash) {
-      rec.sha256 = await tensorSha256(t);
+): Promise<{ tensors: TensorJson[]; totals: Totals; shared: Set<Storage>; found: FoundTensor[] }> {
+  const { tensors, totals, shared, found } = listing(opened.value, (s) => opened.storageKey(s));
+  if (hash) {
+    const bar = new Progress(
+      io,
+      "hashing",
+      found.reduce((n, f) => n + f.tensor.numel * f.tensor.dtype.itemSize, 0),
+    );
+    let done = 0;
+    for (const [i, f] of found.entries()) {
+      const t = f.tensor;
+      (tensors[i] as TensorJson).sha256 = await tensorSha256(t);
       done += t.numel * t.dtype.itemSize;
       bar.update(done);
     }
-    tensors.push(rec);
+    bar.finish();
   }
-  bar.finish();
-  let bytes = 0;
-  for (const s of uses.keys()) bytes += s.nbytes;
-  const shared = new Set([...uses].filter(([, n]) => n > 1).map(([s]) => s));
-  return {
-    shared,
-    tensors,
-    totals: {
-      tensors: found.length,
-      parameters: found.reduce((n, f) => n + f.tensor.numel, 0),
-      bytes,
-      storages: uses.size,
-      shared_storages: shared.size,
-    },
-  };
+  return { tensors, totals, shared, found };
 }
 
 function fmtDims(d: readonly number[]): string {
@@ -336,9 +290,8 @@ export async function inspectCommand(argv: readonly string[], io: Io): Promise<n
   const size = remote ? 0 : fileSize(file);
   const opened = await openInput(file, args.options.get("key") as string | undefined);
   try {
-    const found = findTensors(opened.value);
     const hash = args.options.has("hash");
-    const { tensors, totals, shared } = await tensorReport(opened, found, hash, io);
+    const { tensors, totals, shared, found } = await tensorReport(opened, hash, io);
     if (args.options.has("json")) {
       const out: Record<string, unknown> = { format: opened.format, tensors, totals };
       const records = opened.checkpoint.records;

@@ -6,7 +6,15 @@
 
 import { PyObject, PyOrderedDict } from "@pt/pickle";
 import { writeSafetensors } from "@pt/safetensors";
-import { type Checkpoint, displayChildren, isModuleLike, open, saveTo, shortRepr } from "@pt/serialization";
+import {
+  type Checkpoint,
+  displayChildren,
+  isModuleLike,
+  listing,
+  open,
+  saveTo,
+  shortRepr,
+} from "@pt/serialization";
 import {
   BlobSource,
   type ByteSource,
@@ -21,6 +29,7 @@ import { ZipReader } from "@pt/zip-format";
 import type {
   DiffRow,
   Format,
+  ListingJson,
   Stats,
   StorageInfo,
   Summary,
@@ -401,6 +410,22 @@ function docOf(id: number): Doc {
   const d = docs.get(id);
   if (!d) throw new Error(`no open document ${id}`);
   return d;
+}
+
+/**
+ * The document's listing in `pt inspect --json`'s schema, from `@pt/serialization`'s `listing`
+ * (the builder `pt inspect` uses): every tensor of the object, not only those the tree shows.
+ */
+export function docListing(id: number): ListingJson {
+  const cp = docOf(id).cp;
+  if (!cp) throw new Error("nothing to list: the file did not load");
+  const { tensors, totals } = listing(cp.value, (s) => cp.storageKeys.get(s));
+  return {
+    format: cp.format,
+    tensors,
+    totals,
+    ...(cp.records ? { records: cp.records.map((r) => ({ name: r.name, size: r.size })) } : {}),
+  };
 }
 
 /** Numbers from little-endian element bytes of `dt` (the dtype table's element encoding decides how). */

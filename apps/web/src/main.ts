@@ -7,6 +7,7 @@ import {
   type Destination,
   type DiffRow,
   type Format,
+  listingName,
   outputName,
   type Reply,
   type Request,
@@ -184,6 +185,7 @@ function draw(s: Summary): void {
       { class: "totals", id: "totals" },
       `${t.tensors} tensor${t.tensors === 1 ? "" : "s"}, ${commas(t.parameters)} parameters, ${fmtBytes(t.bytes)} in ${t.storages} storage${t.storages === 1 ? "" : "s"} (${t.shared} shared)`,
     ),
+    s.error ? null : listingButton(s),
     Object.keys(t.byDtype).length
       ? el(
           "table",
@@ -240,6 +242,30 @@ function draw(s: Summary): void {
   else if (tab === "safety") drawSafety(s, panel);
   else if (tab === "diff") drawDiff(s, panel);
   else drawConvert(s, panel);
+}
+
+/**
+ * *Download listing (JSON)*: every tensor (not only those the tree shows) with the totals, in
+ * `pt inspect --json`'s schema, built in the worker by the same `listing` the CLI uses.
+ */
+function listingButton(s: Summary): HTMLElement {
+  const b = el("button", { type: "button", id: "download-listing" }, "Download listing (JSON)");
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      const r = await call<Extract<Reply, { type: "listing" }>>({ type: "listing", doc: s.doc }).done;
+      const name = listingName(s.name);
+      download(new Blob([`${JSON.stringify(r.listing, null, 2)}\n`], { type: "application/json" }), name);
+      status(
+        `listing of ${r.listing.totals.tensors} tensor${r.listing.totals.tensors === 1 ? "" : "s"} downloaded as ${name}`,
+      );
+    } catch (e) {
+      status(`could not list: ${(e as Error).message}`);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return el("p", { class: "actions listing" }, b);
 }
 
 // ---- tree -------------------------------------------------------------------------------------

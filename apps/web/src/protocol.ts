@@ -1,4 +1,5 @@
 /** Messages between the page and its worker (all plain data: structured-cloned). */
+import type { ListedTensor, ListingTotals } from "@pt/serialization";
 import type { SafetyReport } from "./safety.js";
 
 export interface TreeNode {
@@ -100,6 +101,23 @@ export interface DiffRow {
   readonly maxAbsDiff?: number;
 }
 
+/**
+ * A document's listing, in `pt inspect --json`'s schema (built by the same `listing` of
+ * `@pt/serialization`): its format, every tensor with its path elements, dtype, shape, strides,
+ * offset, storage and requires_grad, the totals, and the records of a file that has them.
+ */
+export interface ListingJson {
+  readonly format: string;
+  readonly tensors: ListedTensor[];
+  readonly totals: ListingTotals;
+  readonly records?: Array<{ name: string; size: number }>;
+}
+
+/** The file name a listing of `docName` is downloaded under. */
+export function listingName(docName: string): string {
+  return `${docName.replace(/\.[^.]*$/, "") || "checkpoint"}.listing.json`;
+}
+
 /** Where a converted file is written (see `output.ts`). */
 export type Destination = "file" | "opfs" | "memory";
 
@@ -116,6 +134,7 @@ export type Request =
   | { type: "openUrl"; req: number; url: string }
   | { type: "stats"; req: number; doc: number; tensor: number }
   | { type: "diff"; req: number; a: number; b: number }
+  | { type: "listing"; req: number; doc: number }
   | {
       type: "convert";
       req: number;
@@ -133,6 +152,7 @@ export type Reply =
   | { type: "progress"; req: number; done: number; total: number; phase: string }
   | { type: "stats"; req: number; stats: Stats }
   | { type: "diff"; req: number; rows: DiffRow[] }
+  | { type: "listing"; req: number; listing: ListingJson }
   | {
       type: "converted";
       req: number;

@@ -4,6 +4,7 @@ import {
   closeDoc,
   convertDoc,
   diffDocs,
+  docListing,
   docName,
   openFiles,
   openRemote,
@@ -50,6 +51,9 @@ self.onmessage = async (ev: MessageEvent<Request>) => {
         break;
       case "stats":
         post({ type: "stats", req: m.req, stats: await tensorStats(m.doc, m.tensor, ticker(m.req)) });
+        break;
+      case "listing":
+        post({ type: "listing", req: m.req, listing: docListing(m.doc) });
         break;
       case "diff":
         post({ type: "diff", req: m.req, rows: await diffDocs(m.a, m.b, ticker(m.req)) });

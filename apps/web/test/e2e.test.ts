@@ -20,6 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 import { main as ptMain } from "@pt/cli";
 import { fmtBytes } from "@pt/serialization";
 import { loadFile } from "@pt/serialization/node";
@@ -69,6 +70,32 @@ function totalsText(t: Record<string, number>): string {
   const n = t.tensors as number;
   const s = t.storages as number;
   return `${n} tensor${n === 1 ? "" : "s"}, ${(t.parameters as number).toLocaleString("en-US")} parameters, ${fmtBytes(t.bytes as number)} in ${s} storage${s === 1 ? "" : "s"} (${t.shared_storages} shared)`;
+}
+
+/** The page's *Download listing (JSON)* of the document shown, as the browser saved it. */
+async function downloadedListing(page: Page): Promise<Record<string, unknown>> {
+  const [d] = await Promise.all([page.waitForEvent("download"), page.click("#download-listing")]);
+  const path = await d.path();
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+}
+
+/**
+ * Where a listing differs from `pt inspect --json`'s (format, tensors, totals, records; the CLI
+ * computes no `sha256` without `--hash`), or null when they are equal.
+ */
+function listingDiff(got: Record<string, unknown>, want: Record<string, unknown>): string | null {
+  for (const k of ["format", "totals", "records"]) {
+    if (!isDeepStrictEqual(got[k], want[k]))
+      return `${k}: page ${JSON.stringify(got[k])}, pt inspect ${JSON.stringify(want[k])}`;
+  }
+  const a = got.tensors as unknown[];
+  const b = want.tensors as unknown[];
+  if (a.length !== b.length) return `tensors: page ${a.length}, pt inspect ${b.length}`;
+  for (const [i, t] of a.entries())
+    if (!isDeepStrictEqual(t, b[i]))
+      return `tensor ${i}: page ${JSON.stringify(t)}, pt inspect ${JSON.stringify(b[i])}`;
+  const extra = Object.keys(got).filter((k) => !["format", "tensors", "totals", "records"].includes(k));
+  return extra.length ? `the page's listing has ${extra.join(", ")}` : null;
 }
 
 /** 64 equal bins over [min, max] of the finite values (the page's rule), computed here in Node. */
@@ -759,7 +786,7 @@ describe("apps/web in Chromium", () => {
     await page.close();
   });
 
-  it("opens every fixture and corpus file with the totals `pt inspect` gives", async () => {
+  it("opens every fixture and corpus file with the tensors and totals `pt inspect --json` gives", async () => {
     const files = [
       ...readdirSync(FIXTURES)
         .filter((f) => f.endsWith(".pt"))
@@ -769,6 +796,8 @@ describe("apps/web in Chromium", () => {
     expect(files.length).toBeGreaterThan(200);
     let page = await fresh();
     const mismatches: string[] = [];
+    let listed = 0;
+    let tensors = 0;
     for (const [i, f] of files.entries()) {
       if (i % 40 === 0) {
         await page.close();
@@ -778,15 +807,27 @@ describe("apps/web in Chromium", () => {
       const { code, json } = await ptInspect(f);
       const shown = await page.locator("#totals").textContent();
       const error = await page.locator("#load-error").count();
-      if (code === 0) {
-        const want = totalsText(json?.totals as Record<string, number>);
-        if (shown !== want || error)
-          mismatches.push(`${f}: page "${shown}"${error ? " (error)" : ""}, pt inspect "${want}"`);
-      } else if (!error) mismatches.push(`${f}: pt inspect fails, the page shows no error`);
+      if (code !== 0) {
+        if (!error) mismatches.push(`${f}: pt inspect fails, the page shows no error`);
+        continue;
+      }
+      const want = totalsText(json?.totals as Record<string, number>);
+      if (shown !== want || error) {
+        mismatches.push(`${f}: page "${shown}"${error ? " (error)" : ""}, pt inspect "${want}"`);
+        continue;
+      }
+      // every tensor, not only those the capped, lazily expanded tree shows: the page's download
+      const listing = await downloadedListing(page);
+      const diff = listingDiff(listing, json as Record<string, unknown>);
+      if (diff) mismatches.push(`${f}: ${diff}`);
+      listed++;
+      tensors += (listing.tensors as unknown[]).length;
     }
     await page.close();
+    console.log(`listings of ${listed} files (${tensors} tensors) equal pt inspect --json's`);
     expect(mismatches).toEqual([]);
-  }, 600_000);
+    expect(listed).toBeGreaterThan(200);
+  }, 900_000);
 
   it("opens a 1 GiB checkpoint by URL fetching under 1 MiB, and by file; its histogram never blocks the page", async () => {
     // by URL: only the first block, the central directory and data.pkl come over the wire

@@ -36,6 +36,7 @@ export {
   type SerializationErrorCode,
   UnsafeGlobalError,
 } from "./errors.js";
+export { type ListedTensor, type Listing, type ListingTotals, listing } from "./listing.js";
 export {
   type Checkpoint,
   type CheckpointRecord,
