@@ -208,6 +208,14 @@ function fromBytes(bytes: Uint8Array, sync = false): Loader {
   };
 }
 
+/** 64 KiB of zeros in a deflated zip (mostly compressible), alone or as shard `a.bin` of an index. */
+async function deflatedZeros(r: RouteName): Promise<Loader> {
+  const value = new Map([["w", zeros([16384])]]);
+  return r === "zip"
+    ? fromBytes(await deflated(await zipOf(value)))
+    : sharded(await deflated(await zipOf(new Map([["x", value]]))));
+}
+
 /** A sharded index over shard `a.bin` (given) and `b.bin` (a legacy file with two storages). */
 function sharded(a: Uint8Array, sync = false): Loader {
   const aKeys = ["x"];
@@ -526,11 +534,7 @@ const LIMITS: { readonly [K in keyof Required<Limits>]: Row } = {
   ),
   maxInflatedSize: perRoute(
     (r) => async () => {
-      const value = new Map([["w", zeros([16384])]]);
-      const l =
-        r === "zip"
-          ? fromBytes(await deflated(await zipOf(value)))
-          : sharded(await deflated(await zipOf(new Map([["x", value]]))));
+      const l = await deflatedZeros(r);
       await l({});
       await fails(l({ limits: { maxInflatedSize: 1000 } }), /maxInflatedSize/);
     },
@@ -541,11 +545,7 @@ const LIMITS: { readonly [K in keyof Required<Limits>]: Row } = {
   ),
   maxCompressionRatio: perRoute(
     (r) => async () => {
-      const value = new Map([["w", zeros([16384])]]);
-      const l =
-        r === "zip"
-          ? fromBytes(await deflated(await zipOf(value)))
-          : sharded(await deflated(await zipOf(new Map([["x", value]]))));
+      const l = await deflatedZeros(r);
       await l({});
       await fails(l({ limits: { maxCompressionRatio: 2 } }), /ratio limit/);
     },
