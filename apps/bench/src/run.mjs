@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildFloors, formatFloorsTable, parseProbeOutput } from "./floors.mjs";
 import { machineInfo } from "./machine.mjs";
 import { formatProfile, summarizeProfile } from "./profile.mjs";
 import { compareResults, parseChildOutput } from "./protocol.mjs";
@@ -31,6 +32,12 @@ const CHILD = join(APP, "src", "child.mjs");
 const TORCH_CHILD = join(APP, "torch_child.py");
 const GENERATE = join(APP, "generate.py");
 const TORCH2_PYTHON = join(REPO, "scripts", "torch2-python");
+const FLOORS_CHILD = join(APP, "src", "floors-child.mjs");
+const TORCH_FLOORS_CHILD = join(APP, "floors_child.py");
+/** The workloads `--floors` probes: the small-tensor ones, whose loads are not bound by the disk. */
+const FLOOR_WORKLOADS = new Set(["W3", "W4"]);
+/** Probe processes per side and workload. */
+const FLOOR_PROBES = 3;
 
 /**
  * The generated files a workload reads (manifest ids of generate.py).
@@ -120,6 +127,12 @@ const USAGE = `usage: node apps/bench/src/run.mjs [options]   (pnpm bench runs i
   --profile        after the pairs, one more run of ours per operation under V8's CPU profiler (the
                    operation only): the .cpuprofile goes to <results>/profiles/ (open it in Chrome
                    DevTools), its top self times to stdout and the JSON
+  --floors         after the pairs of W3 and W4, 3 alternated probe processes per side
+                   (src/floors-child.mjs, floors_child.py) measuring what their load and save are
+                   made of: cold and warm loads, reading the file into fresh memory, the CRC
+                   passes, parsing alone, cold and warm saves; a table of them and the floors
+                   they give, in the JSON under "floors"
+  --floors-only    the probes alone, no pairs (implies --floors)
 `;
 
 /** @param {string} name @param {string | undefined} text @param {number} min */
@@ -146,6 +159,8 @@ function options() {
       name: { type: "string" },
       timeout: { type: "string" },
       profile: { type: "boolean", default: false },
+      floors: { type: "boolean", default: false },
+      "floors-only": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -168,6 +183,8 @@ function options() {
     results: resolve(values.results ?? join(APP, "results")),
     name: values.name ?? (selfTest ? "self-test" : partial ? "partial" : "latest"),
     profile: values.profile === true,
+    floors: values.floors === true || values["floors-only"] === true,
+    floorsOnly: values["floors-only"] === true,
     timeoutMs: positive("--timeout", values.timeout ?? "900", 1) * 1000,
   };
 }
@@ -179,6 +196,19 @@ function options() {
  * @param {number} timeoutMs
  */
 function runChild(command, args, timeoutMs) {
+  return spawnChild(command, args, timeoutMs, parseChildOutput);
+}
+
+/**
+ * Runs one child process; `parse` reads its output.
+ * @template R
+ * @param {string} command
+ * @param {string[]} args
+ * @param {number} timeoutMs
+ * @param {(stdout: string, stderr: string, code: number | null, signal: string | null) => R} parse
+ * @returns {Promise<R | { ok: false; status: "error"; error: string }>}
+ */
+function spawnChild(command, args, timeoutMs, parse) {
   return new Promise((resolveRun) => {
     const child = spawn(command, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -200,7 +230,7 @@ function runChild(command, args, timeoutMs) {
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolveRun(parseChildOutput(stdout, stderr, code, signal));
+      resolveRun(parse(stdout, stderr, code, signal));
     });
   });
 }
@@ -343,6 +373,51 @@ async function main() {
     return top;
   };
 
+  /** @type {import("./floors.mjs").Floors[]} */
+  const floors = [];
+  /**
+   * The floor probes of workload `w`: 3 alternated fresh processes per side.
+   * @param {import("./targets.mjs").Workload} w
+   */
+  const probeFloors = async (w) => {
+    const file = join(o.dir, w.file);
+    /** @type {Record<string, unknown>[]} */
+    const ours = [];
+    /** @type {Record<string, unknown>[]} */
+    const torch = [];
+    for (let i = 0; i < FLOOR_PROBES; i++) {
+      for (const side of pairOrder(i)) {
+        const out = join(o.dir, `floor-${side}.pt`);
+        const r =
+          side === "ours"
+            ? await spawnChild(
+                process.execPath,
+                ["--expose-gc", FLOORS_CHILD, "--file", file, "--out", out],
+                o.timeoutMs,
+                parseProbeOutput,
+              )
+            : await spawnChild(
+                o.python,
+                [TORCH_FLOORS_CHILD, "--file", file, "--out", out],
+                o.timeoutMs,
+                parseProbeOutput,
+              );
+        rmSync(out, { force: true });
+        settle();
+        if (!r.ok) {
+          process.stderr.write(`  ${w.id} floors ${side}: ${r.error}\n`);
+          return null;
+        }
+        (side === "ours" ? ours : torch).push(r.result);
+        const get = (/** @type {string} */ k) => short(Number(r.result[k]) / 1000);
+        process.stderr.write(
+          `  ${w.id} floors ${i + 1}/${FLOOR_PROBES} ${side}: load cold ${get("load_cold_ms")}, warm ${get("load_warm_ms")}, read ${get("read_ms")}${side === "ours" ? `, first CRC pass ${get("touch_ms")}` : ""}\n`,
+        );
+      }
+    }
+    return buildFloors(w.id, ours, torch);
+  };
+
   /** @type {import("./report.mjs").Row[]} */
   const rows = [];
   /** @type {Array<{ workload: string; op: string; top: import("./profile.mjs").ProfileEntry[] }>} */
@@ -354,7 +429,7 @@ async function main() {
     const first = neededFiles(w)[0];
     const entry = first === undefined ? { size: sizeOf(join(REPO, w.file)) } : manifest.workloads[first];
     if (w.http) server = await serveFile(join(o.dir, w.file));
-    for (const op of w.ops) {
+    for (const op of o.floorsOnly ? [] : w.ops) {
       /** @type {import("./report.mjs").RowStatus} */
       let status = "ok";
       /** @type {string | null} */
@@ -424,6 +499,10 @@ async function main() {
     }
     await server?.close();
     server = null;
+    if (o.floors && !o.selfTest && FLOOR_WORKLOADS.has(w.id)) {
+      const f = await probeFloors(w);
+      if (f !== null) floors.push(f);
+    }
   }
 
   const date = new Date().toISOString();
@@ -441,6 +520,7 @@ async function main() {
     scratch: o.dir,
     rows,
     profiles,
+    ...(floors.length > 0 ? { floors } : {}),
   };
   const what = o.selfTest ? "SELF-TEST: torch vs torch" : `${library.name} ${library.version ?? ""} vs torch`;
   const ids = [...new Set(rows.map((r) => r.workload))].join(", ");
@@ -467,6 +547,14 @@ async function main() {
       formatDetailTable(rows),
       "",
       ...profileText,
+      ...(floors.length > 0
+        ? [
+            "### Floors: what W3 and W4 are made of (medians of the probes, ms)",
+            "",
+            formatFloorsTable(floors),
+            "",
+          ]
+        : []),
       `peak RSS method: ${report.peakMethod ?? "none measured"}; written ${relative(REPO, jsonPath)}, ${relative(REPO, svgPath)}`,
       "",
     ].join("\n"),

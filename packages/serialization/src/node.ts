@@ -16,7 +16,7 @@ const ONE_BUFFER_LIMIT = 2 ** 31;
 
 /**
  * Load a checkpoint file: read into one buffer of the file's size, then storages are zero-copy
- * views of it (see `load`). Zip files of 32 MiB or more are read in 4 MiB chunks, and the CRC-32
+ * views of it (see `load`). Zip files of 4 MiB or more are read in 4 MiB chunks, and the CRC-32
  * of each big stored record is computed (Node's `zlib.crc32`) on the chunks already read while
  * the next ones are being read, so checking CRCs costs little more than reading. Files over 2 GiB
  * are read storage by storage through a file descriptor instead (each storage in its own buffer),
@@ -44,7 +44,7 @@ export async function loadFile(path: string, options: LoadOptions = {}): Promise
 }
 
 /** Files from this size on are read in chunks, CRC-32s computed while the next chunks are read. */
-const OVERLAP_MIN_SIZE = 32 << 20;
+const OVERLAP_MIN_SIZE = 4 << 20;
 /** Chunk of the overlapped read. */
 const READ_CHUNK = 4 << 20;
 /** Reads in flight at once. */
